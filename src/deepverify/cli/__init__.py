@@ -1,0 +1,1 @@
+"""The ``deepverify`` command line: one file per command, all calling the library."""

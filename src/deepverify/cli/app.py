@@ -1,0 +1,21 @@
+"""The ``deepverify`` Typer application: registers one command per module."""
+
+from __future__ import annotations
+
+import typer
+
+from deepverify.cli import scan
+
+app = typer.Typer(
+    name="deepverify",
+    help="Deepfake video detection with calibrated verdicts and Grad-CAM heatmaps.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("scan")(scan.scan)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,30 @@
+"""Exceptions raised by the library.
+
+Every error a user can cause derives from :class:`DeepverifyError`; its message is one line that
+says what was wrong with the input and what to do. The CLI prints it and exits non-zero; the API
+turns it into a 4xx response or a failed job with that reason.
+"""
+
+
+class DeepverifyError(Exception):
+    """Base class of all user-facing errors."""
+
+
+class InvalidVideoError(DeepverifyError):
+    """The input is not a decodable video (missing, empty, corrupt, audio only, too large...)."""
+
+
+class DetectorError(DeepverifyError):
+    """A face detector could not be created (unknown name, missing or corrupt weights)."""
+
+
+class ModelError(DeepverifyError):
+    """A checkpoint or model card could not be loaded or does not match the code."""
+
+
+class DatasetError(DeepverifyError):
+    """A dataset folder is not in the layout its format expects."""
+
+
+class ConfigError(DeepverifyError):
+    """A configuration file or option is invalid."""

@@ -1,0 +1,63 @@
+"""Shared fixtures: where the read-only shared data lives, and small helpers.
+
+The shared folder (``../shared`` beside the checkout) holds the face detector weights and the
+real face clips; tests read it through ``DEEPVERIFY_SHARED_DATA`` / ``DEEPVERIFY_DETECTOR_DIR``
+(set by the Makefile) and never write into it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path:
+    return Path(os.environ.get("DEEPVERIFY_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def _detector_dir() -> Path:
+    return Path(os.environ.get("DEEPVERIFY_DETECTOR_DIR", REPO.parent / "shared" / "models"))
+
+
+# Make the detector weights findable even when pytest is run without the Makefile.
+os.environ.setdefault("DEEPVERIFY_DETECTOR_DIR", str(_detector_dir()))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = _shared_data()
+    if not (path / "manifest.json").is_file():
+        pytest.fail(f"shared data not found at {path}; set DEEPVERIFY_SHARED_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def detector_dir() -> Path:
+    return _detector_dir()
+
+
+@pytest.fixture(scope="session")
+def real_clip(shared_data: Path) -> Path:
+    """A short real talking-head clip (512x512, 25 fps, 3.1 s)."""
+    return shared_data / "real" / "liveportrait_d0.mp4"
+
+
+@pytest.fixture(scope="session")
+def eval_clip(shared_data: Path) -> Path:
+    """A labelled FaceForensics++ clip (640x480, 25 fps, 30 s)."""
+    return shared_data / "eval" / "real" / "ffpp_519.mp4"
+
+
+@pytest.fixture(scope="session")
+def portrait_clip(shared_data: Path) -> Path:
+    """A portrait DFDC clip (1080x1920 display)."""
+    return shared_data / "eval" / "fake" / "dfdc_brtujopkby.mp4"
+
+
+@pytest.fixture(scope="session")
+def face_image(shared_data: Path) -> Path:
+    return shared_data / "images" / "astronaut.png"
