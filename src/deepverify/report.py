@@ -1,0 +1,196 @@
+"""The analysis report: a versioned JSON schema (pydantic) and a self-contained HTML rendering.
+
+The report is the product: everything a user needs to justify a verdict is in it — the calibrated
+probability and the threshold it was compared with, the score of every face track and of every
+sampled frame, the boxes, timestamps and heatmap files, and which model produced it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+Verdict = Literal["REAL", "FAKE", "NO_FACE"]
+Box = tuple[float, float, float, float]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class VideoMeta(_Schema):
+    """What was analysed, as measured by the decoder (not trusted from the header)."""
+
+    filename: str
+    sha256: str
+    container: str
+    codec: str
+    width: int = Field(description="Display width after rotation, pixels")
+    height: int = Field(description="Display height after rotation, pixels")
+    rotation: int = Field(description="Rotation applied to get upright frames, degrees")
+    duration_s: float
+    fps: float
+    frame_count: int
+
+
+class ModelInfo(_Schema):
+    """The model card fields a reader needs to judge the verdict."""
+
+    model_id: str
+    backbone: str
+    input_size: int
+    trained: bool
+    threshold: float
+    temperature: float
+
+
+class FaceObservation(_Schema):
+    """One face in one sampled frame."""
+
+    track_id: int
+    box: Box = Field(description="x1, y1, x2, y2 in upright full-resolution pixels")
+    detection_score: float
+    fake_probability: float = Field(description="Calibrated per-frame probability of 'fake'")
+    heatmap: str | None = Field(None, description="Grad-CAM overlay on the face crop (PNG)")
+
+
+class FrameResult(_Schema):
+    """One sampled frame: where it is in the video, and the faces found in it."""
+
+    position: int = Field(description="Index in the sampled-frame list")
+    index: int = Field(description="Frame index in the video stream")
+    timestamp: float = Field(description="Seconds from the start")
+    faces: list[FaceObservation]
+    overlay: str | None = Field(None, description="The frame with every face's heatmap (PNG)")
+
+
+class TrackResult(_Schema):
+    """One person followed across the sampled frames, scored as a sequence."""
+
+    track_id: int
+    probability: float = Field(description="Calibrated video-level probability of 'fake'")
+    frames: int = Field(description="Number of sampled frames the face appears in")
+    first_timestamp: float
+    last_timestamp: float
+    median_face_px: float
+
+
+class Report(_Schema):
+    """The result of analysing one video."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    verdict: Verdict
+    probability: float | None = Field(
+        description="Calibrated probability that the video is manipulated; null when no face"
+    )
+    threshold: float
+    explanation: str = Field(description="The verdict in plain language")
+    video: VideoMeta
+    model: ModelInfo
+    tracks: list[TrackResult]
+    frames: list[FrameResult]
+    timings: dict[str, float] = Field(description="Seconds spent per pipeline stage")
+    warnings: list[str]
+    created_at: datetime
+    report_html: str | None = None
+    timeline_plot: str | None = None
+
+    def to_json(self) -> str:
+        """The report as indented JSON text."""
+        return self.model_dump_json(indent=2)
+
+
+def explain_verdict(
+    verdict: Verdict, probability: float | None, threshold: float, tracks: list[TrackResult]
+) -> str:
+    """Say in plain language what the verdict means and what drove it."""
+    if verdict == "NO_FACE" or probability is None:
+        return (
+            "No face was found in the sampled frames, so the video could not be assessed. "
+            "This detector only judges face manipulation."
+        )
+    pct = f"{probability:.0%}"
+    if verdict == "FAKE":
+        worst = max(tracks, key=lambda t: t.probability)
+        who = f"face track {worst.track_id}" if len(tracks) > 1 else "the face"
+        return (
+            f"The model estimates a {pct} probability that this video is manipulated, above the "
+            f"decision threshold of {threshold:.0%}. The strongest evidence comes from {who} "
+            f"({worst.probability:.0%}); the heatmaps show the regions that raised the score."
+        )
+    return (
+        f"The model estimates a {pct} probability that this video is manipulated, below the "
+        f"decision threshold of {threshold:.0%}; no face track looked manipulated. "
+        "A REAL verdict is not proof of authenticity."
+    )
+
+
+def timeline_png(report: Report) -> bytes:
+    """Plot each track's per-frame probability over time, with the threshold (PNG bytes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 2.8), dpi=100)
+    try:
+        series: dict[int, list[tuple[float, float]]] = {}
+        for frame in report.frames:
+            for face in frame.faces:
+                series.setdefault(face.track_id, []).append(
+                    (frame.timestamp, face.fake_probability)
+                )
+        for track_id, points in sorted(series.items()):
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker="o", markersize=3, label=f"track {track_id}")
+        ax.axhline(
+            report.threshold, color="crimson", linestyle="--", linewidth=1, label="threshold"
+        )
+        ax.set_xlim(0, max(report.video.duration_s, 1e-3))
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("P(fake) per frame")
+        ax.legend(loc="upper right", fontsize=7)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(report: Report, out_dir: Path) -> str:
+    """Render a self-contained HTML report: every image is embedded as a data URI.
+
+    Args:
+        report: The report to render.
+        out_dir: The folder the report's relative image paths are relative to.
+    """
+    env = Environment(
+        loader=PackageLoader("deepverify", "report_templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    images: dict[str, str] = {}
+    for frame in report.frames:
+        paths = [frame.overlay, *(face.heatmap for face in frame.faces)]
+        for rel in paths:
+            if rel and (out_dir / rel).is_file():
+                images[rel] = _data_uri(out_dir / rel)
+    if report.timeline_plot and (out_dir / report.timeline_plot).is_file():
+        timeline = _data_uri(out_dir / report.timeline_plot)
+    else:
+        timeline = "data:image/png;base64," + base64.b64encode(timeline_png(report)).decode()
+    template = env.get_template("report.html.j2")
+    return template.render(report=report, images=images, timeline=timeline)
