@@ -1,0 +1,114 @@
+"""analyze_video end to end on real clips with a tiny random-weight model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from deepverify.errors import InvalidVideoError
+from deepverify.faces import create_detector
+from deepverify.model import DetectorOutput
+from deepverify.pipeline import STAGES, UNTRAINED_WARNING, LoadedModel, analyze_video, load_model
+from deepverify.report import Report
+from tests.videos import make_video
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_checkpoint: Path) -> LoadedModel:
+    return load_model(tiny_checkpoint)
+
+
+@pytest.fixture(scope="module")
+def ssd():
+    return create_detector("opencv-ssd")
+
+
+def test_real_clip_gives_a_full_report(tiny_model, ssd, real_clip, tmp_path):
+    events: list[tuple[str, float]] = []
+    out = tmp_path / "out"
+    report = analyze_video(
+        real_clip, model=tiny_model, detector=ssd, num_frames=12, out_dir=out,
+        progress=lambda stage, fraction: events.append((stage, fraction)),
+    )  # fmt: skip
+    assert report.verdict in {"REAL", "FAKE"}
+    assert 0.0 <= report.probability <= 1.0
+    assert report.threshold == tiny_model.card.threshold
+    # Frames: as many as asked, in order, spread over the whole 3.1 s clip.
+    times = [f.timestamp for f in report.frames]
+    assert len(times) == 12
+    assert times == sorted(times)
+    assert times[0] < 0.3 and times[-1] > report.video.duration_s - 0.4
+    # One person, seen in (nearly) every frame.
+    assert len(report.tracks) == 1
+    assert report.tracks[0].frames >= 11
+    # Heatmaps exist, are images of the crop size, and are not blank.
+    heatmaps = [face.heatmap for f in report.frames for face in f.faces]
+    assert heatmaps and all(heatmaps)
+    image = cv2.imread(str(out / heatmaps[0]))
+    assert image.shape[:2] == (tiny_model.card.input_size,) * 2
+    assert image.std() > 5
+    assert all((out / f.overlay).is_file() for f in report.frames if f.faces)
+    # Files: JSON that round-trips through the schema, a self-contained HTML page.
+    assert Report.model_validate_json((out / "report.json").read_text()) == report
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and 'src="heatmaps/' not in html
+    assert (out / "timeline.png").stat().st_size > 1000
+    assert UNTRAINED_WARNING in report.warnings
+    # Progress: every stage reported, ending complete, in pipeline order.
+    finished = [stage for stage, fraction in events if fraction == 1.0]
+    assert [s for s in STAGES if s in finished] == list(STAGES)
+    assert set(report.timings) >= {*STAGES, "total"}
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_no_face_video_is_no_face(tiny_model, ssd, shared_data, tmp_path):
+    clip = make_video(tmp_path / "baboon.mp4", width=256, height=256, seconds=1.0,
+                      face_image=shared_data / "images" / "baboon.jpg")  # fmt: skip
+    report = analyze_video(clip, model=tiny_model, detector=ssd, out_dir=tmp_path / "out")
+    assert report.verdict == "NO_FACE"
+    assert report.probability is None
+    assert report.tracks == []
+    assert "No face" in report.explanation
+
+
+def test_bad_input_raises_and_leaves_nothing(tiny_model, ssd, tmp_path):
+    bad = tmp_path / "noise.mp4"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    out = tmp_path / "out"
+    with pytest.raises(InvalidVideoError):
+        analyze_video(bad, model=tiny_model, detector=ssd, out_dir=out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.mp4"]
+
+
+class _OneFakeTrack(torch.nn.Module):
+    """Scores the first track it sees as real and every later one as fake."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, clips: torch.Tensor) -> DetectorOutput:
+        logit = -6.0 if self.calls == 0 else 6.0
+        self.calls += 1
+        batch, steps = clips.shape[:2]
+        return DetectorOutput(
+            video_logits=torch.full((batch,), logit), frame_logits=torch.full((batch, steps), logit)
+        )
+
+
+def test_one_fake_face_makes_the_video_fake(tiny_model, ssd, shared_data, tmp_path):
+    left = cv2.imread(str(shared_data / "images" / "astronaut.png"))
+    right = cv2.resize(left, (left.shape[1], left.shape[0]))
+    both = tmp_path / "two.png"
+    cv2.imwrite(str(both), np.concatenate([left, cv2.flip(right, 1)], axis=1))
+    clip = make_video(tmp_path / "two.mp4", width=512, height=256, seconds=1.0, face_image=both)
+    model = LoadedModel(network=_OneFakeTrack(), card=tiny_model.card, device=torch.device("cpu"))
+    report = analyze_video(clip, model=model, detector=ssd, explain=False)
+    assert len(report.tracks) == 2
+    assert sorted(t.probability < 0.01 for t in report.tracks) == [False, True]
+    assert report.verdict == "FAKE"
+    assert report.probability > 0.99
