@@ -1,0 +1,89 @@
+"""What every face detector returns, and the image helpers they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found in a frame.
+
+    Attributes:
+        box: ``(x1, y1, x2, y2)`` in pixels of the full-resolution frame, clipped to it.
+        score: Detector confidence in [0, 1].
+        landmarks: Five ``(x, y)`` points (right eye, left eye, nose tip, right and left mouth
+            corners, as the detector names them) when the detector gives them, else ``None``.
+    """
+
+    box: Box
+    score: float
+    landmarks: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+
+class FaceDetector(Protocol):
+    """Finds faces in one RGB ``uint8`` image ``(H, W, 3)``."""
+
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in ``image``, best first, boxes in its pixel coordinates."""
+        ...
+
+
+def check_image(image: np.ndarray) -> None:
+    """Refuse what is not an RGB ``uint8`` ``(H, W, 3)`` array (a programming error)."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+
+
+def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink ``image`` so its longest side is at most ``max_side``.
+
+    Returns:
+        The (possibly unchanged) image and the factor that maps its coordinates back to the
+        original (>= 1).
+    """
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if longest <= max_side:
+        return image, 1.0
+    scale = max_side / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), longest / max_side
+
+
+def clip_box(box: Box, width: int, height: int) -> Box:
+    """Clip ``box`` to a ``width`` x ``height`` frame."""
+    x1, y1, x2, y2 = box
+    return (
+        float(min(max(x1, 0.0), width)),
+        float(min(max(y1, 0.0), height)),
+        float(min(max(x2, 0.0), width)),
+        float(min(max(y2, 0.0), height)),
+    )
+
+
+def non_max_suppression(detections: list[Detection], iou_threshold: float) -> list[Detection]:
+    """Drop detections that overlap a better one by more than ``iou_threshold``; best first."""
+    if not detections:
+        return []
+    boxes = [[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in detections]
+    scores = [d.score for d in detections]
+    keep = cv2.dnn.NMSBoxes(boxes, scores, 0.0, iou_threshold)
+    kept = [detections[int(i)] for i in np.asarray(keep).reshape(-1)]
+    return sorted(kept, key=lambda d: d.score, reverse=True)

@@ -1,0 +1,180 @@
+"""Where detector weights come from: a folder, the user cache, or a verified download.
+
+Order: the ``model_dir`` argument, else ``$DEEPVERIFY_DETECTOR_DIR``, else the user cache
+(``$XDG_CACHE_HOME/deepverify/detectors``, default ``~/.cache/deepverify/detectors``), else a
+download from the pinned upstream URL into that cache. Every file is checked against its sha256;
+downloads are written to a temporary file in the cache and renamed only once verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from deepverify.errors import DetectorError
+
+logger = logging.getLogger(__name__)
+
+ENV_DIR = "DEEPVERIFY_DETECTOR_DIR"
+DOWNLOAD_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One file a detector needs, with where it is published and its checksum."""
+
+    filename: str
+    url: str
+    sha256: str
+
+
+_SSD_PB = WeightFile(
+    "opencv_face_detector_uint8.pb",
+    "https://raw.githubusercontent.com/opencv/opencv_3rdparty/"
+    "8033c2bc31b3256f0d461c919ecc01c2428ca03b/opencv_face_detector_uint8.pb",
+    "5c71d752ef2cbf2f457ac82fdd580fcb2522fd04c5efdaed18eb6d9e2843fbed",
+)
+_SSD_PBTXT = WeightFile(
+    "opencv_face_detector.pbtxt",
+    "https://raw.githubusercontent.com/opencv/opencv/4.10.0/"
+    "samples/dnn/face_detector/opencv_face_detector.pbtxt",
+    "5397808362fc6fb7c4044484848e297b22449d913a267fa7f8bd9d86dce29144",
+)
+# The model is stored with Git LFS: raw.githubusercontent.com would serve the pointer file.
+_YUNET_ONNX = WeightFile(
+    "face_detection_yunet.onnx",
+    "https://media.githubusercontent.com/media/opencv/opencv_zoo/"
+    "47534e27c9851bb1128ccc0102f1145e27f23f98/models/face_detection_yunet/"
+    "face_detection_yunet_2026may.onnx",
+    "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",
+)
+
+WEIGHTS: dict[str, dict[str, WeightFile]] = {
+    "opencv-ssd": {"model": _SSD_PB, "config": _SSD_PBTXT},
+    "yunet": {"model": _YUNET_ONNX},
+}
+"""Per detector: role (``model``, ``config``) -> the file."""
+
+Fetch = Callable[[str], BinaryIO]
+
+
+def _urlopen(url: str) -> BinaryIO:
+    response: BinaryIO = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)
+    return response
+
+
+fetch: Fetch = _urlopen
+"""Opens a URL for reading; replaced in tests so nothing touches the network."""
+
+
+def cache_dir() -> Path:
+    """The user cache for detector weights (honours ``XDG_CACHE_HOME``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "deepverify" / "detectors"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_weights(name: str, model_dir: Path | None = None) -> dict[str, Path]:
+    """Find (or download) the verified weight files of detector ``name``.
+
+    Args:
+        name: A registered detector name.
+        model_dir: Folder holding the files; when given, only it is searched.
+
+    Returns:
+        Role (``model``, and ``config`` for opencv-ssd) -> path of the verified file.
+
+    Raises:
+        DetectorError: Unknown name, a file missing where it must be, a checksum mismatch, or a
+            download that failed.
+    """
+    if name not in WEIGHTS:
+        raise DetectorError(
+            f"unknown face detector {name!r}; choose one of: {', '.join(sorted(WEIGHTS))}"
+        )
+    env_dir = os.environ.get(ENV_DIR)
+    return {
+        role: _resolve_file(spec, model_dir, Path(env_dir) if env_dir else None)
+        for role, spec in WEIGHTS[name].items()
+    }
+
+
+def _resolve_file(spec: WeightFile, model_dir: Path | None, env_dir: Path | None) -> Path:
+    for folder, origin in ((model_dir, "model_dir"), (env_dir, f"${ENV_DIR}")):
+        if folder is None:
+            continue
+        path = Path(folder) / spec.filename
+        if not path.is_file():
+            raise DetectorError(
+                f"{spec.filename} not found in {folder} (from {origin}); put the file there "
+                f"(download it from {spec.url}) or unset {origin}"
+            )
+        _verify(path, spec)
+        return path
+    cached = cache_dir() / spec.filename
+    if cached.is_file():
+        _verify(cached, spec)
+        return cached
+    return download(spec, cached.parent)
+
+
+def _verify(path: Path, spec: WeightFile) -> None:
+    actual = sha256_of(path)
+    if actual != spec.sha256:
+        raise DetectorError(
+            f"{path} has sha256 {actual[:12]}..., expected {spec.sha256[:12]}...; "
+            f"replace it with the file from {spec.url}"
+        )
+
+
+def download(spec: WeightFile, folder: Path) -> Path:
+    """Download ``spec`` into ``folder`` atomically and verify it.
+
+    The bytes go to a temporary file in ``folder`` that is renamed to ``spec.filename`` only once
+    its sha256 matches; on any failure the temporary file is removed.
+
+    Raises:
+        DetectorError: No network, an HTTP error, or a checksum mismatch.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / spec.filename
+    logger.info("downloading %s from %s", spec.filename, spec.url)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "wb") as out:
+            try:
+                with fetch(spec.url) as response:
+                    while chunk := response.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except OSError as exc:  # URLError, timeouts and connection errors are OSErrors
+                raise DetectorError(
+                    f"could not download {spec.filename} ({exc}); put it in {folder} or set "
+                    f"{ENV_DIR} to a folder holding it (source: {spec.url})"
+                ) from None
+        if digest.hexdigest() != spec.sha256:
+            raise DetectorError(
+                f"downloaded {spec.filename} has the wrong sha256 ({digest.hexdigest()[:12]}...); "
+                f"put a verified copy in {folder} or set {ENV_DIR} (source: {spec.url})"
+            )
+        os.replace(tmp, target)  # atomic: same folder, same file system
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

@@ -1,0 +1,374 @@
+"""Video decoding with PyAV: probe a file and sample frames uniformly over its whole duration.
+
+Two passes over the file, both streaming:
+
+1. **Demux** (no decoding): read every video packet's timestamp. This measures the real duration
+   and frame count (headers can be missing or wrong, frame rates can vary) and decides which
+   frames to keep: the frame shown at the centre of each of ``num_frames`` equal time slices.
+2. **Decode** with threads; only the selected frames are converted to RGB arrays, so memory holds
+   at most the sampled frames and the cost of unselected frames is the decode itself.
+
+Rotation metadata (the display matrix phones write for portrait video) is applied, so frames come
+out upright. Every way a file can fail to be a usable video raises :class:`InvalidVideoError`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.container
+import av.stream
+import av.video.stream
+import numpy as np
+
+from deepverify.errors import InvalidVideoError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_NUM_FRAMES = 32
+MAX_SIDE = 8192
+"""Largest accepted frame side in pixels (8K UHD is 7680); checked from the header."""
+MAX_PACKETS = 2_000_000
+"""Most video packets read from one file (about 18 h at 30 fps): a bound against endless files."""
+MAX_SCAN_SECONDS = 120.0
+"""Wall-clock bound on the demux pass, against pathological files."""
+MAX_DECODE_ERRORS = 200
+"""Corrupt packets tolerated before giving up on a file."""
+
+_SUPPORTED = "mp4, mov, webm, mkv, avi or gif"
+# FFmpeg reads still pictures through these demuxers; a single picture is not a video.
+_IMAGE_FORMATS = ("image2", "image2pipe")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video is, measured from its packets rather than trusted from its header.
+
+    Attributes:
+        container: FFmpeg demuxer name, e.g. ``"mov,mp4,m4a,3gp,3g2,mj2"``.
+        codec: Decoder name, e.g. ``"h264"``.
+        width: Display width in pixels, after rotation.
+        height: Display height in pixels, after rotation.
+        rotation: Counter-clockwise degrees applied to decoded pictures to make them upright:
+            0, 90, 180 or 270.
+        duration_s: Span of the packet timestamps plus the last frame's duration, in seconds.
+        frame_count: Number of video packets found by demuxing.
+        fps: Average frame rate, ``frame_count / duration_s``.
+    """
+
+    container: str
+    codec: str
+    width: int
+    height: int
+    rotation: int
+    duration_s: float
+    frame_count: int
+    fps: float
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded, upright frame.
+
+    Attributes:
+        index: Index of the frame in the stream, 0-based, in presentation (timestamp) order.
+        timestamp: Seconds from the start of the video stream.
+        image: RGB ``uint8`` array ``(H, W, 3)``, rotation applied, full resolution.
+    """
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """Presentation timestamps of every frame, from the demux pass."""
+
+    ticks: list[int]  # sorted timestamps in ``time_base`` units, or ordinals when untimed
+    time_base: Fraction
+    duration_ticks: int
+    timed: bool  # False when packets carry no timestamps and ticks are frame ordinals
+
+    @property
+    def times(self) -> list[float]:
+        start = self.ticks[0]
+        return [float((t - start) * self.time_base) for t in self.ticks]
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.duration_ticks * self.time_base)
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Describe a video without decoding more than its first frame.
+
+    Args:
+        path: The video file.
+
+    Returns:
+        Its :class:`VideoInfo`, duration and frame count measured from the packets.
+
+    Raises:
+        InvalidVideoError: The file is missing, empty, not a video, or unusable.
+    """
+    path = Path(path)
+    with _open_video(path) as (container, stream):
+        timeline = _scan(path, container, stream)
+    with _open_video(path) as (container, stream):
+        for frame in _decoded(path, container, stream):
+            return _info(container, stream, timeline, _rotation(frame), (frame.width, frame.height))
+    raise InvalidVideoError(f"{path.name}: no frame could be decoded; the file is corrupt")
+
+
+def sample_frames(
+    path: Path, num_frames: int = DEFAULT_NUM_FRAMES
+) -> tuple[VideoInfo, list[Frame]]:
+    """Decode ``num_frames`` frames spread uniformly over the whole video.
+
+    The targets are the centres of ``num_frames`` equal time slices of the measured duration;
+    each picks the frame on screen at that time (distinct frames, in order). A video with fewer
+    frames gives every frame once.
+
+    Args:
+        path: The video file.
+        num_frames: How many frames to return at most (>= 1).
+
+    Returns:
+        The video's :class:`VideoInfo` and the sampled frames in time order.
+
+    Raises:
+        InvalidVideoError: The file is missing, empty, not a video, or no frame decodes.
+        ValueError: ``num_frames`` is below 1.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    path = Path(path)
+    with _open_video(path) as (container, stream):
+        timeline = _scan(path, container, stream)
+    wanted = select_indices(timeline.times, timeline.duration_s, num_frames)
+    wanted_set = set(wanted)
+    index_of = {tick: i for i, tick in enumerate(timeline.ticks)} if timeline.timed else {}
+    times = timeline.times
+    frames: list[Frame] = []
+    rotation, size = 0, None
+    with _open_video(path) as (container, stream):
+        stream.thread_type = "AUTO"
+        for ordinal, frame in enumerate(_decoded(path, container, stream)):
+            if size is None:
+                rotation, size = _rotation(frame), (frame.width, frame.height)
+            index = index_of.get(frame.pts, ordinal) if frame.pts is not None else ordinal
+            if index not in wanted_set:
+                continue
+            wanted_set.discard(index)  # a duplicated timestamp must not give the frame twice
+            image: np.ndarray = frame.to_ndarray(format="rgb24")
+            if rotation:
+                image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+            frames.append(
+                Frame(index=index, timestamp=times[min(index, len(times) - 1)], image=image)
+            )
+            if not wanted_set:
+                break  # everything selected is decoded; the rest of the file is not needed
+        if size is not None:
+            info = _info(container, stream, timeline, rotation, size)
+    if size is None or not frames:
+        raise InvalidVideoError(f"{path.name}: no frame could be decoded; the file is corrupt")
+    if wanted_set:
+        logger.warning("%s: %d selected frames did not decode", path.name, len(wanted_set))
+    frames.sort(key=lambda f: f.index)
+    return info, frames
+
+
+def select_indices(times: list[float], duration_s: float, num_frames: int) -> list[int]:
+    """Pick the frames on screen at the centres of ``num_frames`` equal slices of the duration.
+
+    Args:
+        times: Sorted presentation times of every frame, seconds from the first.
+        duration_s: Measured duration (>= the last time).
+        num_frames: How many frames to pick.
+
+    Returns:
+        Sorted, distinct frame indices; every index when there are not more frames than asked.
+    """
+    count = len(times)
+    if count <= num_frames:
+        return list(range(count))
+    picks = []
+    for k in range(num_frames):
+        target = (k + 0.5) * duration_s / num_frames
+        picks.append(max(0, bisect.bisect_right(times, target) - 1))
+    # Long-held frames (variable frame rate) can win two slices: shift to keep picks distinct.
+    for k in range(1, num_frames):
+        picks[k] = max(picks[k], picks[k - 1] + 1)
+    for k in range(num_frames - 1, -1, -1):
+        limit = count - num_frames + k if k == num_frames - 1 else picks[k + 1] - 1
+        picks[k] = min(picks[k], limit)
+    return picks
+
+
+def _info(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    timeline: _Timeline,
+    rotation: int,
+    size: tuple[int, int],
+) -> VideoInfo:
+    width, height = size if rotation in (0, 180) else (size[1], size[0])
+    duration = timeline.duration_s
+    count = len(timeline.ticks)
+    return VideoInfo(
+        container=container.format.name,
+        codec=stream.codec_context.name,
+        width=width,
+        height=height,
+        rotation=rotation,
+        duration_s=duration,
+        frame_count=count,
+        fps=count / duration if duration > 0 else 0.0,
+    )
+
+
+def _check_path(path: Path) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InvalidVideoError(f"{path}: no such file; check the path") from None
+    except OSError as exc:
+        raise InvalidVideoError(f"{path}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InvalidVideoError(f"{path}: is a directory, not a video file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidVideoError(f"{path}: not a regular file; give a video file")
+    if info.st_size == 0:
+        raise InvalidVideoError(f"{path.name}: the file is empty; give a video ({_SUPPORTED})")
+    if not os.access(path, os.R_OK):
+        raise InvalidVideoError(f"{path}: permission denied; make the file readable")
+
+
+@contextmanager
+def _open_video(
+    path: Path,
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """Open ``path`` and pick its video stream, refusing what is not a usable video."""
+    _check_path(path)
+    try:
+        container = av.open(str(path), mode="r", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise InvalidVideoError(
+            f"{path.name}: not a video FFmpeg can read ({_reason(exc)}); give a {_SUPPORTED} file"
+        ) from None
+    with container:
+        fmt = container.format.name
+        if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
+            raise InvalidVideoError(f"{path.name}: a still image, not a video; give a video file")
+        streams = [
+            s
+            for s in container.streams.video
+            if not s.disposition & av.stream.Disposition.attached_pic
+        ]
+        if not streams:
+            kind = "audio only" if container.streams.audio else "no video stream"
+            raise InvalidVideoError(f"{path.name}: {kind}; give a file with a video track")
+        stream = streams[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if max(width, height) > MAX_SIDE:
+            raise InvalidVideoError(
+                f"{path.name}: frames of {width}x{height} exceed the {MAX_SIDE}-pixel limit; "
+                "downscale the video first"
+            )
+        yield container, stream
+
+
+def _scan(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> _Timeline:
+    """Demux every video packet (no decoding) and collect the frames' timestamps."""
+    ticks: list[int] = []
+    count = 0
+    last_duration = 0
+    timed = True
+    started = time.monotonic()
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_discard:
+                continue
+            tick = packet.pts if packet.pts is not None else packet.dts
+            if tick is None:
+                timed = False
+            else:
+                ticks.append(tick)
+            count += 1
+            last_duration = packet.duration or 0
+            if count > MAX_PACKETS or time.monotonic() - started > MAX_SCAN_SECONDS:
+                raise InvalidVideoError(
+                    f"{path.name}: too long or pathological (over {MAX_PACKETS} packets or "
+                    f"{MAX_SCAN_SECONDS:.0f} s to read); cut it into shorter clips"
+                )
+    except av.FFmpegError as exc:
+        # A truncated or damaged file: keep what was readable, if anything.
+        logger.warning("%s: stopped reading at a damaged packet (%s)", path.name, _reason(exc))
+    if count == 0:
+        raise InvalidVideoError(f"{path.name}: the video track has no frames")
+    if not timed:
+        return _untimed_timeline(stream, count)
+    if not ticks:
+        raise InvalidVideoError(f"{path.name}: the video track has no frames")
+    ticks.sort()
+    time_base = stream.time_base or Fraction(1, 1)
+    if last_duration <= 0:
+        steps = np.diff(ticks)
+        last_duration = int(np.median(steps)) if len(steps) else 0
+    return _Timeline(ticks, time_base, ticks[-1] - ticks[0] + last_duration, timed=True)
+
+
+def _untimed_timeline(stream: av.video.stream.VideoStream, count: int) -> _Timeline:
+    """Timeline for packets without timestamps (raw bitstreams): ordinals at the nominal rate."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25, 1)
+    return _Timeline(list(range(count)), 1 / Fraction(rate), count, timed=False)
+
+
+def _decoded(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> Iterator[av.VideoFrame]:
+    """Decoded frames in presentation order, skipping damaged packets."""
+    errors = 0
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            logger.warning("%s: stopped decoding at a damaged packet (%s)", path.name, _reason(exc))
+            packet = None
+        try:
+            # A None packet (end or damage) flushes the decoder's buffered frames.
+            yield from stream.decode(packet)
+        except av.FFmpegError as exc:
+            errors += 1
+            if errors > MAX_DECODE_ERRORS:
+                raise InvalidVideoError(
+                    f"{path.name}: too many corrupt packets ({_reason(exc)}); re-encode the video"
+                ) from None
+        if packet is None:
+            return
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns (in degrees) that make ``frame`` upright."""
+    degrees = frame.rotation or 0
+    return round(degrees / 90.0) * 90 % 360
+
+
+def _reason(exc: av.FFmpegError) -> str:
+    return str(exc.strerror or exc).rstrip(".")
