@@ -1,0 +1,148 @@
+"""The typed training configuration (pydantic): every field has a default, unknown keys fail.
+
+A YAML file gives any subset of the fields; ``key.path=value`` overrides from the command line
+are applied on top (values parsed as YAML, so ``optim.lr=1e-3`` is a float). Relative paths in a
+file are relative to that file's folder, never to the working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from deepverify.errors import ConfigError
+from deepverify.training.sbi import SBIConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Section):
+    """Where the crops come from and how clips are drawn from them."""
+
+    cache: Path | None = None  # face-crop cache written by `deepverify extract`
+    val_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)  # of groups without an official split
+    split_seed: int = 0
+    clip_frames: int = Field(default=8, ge=1)  # T during training; the LSTM takes any length
+    min_track_frames: int = Field(default=1, ge=1)  # shorter tracks are not used
+    clips_per_epoch: int = Field(default=256, ge=1)  # training clips drawn per epoch
+    fake_ratio: float = Field(default=0.5, ge=0.0, le=1.0)  # share of fake clips in a batch
+    sbi_share: float = Field(
+        default=1.0, ge=0.0, le=1.0
+    )  # of fake clips: self-blended vs dataset fakes
+    val_clips_per_track: int = Field(
+        default=2, ge=1
+    )  # deterministic real + fake val clips per track
+    hflip: float = Field(default=0.5, ge=0.0, le=1.0)  # probability of a horizontal flip per clip
+    jpeg_probability: float = Field(default=0.3, ge=0.0, le=1.0)  # JPEG re-compression per clip
+    jpeg_quality: tuple[int, int] = (60, 95)
+    num_workers: int = Field(default=0, ge=0)  # DataLoader worker processes
+
+
+class ModelConfig(_Section):
+    """The model card fields chosen at training time."""
+
+    backbone: str = "efficientnet_lite0"
+    input_size: int = Field(default=224, ge=32)
+    frames: int = Field(default=32, ge=1)  # frames per video at inference (the card's value)
+    crop_margin: float = Field(default=0.3, ge=0.0)
+    lstm_hidden: int = Field(default=256, ge=1)
+    lstm_layers: int = Field(default=1, ge=1)
+    pretrained: bool = True  # ImageNet initialisation of the backbone
+    freeze_fraction: float = Field(
+        default=0.0, ge=0.0, le=1.0
+    )  # of backbone parameters, from the input
+
+
+class OptimConfig(_Section):
+    """AdamW with linear warm-up then cosine decay."""
+
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=4, ge=1)
+    lr: float = Field(default=3e-4, gt=0.0)
+    weight_decay: float = Field(default=1e-2, ge=0.0)
+    warmup_steps: int = Field(default=20, ge=0)
+    grad_clip: float = Field(default=1.0, ge=0.0)  # 0 disables clipping
+    frame_loss_weight: float = Field(
+        default=0.5, ge=0.0
+    )  # per-crop head loss beside the video loss
+    amp: bool = True  # mixed precision, CUDA only
+    channels_last: bool = True  # CUDA only
+
+
+class TrainConfig(_Section):
+    """Everything `deepverify train` needs."""
+
+    seed: int = 0
+    out_dir: Path = Path("runs/train")
+    threads: int = Field(default=2, ge=1)  # torch CPU threads
+    max_minutes: float | None = Field(default=None, gt=0.0)  # stop after the epoch that passes this
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    optim: OptimConfig = OptimConfig()
+    sbi: SBIConfig = SBIConfig()
+
+
+def _format_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "config"
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {where!r}"
+    return f"{where}: {err['msg']} (got {err.get('input')!r})"
+
+
+def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {dotted!r}: {key} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    for section, key in ((None, "out_dir"), ("data", "cache")):
+        node = raw.get(section, {}) if section else raw
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            path = Path(node[key]).expanduser()
+            node[key] = str(path if path.is_absolute() else (base / path).resolve())
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (or the defaults) and apply ``key.path=value`` overrides.
+
+    Raises:
+        ConfigError: Unreadable file, not a mapping, unknown key, wrong type or a bad override.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path} must hold a mapping of settings")
+        raw = loaded or {}
+        _resolve_paths(raw, path.resolve().parent)
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            parsed = value
+        _set_path(raw, key.strip(), parsed)
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        source = f"{path}: " if path else ""
+        raise ConfigError(f"{source}{_format_error(exc)}") from exc

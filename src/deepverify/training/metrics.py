@@ -1,0 +1,180 @@
+"""Classification metrics, calibration (temperature and threshold) and evaluation plots.
+
+Calibration is fitted on a validation split and stored in the model card; evaluation only ever
+applies it. Scores are logits throughout; probabilities are ``sigmoid(logit / temperature)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from sklearn import metrics as skm
+
+_EPS = 1e-7
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64))))
+
+
+def calibrated_probabilities(
+    logits: Sequence[float] | np.ndarray, temperature: float
+) -> np.ndarray:
+    """``sigmoid(logit / temperature)``."""
+    return sigmoid(np.asarray(logits, dtype=np.float64) / temperature)
+
+
+def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> float:
+    """ECE over ``n_bins`` equal-width bins of the predicted probability of "fake"."""
+    labels, probs = np.asarray(labels, dtype=np.float64), np.asarray(probs, dtype=np.float64)
+    if probs.size == 0:
+        return float("nan")
+    bins = np.minimum((probs * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        sel = bins == b
+        if sel.any():
+            ece += sel.mean() * abs(probs[sel].mean() - labels[sel].mean())
+    return float(ece)
+
+
+def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
+    """The temperature in [0.05, 20] that minimises the log loss of ``sigmoid(logit / T)``."""
+    labels = np.asarray(labels, dtype=np.float64)
+    logits = np.asarray(logits, dtype=np.float64)
+    if labels.size == 0 or len(np.unique(labels)) < 2:
+        return 1.0
+
+    def nll(log_t: float) -> float:
+        p = np.clip(sigmoid(logits / math.exp(log_t)), _EPS, 1 - _EPS)
+        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+    result = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded")
+    return float(math.exp(result.x))
+
+
+def fit_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Threshold on the calibrated probability maximising balanced accuracy (Youden's J).
+
+    Ties keep the threshold closest to 0.5, so a perfectly separated validation set does not
+    push it to an extreme.
+    """
+    labels, probs = np.asarray(labels), np.asarray(probs, dtype=np.float64)
+    if labels.size == 0 or len(np.unique(labels)) < 2:
+        return 0.5
+    fpr, tpr, thresholds = skm.roc_curve(labels, probs)
+    j = tpr - fpr
+    best = np.flatnonzero(np.isclose(j, j.max()))
+    candidates = np.clip(thresholds[best], 0.0, 1.0)
+    # Each ROC threshold is the lowest score still called positive; centre it in its gap.
+    sorted_probs = np.unique(probs)
+    centred = []
+    for t in candidates:
+        below = sorted_probs[sorted_probs < t]
+        centred.append((t + below.max()) / 2 if below.size else t)
+    arr = np.asarray(centred)
+    return float(arr[np.argmin(np.abs(arr - 0.5))])
+
+
+def classification_metrics(
+    labels: Sequence[int] | np.ndarray,
+    probs: Sequence[float] | np.ndarray,
+    threshold: float = 0.5,
+) -> dict[str, Any]:
+    """Accuracy, F1, ROC AUC, average precision, log loss, ECE and the confusion matrix.
+
+    Metrics that need both classes (AUC, AP) are None when only one is present.
+    """
+    y = np.asarray(labels, dtype=int)
+    p = np.asarray(probs, dtype=np.float64)
+    pred = (p >= threshold).astype(int)
+    both = len(np.unique(y)) == 2
+    cm = skm.confusion_matrix(y, pred, labels=[0, 1]) if y.size else np.zeros((2, 2), int)
+    return {
+        "n": int(y.size),
+        "n_fake": int(y.sum()),
+        "threshold": float(threshold),
+        "accuracy": float(skm.accuracy_score(y, pred)) if y.size else None,
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)) if both else None,
+        "f1": float(skm.f1_score(y, pred, zero_division=0)) if y.size else None,
+        "roc_auc": float(skm.roc_auc_score(y, p)) if both else None,
+        "average_precision": float(skm.average_precision_score(y, p)) if both else None,
+        "log_loss": float(skm.log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1]))
+        if y.size
+        else None,
+        "ece": expected_calibration_error(y, p) if y.size else None,
+        "confusion_matrix": {
+            "tn": int(cm[0, 0]),
+            "fp": int(cm[0, 1]),
+            "fn": int(cm[1, 0]),
+            "tp": int(cm[1, 1]),
+        },
+    }
+
+
+def save_roc_plot(labels: np.ndarray, probs: np.ndarray, path: Path, title: str) -> Path | None:
+    """ROC curve as a PNG; None (nothing written) when only one class is present."""
+    if len(np.unique(labels)) < 2:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fpr, tpr, _ = skm.roc_curve(labels, probs)
+    auc = skm.roc_auc_score(labels, probs)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    try:
+        ax.plot(fpr, tpr, lw=2, label=f"AUC = {auc:.3f}")
+        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def save_reliability_plot(
+    labels: np.ndarray, probs: np.ndarray, path: Path, title: str, n_bins: int = 10
+) -> Path | None:
+    """Reliability diagram (observed fake rate per probability bin) as a PNG."""
+    if len(labels) == 0:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    frac, mean_pred = calibration_curve(labels, probs, n_bins=n_bins, strategy="uniform")
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    try:
+        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfect calibration")
+        ax.plot(mean_pred, frac, marker="o", lw=2, label="model")
+        ax.hist(
+            probs,
+            bins=n_bins,
+            range=(0, 1),
+            alpha=0.2,
+            density=False,
+            weights=np.full(len(probs), 1 / len(probs)),
+        )
+        ax.set(xlabel="predicted probability of fake", ylabel="observed fraction fake", title=title)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.legend(loc="upper left")
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path

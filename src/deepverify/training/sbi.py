@@ -1,0 +1,208 @@
+"""Self-blended fakes (the SBI idea): a real face blended with a jittered copy of itself.
+
+A copy of the face (the *source*) gets a colour shift, a sharpness change, a resampling and a
+small scale/translation; it is pasted back over the original (the *target*) through a soft face
+mask built from YuNet landmarks or the detection box. The result carries the generic traces of
+face swapping (blending boundary, colour and frequency mismatch) without any identity change, so
+a detector learns those traces from real videos alone.
+
+For a clip, one :class:`BlendParams` is drawn and applied to every frame of the track (geometry
+relative to each frame's box), so the sequence model sees one coherent fake rather than
+flickering, independent forgeries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+Box = tuple[float, float, float, float]
+Landmarks = Sequence[tuple[float, float]]
+
+
+class SBIConfig(BaseModel):
+    """Ranges the blend parameters are drawn from (uniformly unless stated)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hue_shift: float = 6.0  # OpenCV hue units (0..180), +-
+    saturation: float = 0.2  # relative scale, +-
+    value: float = 0.15  # relative scale, +-
+    contrast: float = 0.15  # relative, +-
+    brightness: float = 12.0  # additive, +-, in 0..255 units
+    scale: float = 0.04  # source scale about the face centre, +-
+    shift: float = 0.03  # source translation as a fraction of the face size, +-
+    sharpen_min: float = -0.8  # < 0 blurs, > 0 sharpens (unsharp-mask amount)
+    sharpen_max: float = 1.0
+    resample_min: float = 0.5  # source downscaled by this factor (1: none) and back up
+    mask_grow_min: float = 0.85  # mask size relative to the face region
+    mask_grow_max: float = 1.15
+    mask_blur_min: float = 0.02  # mask Gaussian sigma as a fraction of the face size
+    mask_blur_max: float = 0.10
+    hull_probability: float = 0.5  # landmark hull (when landmarks exist) rather than an ellipse
+    blend_ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class BlendParams:
+    """One draw of blend parameters; applied identically to every frame of a clip."""
+
+    hue_shift: float
+    saturation: float
+    value: float
+    contrast: float
+    brightness: float
+    scale: float
+    shift: tuple[float, float]
+    sharpen: float
+    resample: float
+    mask_grow: tuple[float, float]
+    mask_blur: float
+    use_hull: bool
+    blend_ratio: float
+
+
+def sample_blend_params(rng: np.random.Generator, config: SBIConfig | None = None) -> BlendParams:
+    """Draw blend parameters from the ranges of ``config``."""
+    c = config or SBIConfig()
+
+    def sym(half: float) -> float:
+        return float(rng.uniform(-half, half))
+
+    return BlendParams(
+        hue_shift=sym(c.hue_shift),
+        saturation=1.0 + sym(c.saturation),
+        value=1.0 + sym(c.value),
+        contrast=1.0 + sym(c.contrast),
+        brightness=sym(c.brightness),
+        scale=1.0 + sym(c.scale),
+        shift=(sym(c.shift), sym(c.shift)),
+        sharpen=float(rng.uniform(c.sharpen_min, c.sharpen_max)),
+        resample=float(rng.uniform(c.resample_min, 1.0)),
+        mask_grow=(
+            float(rng.uniform(c.mask_grow_min, c.mask_grow_max)),
+            float(rng.uniform(c.mask_grow_min, c.mask_grow_max)),
+        ),
+        mask_blur=float(rng.uniform(c.mask_blur_min, c.mask_blur_max)),
+        use_hull=bool(rng.uniform() < c.hull_probability),
+        blend_ratio=float(rng.choice(np.asarray(c.blend_ratios))),
+    )
+
+
+def _face_size(box: Box) -> float:
+    return max(1.0, float(np.sqrt(max(box[2] - box[0], 1.0) * max(box[3] - box[1], 1.0))))
+
+
+def _hull_points(landmarks: Landmarks) -> np.ndarray:
+    """Extend YuNet's five points (eyes, nose, mouth corners) to a face outline.
+
+    Five points span only the inner face; a forehead line above the eyes and a chin below the
+    mouth make the hull cover roughly what a 68-point jaw-and-brow hull would.
+    """
+    pts = np.asarray(landmarks, dtype=np.float32)[:5]
+    eyes, mouth = pts[:2].mean(axis=0), pts[3:5].mean(axis=0)
+    down = mouth - eyes
+    extra = [
+        pts[0] - 0.6 * down,
+        pts[1] - 0.6 * down,
+        mouth + 0.8 * down,
+        pts[3] + 0.4 * down + (pts[3] - mouth) * 0.6,
+        pts[4] + 0.4 * down + (pts[4] - mouth) * 0.6,
+    ]
+    return np.vstack([pts, np.asarray(extra, dtype=np.float32)])
+
+
+def face_mask(
+    shape: tuple[int, int],
+    box: Box,
+    landmarks: Landmarks | None,
+    params: BlendParams,
+) -> np.ndarray:
+    """Soft face mask, float32 in [0, 1], of ``shape`` (H, W)."""
+    h, w = shape
+    mask: np.ndarray = np.zeros((h, w), dtype=np.float32)
+    size = _face_size(box)
+    gx, gy = params.mask_grow
+    if params.use_hull and landmarks is not None and len(landmarks) >= 5:
+        pts = _hull_points(landmarks)
+        centre = pts.mean(axis=0)
+        pts = centre + (pts - centre) * np.array([gx, gy], dtype=np.float32)
+        hull = cv2.convexHull(np.round(pts).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 1.0)
+    else:
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        axes = (
+            max(1, round((box[2] - box[0]) / 2 * gx)),
+            max(1, round((box[3] - box[1]) / 2 * gy)),
+        )
+        cv2.ellipse(mask, (round(cx), round(cy)), axes, 0.0, 0.0, 360.0, 1.0, thickness=-1)
+    sigma = max(0.5, params.mask_blur * size)
+    mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, sigmaY=sigma)
+    return np.clip(mask * params.blend_ratio, 0.0, 1.0)
+
+
+def _jitter_colour(image: np.ndarray, p: BlendParams) -> np.ndarray:
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = np.mod(hsv[..., 0] + p.hue_shift, 180.0)
+    hsv[..., 1] *= p.saturation
+    hsv[..., 2] *= p.value
+    rgb = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+    out = (rgb.astype(np.float32) - 128.0) * p.contrast + 128.0 + p.brightness
+    return np.clip(out, 0, 255)
+
+
+def _source_image(image: np.ndarray, box: Box, p: BlendParams) -> np.ndarray:
+    """The jittered, resampled and slightly moved copy of ``image`` (float32)."""
+    src = _jitter_colour(image, p)
+    size = _face_size(box)
+    blurred = cv2.GaussianBlur(src, (0, 0), sigmaX=max(0.5, 0.01 * size))
+    src = src + p.sharpen * (src - blurred)
+    h, w = image.shape[:2]
+    if p.resample < 0.99:
+        small = (max(1, round(w * p.resample)), max(1, round(h * p.resample)))
+        src = cv2.resize(cv2.resize(src, small, interpolation=cv2.INTER_AREA), (w, h))
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    matrix = np.asarray(cv2.getRotationMatrix2D((cx, cy), 0.0, p.scale), dtype=np.float64)
+    matrix[:, 2] += np.array([p.shift[0] * size, p.shift[1] * size])
+    return cv2.warpAffine(
+        src, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+
+
+def self_blend(
+    image: np.ndarray,
+    box: Box,
+    landmarks: Landmarks | None,
+    params: BlendParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blend ``image`` with a jittered copy of itself inside a soft face mask.
+
+    Args:
+        image: RGB uint8 (H, W, 3), e.g. a face crop cached at a wide margin.
+        box: Face box in ``image`` coordinates.
+        landmarks: YuNet's five points in ``image`` coordinates, or None (box-only ellipse).
+        params: Blend parameters (one draw per clip).
+
+    Returns:
+        The blended RGB uint8 image and the mask (float32 (H, W) in [0, 1]) that was used.
+    """
+    mask = face_mask(image.shape[:2], box, landmarks, params)
+    src = _source_image(image, box, params)
+    alpha = mask[..., None]
+    out = src * alpha + image.astype(np.float32) * (1.0 - alpha)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8), mask
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Re-compress an RGB image as JPEG at ``quality`` (applied to real and fake alike)."""
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:  # pragma: no cover - OpenCV encodes any valid uint8 image
+        return image
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)

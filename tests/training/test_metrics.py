@@ -1,0 +1,67 @@
+"""Metrics, calibration fits and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepverify.training.metrics import (
+    calibrated_probabilities,
+    classification_metrics,
+    expected_calibration_error,
+    fit_temperature,
+    fit_threshold,
+    save_reliability_plot,
+    save_roc_plot,
+)
+
+
+def test_metrics_on_known_predictions() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    probs = np.array([0.1, 0.4, 0.6, 0.35, 0.8, 0.9])
+    m = classification_metrics(labels, probs, threshold=0.5)
+    assert m["confusion_matrix"] == {"tn": 2, "fp": 1, "fn": 1, "tp": 2}
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["f1"] == pytest.approx(2 / 3)
+    assert m["roc_auc"] == pytest.approx(7 / 9)
+    assert m["log_loss"] > 0 and 0 <= m["ece"] <= 1
+    single = classification_metrics(np.array([1, 1]), np.array([0.7, 0.2]))
+    assert single["roc_auc"] is None and single["accuracy"] == 0.5
+
+
+def test_ece_zero_when_calibrated_and_large_when_not() -> None:
+    probs = np.repeat([0.25, 0.75], 400)
+    labels = np.concatenate([np.arange(400) < 100, np.arange(400) < 300]).astype(int)
+    assert expected_calibration_error(labels, probs) == pytest.approx(0.0, abs=1e-9)
+    assert expected_calibration_error(labels, np.where(probs > 0.5, 0.99, 0.01)) > 0.2
+
+
+def test_temperature_recovers_scale() -> None:
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2, 20000)
+    labels = (rng.uniform(size=true_logits.size) < 1 / (1 + np.exp(-true_logits))).astype(int)
+    t = fit_temperature(labels, true_logits * 3.0)
+    assert t == pytest.approx(3.0, rel=0.1)
+    assert fit_temperature(np.ones(5), np.zeros(5)) == 1.0
+    probs = calibrated_probabilities([0.0, 6.0], 3.0)
+    assert probs[0] == pytest.approx(0.5) and probs[1] == pytest.approx(1 / (1 + np.exp(-2)))
+
+
+def test_threshold_separates_validation() -> None:
+    labels = np.array([0, 0, 0, 1, 1])
+    probs = np.array([0.05, 0.1, 0.2, 0.3, 0.9])
+    t = fit_threshold(labels, probs)
+    assert 0.2 < t <= 0.3
+    assert classification_metrics(labels, probs, t)["accuracy"] == 1.0
+
+
+def test_plots_written(tmp_path: Path) -> None:
+    labels = np.array([0, 1, 0, 1, 1])
+    probs = np.array([0.2, 0.7, 0.4, 0.9, 0.3])
+    roc = save_roc_plot(labels, probs, tmp_path / "roc.png", "ROC")
+    rel = save_reliability_plot(labels, probs, tmp_path / "rel.png", "reliability")
+    assert roc and rel
+    assert roc.read_bytes()[:4] == b"\x89PNG" and rel.stat().st_size > 1000
+    assert save_roc_plot(np.ones(3), np.ones(3), tmp_path / "x.png", "x") is None

@@ -1,0 +1,96 @@
+"""Self-blended fakes: change only the face region, softly, and consistently over a clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deepverify.training.sbi import (
+    BlendParams,
+    SBIConfig,
+    face_mask,
+    jpeg_roundtrip,
+    sample_blend_params,
+    self_blend,
+)
+
+BOX = (60.0, 50.0, 140.0, 150.0)
+LANDMARKS = ((80.0, 85.0), (120.0, 85.0), (100.0, 105.0), (85.0, 125.0), (115.0, 125.0))
+
+
+def _image(shared_data: Path) -> np.ndarray:
+    bgr = cv2.imread(str(shared_data / "images" / "astronaut.png"))
+    return cv2.cvtColor(cv2.resize(bgr, (200, 200)), cv2.COLOR_BGR2RGB)
+
+
+def _params(**changes: object) -> BlendParams:
+    base = sample_blend_params(np.random.default_rng(0))
+    return BlendParams(**{**base.__dict__, **changes})
+
+
+def test_blend_changes_face_not_background(shared_data: Path) -> None:
+    image = _image(shared_data)
+    params = _params(hue_shift=5.0, value=1.1, blend_ratio=1.0, mask_blur=0.05, use_hull=True)
+    out, mask = self_blend(image, BOX, LANDMARKS, params)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    diff = np.abs(out.astype(int) - image.astype(int)).sum(axis=2)
+    inside, outside = mask > 0.9, mask < 1e-4
+    assert inside.sum() > 500 and outside.sum() > 10000
+    assert diff[inside].mean() > 5.0
+    assert diff[outside].max() <= 1
+    # Soft edge: a band of intermediate alpha between face and background.
+    assert ((mask > 0.1) & (mask < 0.9)).sum() > 200
+
+
+def test_mask_follows_box_and_shape_choice() -> None:
+    params = _params(use_hull=False, mask_grow=(1.0, 1.0), mask_blur=0.02, blend_ratio=1.0)
+    mask = face_mask((200, 200), BOX, None, params)
+    ys, xs = np.nonzero(mask > 0.5)
+    assert abs(xs.mean() - 100) < 2 and abs(ys.mean() - 100) < 2
+    moved = face_mask((200, 200), (80.0, 50.0, 160.0, 150.0), None, params)
+    assert abs(np.nonzero(moved > 0.5)[1].mean() - 120) < 2
+    hull = face_mask(
+        (200, 200), BOX, LANDMARKS, _params(use_hull=True, mask_grow=(1.0, 1.0), blend_ratio=1.0)
+    )
+    assert hull[100, 100] > 0.9 and hull[5, 5] == 0.0
+    half = face_mask(
+        (200, 200), BOX, None, _params(use_hull=False, blend_ratio=0.5, mask_blur=0.02)
+    )
+    assert abs(half.max() - 0.5) < 1e-3
+
+
+def test_same_params_same_fake_across_frames(shared_data: Path) -> None:
+    image = _image(shared_data)
+    params = sample_blend_params(np.random.default_rng(7))
+    a, _ = self_blend(image, BOX, LANDMARKS, params)
+    b, _ = self_blend(image, BOX, LANDMARKS, params)
+    assert np.array_equal(a, b)
+    shifted = np.roll(image, 10, axis=1)
+    box2 = (BOX[0] + 10, BOX[1], BOX[2] + 10, BOX[3])
+    lm2 = tuple((x + 10, y) for x, y in LANDMARKS)
+    c, _ = self_blend(shifted, box2, lm2, params)
+    # The fake moves with the face: the same pixels change, shifted by the same amount.
+    assert (
+        np.abs(
+            c[40:160, 60:150].astype(int) - np.roll(a, 10, axis=1)[40:160, 60:150].astype(int)
+        ).mean()
+        < 2.0
+    )
+
+
+def test_sampled_params_within_ranges() -> None:
+    cfg = SBIConfig(hue_shift=2.0, scale=0.01, blend_ratios=(1.0,))
+    rng = np.random.default_rng(1)
+    draws = [sample_blend_params(rng, cfg) for _ in range(200)]
+    assert all(abs(p.hue_shift) <= 2.0 and abs(p.scale - 1) <= 0.01 for p in draws)
+    assert {p.blend_ratio for p in draws} == {1.0}
+    assert len({p.use_hull for p in draws}) == 2
+
+
+def test_jpeg_roundtrip_is_lossy_but_close(shared_data: Path) -> None:
+    image = _image(shared_data)
+    out = jpeg_roundtrip(image, 50)
+    err = np.abs(out.astype(int) - image.astype(int)).mean()
+    assert out.shape == image.shape and 0.5 < err < 15
