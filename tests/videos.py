@@ -25,23 +25,23 @@ def frame_image(index: int, width: int, height: int, base: np.ndarray | None = N
     """The RGB picture of frame ``index``: ``base`` (or grey) plus its number and a marker."""
     if base is None:
         image = np.full((height, width, 3), 96, np.uint8)
-        image[height // 4 : height // 2, : width // 4] = 255  # upright marker
+        image[height // 4 : height // 2, : width // 4] = 255  # upright marker, top-left
     else:
         image = base.copy()
-    block = width // 8
+    block, band = width // 8, min(8, height // 4)
     for bit in range(8):
         on = (index >> (7 - bit)) & 1
-        image[:block, bit * block : (bit + 1) * block] = 255 if on else 0
+        image[:band, bit * block : (bit + 1) * block] = 255 if on else 0
     return image
 
 
 def frame_number_of(image: np.ndarray) -> int:
     """Recover the frame number written by :func:`frame_image` (the image must be upright)."""
-    block = image.shape[1] // 8
+    block, band = image.shape[1] // 8, min(8, image.shape[0] // 4)
     number = 0
     for bit in range(8):
         cell = image[
-            block // 4 : block * 3 // 4, bit * block + block // 4 : (bit + 1) * block - block // 4
+            band // 4 : band * 3 // 4, bit * block + block // 4 : (bit + 1) * block - block // 4
         ]
         number = number * 2 + int(cell.mean() > 128)
     return number

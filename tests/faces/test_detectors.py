@@ -1,0 +1,96 @@
+"""Both registered detectors on still pictures, generated clips and real clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deepverify.errors import DetectorError
+from deepverify.faces import Detection, FaceDetector, available_detectors, create_detector
+from deepverify.frames import sample_frames
+
+NAMES = ["opencv-ssd", "yunet"]
+
+
+def _rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def detector(request: pytest.FixtureRequest) -> FaceDetector:
+    return create_detector(request.param)
+
+
+def test_registry_lists_both() -> None:
+    assert available_detectors() == ["opencv-ssd", "yunet"]
+
+
+def test_unknown_name_lists_valid_ones() -> None:
+    with pytest.raises(DetectorError, match="opencv-ssd, yunet"):
+        create_detector("mtcnn")
+
+
+def test_bad_threshold_refused() -> None:
+    with pytest.raises(DetectorError, match="min_confidence"):
+        create_detector("yunet", min_confidence=1.5)
+
+
+@pytest.mark.parametrize(
+    ("image", "centre"), [("astronaut.png", (222, 118)), ("messi5.jpg", (242, 113))]
+)
+def test_finds_the_face(
+    detector: FaceDetector, shared_data: Path, image: str, centre: tuple[int, int]
+) -> None:
+    found = detector.detect(_rgb(shared_data / "images" / image))
+    assert len(found) == 1
+    x1, y1, x2, y2 = found[0].box
+    assert x1 < centre[0] < x2 and y1 < centre[1] < y2
+    assert 0.5 <= found[0].score <= 1.0
+
+
+def test_no_face_in_baboon(detector: FaceDetector, shared_data: Path) -> None:
+    assert detector.detect(_rgb(shared_data / "images" / "baboon.jpg")) == []
+
+
+def test_boxes_in_full_resolution_and_clipped(detector: FaceDetector, shared_data: Path) -> None:
+    small = _rgb(shared_data / "images" / "astronaut.png")
+    big = cv2.resize(small, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    (a,) = detector.detect(small)
+    (b,) = detector.detect(big)
+    assert np.allclose(np.array(b.box) / 4, a.box, atol=8)
+    # A face cut by the frame edge: the box stays inside the frame.
+    cut = small[90:, 200:]
+    for det in detector.detect(cut):
+        x1, y1, x2, y2 = det.box
+        assert 0 <= x1 < x2 <= cut.shape[1] and 0 <= y1 < y2 <= cut.shape[0]
+
+
+def test_yunet_gives_landmarks_inside_box(shared_data: Path) -> None:
+    (det,) = create_detector("yunet").detect(_rgb(shared_data / "images" / "astronaut.png"))
+    assert isinstance(det, Detection) and det.landmarks is not None and len(det.landmarks) == 5
+    x1, y1, x2, y2 = det.box
+    assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in det.landmarks)
+    right_eye, left_eye = det.landmarks[0], det.landmarks[1]
+    assert right_eye[0] < left_eye[0]  # the subject's right eye is on the image's left
+
+
+def test_refuses_non_rgb_input(detector: FaceDetector) -> None:
+    with pytest.raises(ValueError, match="RGB uint8"):
+        detector.detect(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize(
+    "clip", ["liveportrait_d0.mp4", "liveportrait_d3.mp4", "liveportrait_s20.mp4"]
+)
+def test_face_found_in_real_clips(detector: FaceDetector, shared_data: Path, clip: str) -> None:
+    _, frames = sample_frames(shared_data / "real" / clip, 6)
+    hits = [len(detector.detect(f.image)) >= 1 for f in frames]
+    assert sum(hits) >= 5, hits
+
+
+def test_face_found_in_portrait_dfdc_clip(detector: FaceDetector, portrait_clip: Path) -> None:
+    _, frames = sample_frames(portrait_clip, 4)
+    assert sum(len(detector.detect(f.image)) >= 1 for f in frames) >= 3
