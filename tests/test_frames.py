@@ -55,6 +55,7 @@ def test_samples_span_whole_duration_not_first_frames(real_clip: Path) -> None:
 def test_fewer_frames_than_requested_gives_every_frame(tmp_path: Path) -> None:
     clip = make_video(tmp_path / "short.mp4", fps=10, seconds=0.5)
     info, frames = sample_frames(clip, 32)
+    assert info.frame_count == 5
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]
     assert [frame_number_of(f.image) for f in frames] == [0, 1, 2, 3, 4]
 
