@@ -61,3 +61,20 @@ def portrait_clip(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def face_image(shared_data: Path) -> Path:
     return shared_data / "images" / "astronaut.png"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight, untrained efficientnet_lite0 checkpoint (input 64, 8 frames).
+
+    Returns the ``.safetensors`` path; its model card sits beside it as ``.json``.
+    """
+    import torch
+
+    from deepverify.model import ModelCard, build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    card = ModelCard.for_backbone("efficientnet_lite0", input_size=64, frames=8, lstm_hidden=16)
+    path = tmp_path_factory.mktemp("tiny_model") / "tiny.safetensors"
+    save_checkpoint(build_model(card, pretrained=False), card, path)
+    return path

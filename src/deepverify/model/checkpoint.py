@@ -1,0 +1,143 @@
+"""Checkpoints: ``x.safetensors`` (weights) + ``x.json`` (model card) side by side.
+
+The card records the sha256 of the weights file; loading verifies it and that the tensors match
+the architecture the card describes, so a corrupt, truncated or mismatched pair is a clear
+:class:`~deepverify.errors.ModelError` instead of a half-initialised network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from deepverify.errors import ModelError
+from deepverify.model.card import ModelCard
+from deepverify.model.imagenet import load_state_strict
+from deepverify.model.network import DeepfakeDetector, build_model
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_SUFFIX = ".safetensors"
+CARD_SUFFIX = ".json"
+
+
+def card_path(weights: Path) -> Path:
+    """The card file that belongs to a weights file (``x.safetensors`` -> ``x.json``)."""
+    return weights.with_suffix(CARD_SUFFIX)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it over ``path`` only if the body succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> ModelCard:
+    """Write the weights to ``path`` and the completed card beside it, each atomically.
+
+    Args:
+        model: the detector; must match ``card``'s architecture.
+        card: its description; ``weights_sha256``, ``model_id`` (and ``created`` if empty)
+            are filled in here.
+        path: weights file, must end in ``.safetensors``.
+
+    Returns:
+        The card as written.
+
+    Raises:
+        ModelError: ``path`` has the wrong suffix, or the model does not match the card.
+    """
+    path = Path(path)
+    if path.suffix != WEIGHTS_SUFFIX:
+        raise ModelError(f"checkpoint path {path} must end in {WEIGHTS_SUFFIX}")
+    if model.backbone_name != card.backbone:
+        raise ModelError(f"model has backbone {model.backbone_name}, card says {card.backbone}")
+    # Check the tensors fit the card now rather than when someone later tries to load them.
+    _check_state(build_model(card, pretrained=False), _state_of(model), f"model for {path}")
+    with _atomic_target(path) as tmp:
+        save_file(_state_of(model), str(tmp), metadata={"format": "pt"})
+        sha = file_sha256(tmp)
+        completed = dataclasses.replace(
+            card,
+            weights_sha256=sha,
+            model_id=f"{card.backbone}-{sha[:12]}",
+            created=card.created or datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        with _atomic_target(card_path(path)) as card_tmp:
+            card_tmp.write_text(completed.to_json(), encoding="utf-8")
+    logger.info("saved checkpoint %s (%s)", path, completed.model_id)
+    return completed
+
+
+def load_checkpoint(path: Path, *, device: str = "cpu") -> tuple[DeepfakeDetector, ModelCard]:
+    """Load a checkpoint written by :func:`save_checkpoint`, verified, in eval mode.
+
+    Args:
+        path: the ``.safetensors`` file (its ``.json`` card must sit beside it).
+        device: torch device to put the model on.
+
+    Raises:
+        ModelError: missing file or card, sha256 mismatch, corrupt file, or tensors that do
+            not match the card's architecture.
+    """
+    path = Path(path)
+    if path.suffix == CARD_SUFFIX:
+        path = path.with_suffix(WEIGHTS_SUFFIX)
+    if not path.is_file():
+        raise ModelError(f"checkpoint {path} not found; pass a .safetensors file")
+    card = ModelCard.read(card_path(path))
+    sha = file_sha256(path)
+    if sha != card.weights_sha256:
+        raise ModelError(
+            f"checkpoint {path} does not match its card (sha256 {sha[:12]} != "
+            f"{card.short_sha or 'none'}); the file is corrupt or belongs to another card"
+        )
+    try:
+        state = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"checkpoint {path} is not a readable safetensors file: {exc}") from None
+    model = build_model(card, pretrained=False)
+    _check_state(model, state, f"weights in {path}")
+    return model.to(device).eval(), card
+
+
+def default_model_path() -> Path | None:
+    """The trained model packaged with deepverify, or None until one is shipped."""
+    path = Path(__file__).resolve().parents[1] / "weights" / f"default{WEIGHTS_SUFFIX}"
+    return path if path.is_file() else None
+
+
+def _state_of(model: DeepfakeDetector) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+
+
+def _check_state(model: DeepfakeDetector, state: dict[str, torch.Tensor], what: str) -> None:
+    try:
+        load_state_strict(model, state, what)
+    except ModelError as exc:
+        raise ModelError(f"{exc}; was it saved for another backbone or card?") from None
