@@ -48,6 +48,8 @@ MAX_DECODE_ERRORS = 200
 _SUPPORTED = "mp4, mov, webm, mkv, avi or gif"
 # FFmpeg reads still pictures through these demuxers; a single picture is not a video.
 _IMAGE_FORMATS = ("image2", "image2pipe")
+# Picture codecs: one frame of these (a one-frame GIF, a lone MJPEG) is a still image too.
+_IMAGE_CODECS = ("gif", "png", "apng", "mjpeg", "webp", "bmp", "tiff", "jpeg2000")
 
 
 @dataclass(frozen=True)
@@ -264,9 +266,7 @@ def _open_video(
     try:
         container = av.open(str(path), mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise InvalidVideoError(
-            f"{path.name}: not a video FFmpeg can read ({_reason(exc)}); give a {_SUPPORTED} file"
-        ) from None
+        raise InvalidVideoError(_open_failure(path, exc)) from None
     with container:
         fmt = container.format.name
         if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
@@ -286,7 +286,23 @@ def _open_video(
                 f"{path.name}: frames of {width}x{height} exceed the {MAX_SIDE}-pixel limit; "
                 "downscale the video first"
             )
+        # Also guards frames larger than the header claimed: the decoder refuses to allocate them.
+        stream.codec_context.options = {"max_pixels": str(MAX_SIDE * MAX_SIDE)}
         yield container, stream
+
+
+def _open_failure(path: Path, exc: av.FFmpegError) -> str:
+    """One-line reason why FFmpeg could not open ``path``."""
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    if head[4:8] == b"ftyp":
+        return (
+            f"{path.name}: an MP4/MOV file that is incomplete or truncated ({_reason(exc)}); "
+            "copy or export it again"
+        )
+    if isinstance(exc, av.EOFError):
+        return f"{path.name}: the file ends before any video data; it is truncated"
+    return f"{path.name}: not a video FFmpeg can read ({_reason(exc)}); give a {_SUPPORTED} file"
 
 
 def _scan(
@@ -319,6 +335,8 @@ def _scan(
         logger.warning("%s: stopped reading at a damaged packet (%s)", path.name, _reason(exc))
     if count == 0:
         raise InvalidVideoError(f"{path.name}: the video track has no frames")
+    if count == 1 and stream.codec_context.name in _IMAGE_CODECS:
+        raise InvalidVideoError(f"{path.name}: a still image, not a video; give a video file")
     if not timed:
         return _untimed_timeline(stream, count)
     if not ticks:
