@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deepverify.cli import scan
+from deepverify.cli import db, extract, scan, serve, worker
 
 app = typer.Typer(
     name="deepverify",
@@ -14,6 +14,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("scan")(scan.scan)
+app.command("extract")(extract.extract)
+app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

@@ -1,0 +1,48 @@
+"""``deepverify db``: database migrations (also applied on start-up of serve and worker)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from deepverify.cli.common import console, setup_logging, user_errors
+
+app = typer.Typer(help="Manage the service database.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    """Apply migrations to DEEPVERIFY_DATABASE_URL (default: SQLite under DEEPVERIFY_HOME)."""
+    from deepverify.service.db import current_revision, database_from_settings, upgrade_database
+    from deepverify.service.settings import load_settings
+
+    setup_logging(verbose)
+    with user_errors():
+        settings = load_settings()
+        engine = database_from_settings(settings)
+        try:
+            upgrade_database(engine, revision)
+            now = current_revision(engine)
+        finally:
+            engine.dispose()
+    console.print(f"database at revision {now}", highlight=False)
+
+
+@app.command("current")
+def current() -> None:
+    """Print the revision the database is at."""
+    from deepverify.service.db import current_revision, database_from_settings
+    from deepverify.service.settings import load_settings
+
+    with user_errors():
+        settings = load_settings()
+        engine = database_from_settings(settings)
+        try:
+            now = current_revision(engine)
+        finally:
+            engine.dispose()
+    console.print(f"database at revision {now or 'none (run `deepverify db upgrade`)'}")

@@ -1,0 +1,67 @@
+"""``deepverify serve``: the whole product on one machine (API, web UI, in-process worker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deepverify.cli.common import console, fail, setup_logging, user_errors
+
+
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface (env DEEPVERIFY_HOST, default 127.0.0.1)"),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (env DEEPVERIFY_PORT, default 8000)")
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoint .safetensors (env DEEPVERIFY_MODEL_PATH, default: packaged)"),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Concurrent analyses (env DEEPVERIFY_WORKER_CONCURRENCY, default 1)", min=1
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    """Serve the API and web UI; data lives under DEEPVERIFY_HOME (default ~/.deepverify)."""
+    import uvicorn
+
+    from deepverify.service.main import create_app
+    from deepverify.service.settings import load_settings
+
+    setup_logging(verbose)
+    overrides: dict[str, object] = {
+        key: value
+        for key, value in {
+            "host": host,
+            "port": port,
+            "model_path": model,
+            "worker_concurrency": workers,
+        }.items()
+        if value is not None
+    }
+    with user_errors():
+        settings = load_settings(**overrides)
+        if settings.model_path is not None and not settings.model_path.is_file():
+            fail(f"model checkpoint {settings.model_path} not found; check --model")
+        app = create_app(settings)
+    mode = "Celery workers" if settings.uses_celery else "in-process worker"
+    console.print(
+        f"deepverify on [bold]http://{settings.host}:{settings.port}[/] "
+        f"(data in {settings.home}, {mode}); Ctrl-C stops it",
+        highlight=False,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info" if verbose else "warning",
+        timeout_graceful_shutdown=5,
+    )

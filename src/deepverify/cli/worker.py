@@ -1,0 +1,38 @@
+"""``deepverify worker``: Celery workers taking analysis jobs from the broker."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from deepverify.cli.common import fail, setup_logging, user_errors
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs analysed at once.", min=1)] = 1,
+    pool: Annotated[
+        str, typer.Option(help="Celery pool: prefork (isolated processes), threads or solo.")
+    ] = "prefork",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    """Run Celery workers on DEEPVERIFY_BROKER_URL (e.g. redis://host:6379/0)."""
+    from deepverify.service.celery_app import run_worker
+    from deepverify.service.db import database_from_settings, upgrade_database
+    from deepverify.service.settings import load_settings
+
+    setup_logging(verbose)
+    if pool not in ("prefork", "threads", "solo"):
+        fail(f"unknown pool {pool!r}; use prefork, threads or solo")
+    with user_errors():
+        settings = load_settings()
+        if not settings.broker_url:
+            fail("DEEPVERIFY_BROKER_URL is not set; point it at a Redis server")
+        engine = database_from_settings(settings)
+        try:
+            upgrade_database(engine)
+        finally:
+            engine.dispose()
+        run_worker(
+            settings, concurrency=concurrency, pool=pool, loglevel="INFO" if verbose else "WARNING"
+        )

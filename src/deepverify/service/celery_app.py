@@ -1,0 +1,139 @@
+"""Celery workers on a Redis broker, for analysing on more than one machine.
+
+Delivery is at-least-once: tasks are acknowledged late (after they ran) and rejected back to the
+queue when the worker process is lost, and the broker redelivers unacknowledged messages after the
+visibility timeout when a whole worker dies. Processing is idempotent (the claim in
+:mod:`deepverify.service.jobs`), so a second delivery of a finished job does nothing, one of a job
+still running elsewhere is retried later, and one of a job whose worker died takes it over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_init, worker_process_init
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from deepverify.service.db import create_db_engine, create_session_factory
+from deepverify.service.jobs import Analyzer, Outcome, new_worker_id, process_job
+from deepverify.service.settings import Settings
+
+logger = logging.getLogger(__name__)
+TASK_NAME = "deepverify.process_video"
+
+
+class WorkerResources:
+    """Database engine and analyzers of one worker process (one analyzer per pool thread).
+
+    Built lazily and again after a fork, so no connection or model crosses a process boundary.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pid: int | None = None
+        self._engine: Engine | None = None
+        self._factory: sessionmaker[Session] | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def session_factory(self) -> sessionmaker[Session]:
+        with self._lock:
+            if self._factory is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._engine = create_db_engine(self.settings.sqlalchemy_url)
+                self._factory = create_session_factory(self._engine)
+                self._local = threading.local()
+            return self._factory
+
+    def analyzer(self) -> Analyzer:
+        self.session_factory()  # resets the per-thread analyzers after a fork
+        analyzer: Analyzer | None = getattr(self._local, "analyzer", None)
+        if analyzer is None:
+            from deepverify.service.analysis import PipelineAnalyzer
+
+            analyzer = PipelineAnalyzer(self.settings)
+            self._local.analyzer = analyzer
+        return analyzer
+
+
+def create_celery(settings: Settings) -> Celery:
+    """The Celery app for ``settings.broker_url`` with the analysis task registered."""
+    if not settings.broker_url:
+        raise ValueError("DEEPVERIFY_BROKER_URL is not set")
+    app = Celery("deepverify", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_seconds},
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    resources = WorkerResources(settings)
+    app.conf.deepverify_resources = resources
+
+    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def process_video(self: Task, video_id: str) -> str:
+        outcome = process_job(
+            resources.session_factory(),
+            video_id=video_id,
+            worker_id=new_worker_id(f"celery-{os.getpid()}"),
+            settings=settings,
+            analyzer=resources.analyzer(),
+        )
+        if outcome is Outcome.BUSY:  # another live worker has it: look again after its lease
+            raise self.retry(countdown=settings.job_lease_seconds, max_retries=None)
+        logger.info("job %s: %s", video_id, outcome.value)
+        return outcome.value
+
+    return app
+
+
+def send_job(app: Celery, video_id: str) -> None:
+    """Queue the analysis of ``video_id``."""
+    app.send_task(TASK_NAME, args=[video_id])
+
+
+def run_worker(
+    settings: Settings, *, concurrency: int, pool: str = "prefork", loglevel: str = "INFO"
+) -> None:
+    """Run a Celery worker in this process until it is stopped (blocks)."""
+    app = create_celery(settings)
+    resources: WorkerResources = app.conf.deepverify_resources
+
+    def preload(**_: Any) -> None:
+        # Load the model before consuming, so the first job does not pay for it.
+        resources.analyzer()
+
+    if pool == "prefork":
+        worker_process_init.connect(preload, weak=False)
+    else:
+        worker_init.connect(preload, weak=False)
+    app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname=deepverify-{os.getpid()}@%h",
+        ]
+    )

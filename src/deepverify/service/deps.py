@@ -1,0 +1,130 @@
+"""FastAPI dependencies: settings, database session, the current user.
+
+``CurrentUser`` accepts only an ``Authorization: Bearer`` token: a local access token or an
+external OIDC token. ``VideoReader`` (the read-only media endpoints of one video: events, report
+page, images) also accepts ``?token=`` with a media token scoped to that very video, because a
+browser's ``EventSource``, ``<img>`` and ``<iframe>`` cannot send headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from deepverify.service.models import User
+from deepverify.service.oidc import OIDCVerifier
+from deepverify.service.security import (
+    API_SCOPE,
+    InvalidTokenError,
+    TokenClaims,
+    decode_local_token,
+    unverified_issuer,
+)
+from deepverify.service.services import users as users_service
+from deepverify.service.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A database session for one request, closed afterwards."""
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+TokenDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def _unauthorized(
+    detail: str = "not authenticated: sign in and send a bearer token",
+) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def verify_token(*, token: str, settings: Settings, oidc: OIDCVerifier | None) -> TokenClaims:
+    """Verify a local or external token; raise :class:`InvalidTokenError` when it is refused."""
+    issuer = unverified_issuer(token)
+    if issuer == settings.token_issuer:
+        return decode_local_token(settings=settings, token=token)
+    if oidc is not None and issuer == oidc.issuer:
+        return oidc.verify(token)
+    raise InvalidTokenError(f"unknown token issuer {issuer!r}")
+
+
+def _user_for(claims: TokenClaims, session: Session, settings: Settings) -> User:
+    if claims.issuer == settings.token_issuer:
+        user = users_service.get_user(session=session, user_id=claims.subject)
+    else:
+        user = users_service.get_or_create_external_user(
+            session=session, issuer=claims.issuer, subject=claims.subject, email=claims.email
+        )
+    if user is None or not user.is_active:
+        raise _unauthorized("the account no longer exists or is disabled")
+    return user
+
+
+def get_current_user(
+    request: Request, session: SessionDep, settings: SettingsDep, token: TokenDep
+) -> User:
+    """The signed-in user (bearer token with API scope), else 401."""
+    if not token:
+        raise _unauthorized()
+    try:
+        claims = verify_token(token=token, settings=settings, oidc=request.app.state.oidc)
+    except InvalidTokenError as exc:
+        raise _unauthorized("invalid or expired token: sign in again") from exc
+    if claims.scope != API_SCOPE:
+        raise _unauthorized("this token is not valid for the API")
+    return _user_for(claims, session, settings)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def media_scope(video_id: str) -> str:
+    """The scope of a media token for ``video_id``."""
+    return f"video:{video_id}"
+
+
+def get_video_reader(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    bearer: TokenDep,
+    video_id: Annotated[str, Path()],
+    token: Annotated[
+        str | None,
+        Query(description="media token from POST /api/videos/{video_id}/media-token"),
+    ] = None,
+) -> User:
+    """The user reading one video's media: a bearer token, or a media token for that video."""
+    if bearer:
+        return get_current_user(request, session, settings, bearer)
+    if not token:
+        raise _unauthorized()
+    try:
+        claims = decode_local_token(settings=settings, token=token)
+    except InvalidTokenError as exc:
+        raise _unauthorized("invalid or expired media token: request a new one") from exc
+    if claims.scope != media_scope(video_id):
+        raise _unauthorized("this media token is for another video")
+    return _user_for(claims, session, settings)
+
+
+VideoReader = Annotated[User, Depends(get_video_reader)]

@@ -1,0 +1,98 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` wires settings, database, job dispatcher and routers together; start-up
+(the lifespan) applies the migrations and starts the workers. The analysis is injectable
+(``analyzer_factory``) so the job machinery can be exercised without a model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+
+from deepverify import __version__
+from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
+from deepverify.service.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher
+from deepverify.service.jobs import Analyzer
+from deepverify.service.oidc import OIDCVerifier
+from deepverify.service.routers import auth, health, videos, web
+from deepverify.service.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _pipeline_factory(settings: Settings) -> Callable[[], Analyzer]:
+    def build() -> Analyzer:
+        from deepverify.service.analysis import PipelineAnalyzer
+
+        return PipelineAnalyzer(settings)
+
+    return build
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    analyzer_factory: Callable[[], Analyzer] | None = None,
+) -> FastAPI:
+    """Build the API (and web UI) application.
+
+    Args:
+        settings: The configuration; read from the environment when omitted.
+        analyzer_factory: Builds one analyzer per in-process worker thread; defaults to the
+            pipeline with the configured model. Ignored in Celery mode (the workers analyse).
+    """
+    settings = settings or load_settings()
+    engine = database_from_settings(settings)
+    session_factory = create_session_factory(engine)
+    dispatcher: Dispatcher
+    if settings.uses_celery:
+        dispatcher = CeleryDispatcher(session_factory=session_factory, settings=settings)
+    else:
+        dispatcher = InProcessDispatcher(
+            session_factory=session_factory,
+            settings=settings,
+            analyzer_factory=analyzer_factory or _pipeline_factory(settings),
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(upgrade_database, engine)
+        dispatcher.start()
+        logger.info("deepverify service ready (%s worker)", dispatcher.mode)
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="deepverify",
+        version=__version__,
+        summary="Deepfake video verification: upload a video, get a calibrated, explained verdict.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.dispatcher = dispatcher
+    app.state.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for router in (auth.router, videos.router, health.router):
+        app.include_router(router, prefix="/api")
+    app.include_router(web.router)  # last: its catch-all must not shadow the API
+    return app

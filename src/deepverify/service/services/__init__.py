@@ -1,0 +1,1 @@
+"""Service functions (keyword-only), one module per resource."""

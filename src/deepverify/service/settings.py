@@ -1,0 +1,131 @@
+"""The service's one settings class, read from ``DEEPVERIFY_*`` environment variables.
+
+Everything the API, the in-process worker, the Celery workers and the migrations need comes from
+:class:`Settings`; it is validated once at start-up, so a bad value stops the server with one line
+instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from deepverify.errors import ConfigError
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-outside-development"
+PACKAGE_STATIC_DIR = Path(__file__).resolve().parent / "static"
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Configuration of the verification service (env prefix ``DEEPVERIFY_``).
+
+    Paths left unset derive from ``home``: the SQLite database at ``home/deepverify.db``, uploads
+    under ``home/uploads`` and analysis results under ``home/results``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DEEPVERIFY_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    home: Path = Field(default_factory=lambda: Path.home() / ".deepverify")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    cors_origins: list[str] = []
+    web_dir: Path = PACKAGE_STATIC_DIR
+
+    # Database: SQLite under ``home`` unless a URL (e.g. PostgreSQL) is given.
+    database_url: str | None = None
+
+    # Accounts.
+    allow_registration: bool = True
+    access_token_expire_minutes: int = Field(default=60, ge=1)
+    media_token_expire_seconds: int = Field(default=300, ge=10)
+    token_issuer: str = "deepverify"
+    token_audience: str = "deepverify-api"
+
+    # External sign-in (Kinde, Firebase, Auth0, Keycloak or any OIDC issuer).
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None  # default: from the issuer's discovery document
+    oidc_algorithms: list[str] = ["RS256"]
+    oidc_client_id: str | None = None
+    oidc_provider_name: str = "Single sign-on"
+    oidc_authorization_endpoint: str | None = None
+    oidc_email_claim: str = "email"
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # Uploads.
+    max_upload_bytes: int = Field(default=500 * MB, ge=1)
+    max_video_pixels: int = Field(default=3840 * 2160, ge=1)
+    max_video_seconds: float = Field(default=600.0, gt=0)
+
+    # Jobs.
+    broker_url: str | None = None  # set: jobs go to Celery workers instead of the in-process one
+    worker_concurrency: int = Field(default=1, ge=1, le=32)
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    job_max_attempts: int = Field(default=3, ge=1)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    broker_visibility_timeout_seconds: int = Field(default=3600, ge=1)
+
+    # Analysis.
+    model_path: Path | None = None  # None: the packaged default model
+    detector: str = "opencv-ssd"
+    num_frames: int | None = Field(default=None, ge=1)
+    device: str = "cpu"
+    explain: bool = True
+    torch_threads: int = Field(default=2, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.environment != "development":
+            key = self.secret_key.get_secret_value()
+            if key == DEFAULT_SECRET_KEY:
+                raise ValueError(
+                    "DEEPVERIFY_SECRET_KEY must be set outside development "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+            if len(key) < 32:
+                raise ValueError("DEEPVERIFY_SECRET_KEY must be at least 32 characters long")
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("DEEPVERIFY_OIDC_AUDIENCE must be set when DEEPVERIFY_OIDC_ISSUER is")
+        if any(alg.lower() == "none" or alg.startswith("HS") for alg in self.oidc_algorithms):
+            raise ValueError("DEEPVERIFY_OIDC_ALGORITHMS may only list asymmetric algorithms")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL: ``database_url`` or the SQLite file under ``home``."""
+        return self.database_url or f"sqlite:///{self.home / 'deepverify.db'}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.home / "results"
+
+    @property
+    def uses_celery(self) -> bool:
+        return self.broker_url is not None
+
+    def ensure_dirs(self) -> None:
+        """Create ``home`` and its upload/result folders (idempotent)."""
+        for path in (self.home, self.uploads_dir, self.uploads_dir / "incoming", self.results_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; raise :class:`ConfigError` with one line when invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        detail = first.get("msg", str(exc)).removeprefix("Value error, ")
+        prefix = f"DEEPVERIFY_{where.upper()}: " if where else ""
+        raise ConfigError(f"invalid settings: {prefix}{detail}") from exc

@@ -1,0 +1,255 @@
+"""Receiving uploads: streamed to disk with a size limit, hashed, then probed with PyAV.
+
+The multipart body is parsed as it arrives (python-multipart), so a file is never held in memory
+and an over-size upload is cut off at the limit instead of filling the disk first. Files are
+written under generated names in ``uploads/incoming`` and removed on every failure path. The
+client's file name and content type are recorded for display only: what the file *is* is decided
+by probing its content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+
+from deepverify.errors import DeepverifyError, InvalidVideoError
+
+logger = logging.getLogger(__name__)
+
+MULTIPART_SLACK_BYTES = 64 * 1024  # boundaries and part headers around the file
+MAX_PARTS = 8
+STILL_IMAGE_DEMUXERS = ("image2", "_pipe", "gif", "webp", "apng")
+
+
+class UploadError(DeepverifyError):
+    """An upload was refused; ``status_code`` is the HTTP status to answer with."""
+
+    status_code = 400
+
+
+class UploadTooLargeError(UploadError):
+    """The body exceeds the configured size limit."""
+
+    status_code = 413
+
+
+class UnsupportedVideoError(UploadError):
+    """The content is not a video this service analyses."""
+
+    status_code = 415
+
+
+@dataclass
+class ReceivedFile:
+    """A file part written to disk under a generated name."""
+
+    path: Path
+    filename: str
+    content_type: str | None
+    size_bytes: int
+    sha256: str
+
+
+@dataclass
+class _PartState:
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    header_field: bytearray = field(default_factory=bytearray)
+    header_value: bytearray = field(default_factory=bytearray)
+    is_file: bool = False
+    parts: int = 0
+
+
+def safe_filename(raw: str | None, *, default: str = "upload") -> str:
+    """A display name from a client file name: last path component, no control characters."""
+    if not raw:
+        return default
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip().lstrip(".")
+    return name[:255] or default
+
+
+@contextmanager
+def removing_on_error(path: Path) -> Iterator[Path]:
+    """Yield ``path`` and delete it if the block raises (including on client disconnect)."""
+    try:
+        yield path
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+async def receive_file(
+    *,
+    body: AsyncIterator[bytes],
+    content_type: str | None,
+    content_length: str | None,
+    incoming_dir: Path,
+    max_bytes: int,
+    field_name: str = "file",
+) -> ReceivedFile:
+    """Stream the multipart part ``field_name`` of a request body into ``incoming_dir``.
+
+    Raises:
+        UploadTooLargeError: the body (declared or received) exceeds ``max_bytes`` plus slack.
+        UploadError: not multipart, no ``field_name`` part, truncated body or empty file.
+    """
+    limit = max_bytes + MULTIPART_SLACK_BYTES
+    if content_length and content_length.isdigit() and int(content_length) > limit:
+        raise UploadTooLargeError(f"the upload is larger than the limit of {max_bytes} bytes")
+    kind, params = parse_options_header(content_type or "")
+    boundary = params.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise UploadError("send the video as multipart/form-data with a 'file' field")
+
+    incoming_dir.mkdir(parents=True, exist_ok=True)
+    path = incoming_dir / f"{uuid.uuid4().hex}.part"
+    with removing_on_error(path), path.open("wb") as out:
+        result = await _parse(body, boundary, out, limit, max_bytes, field_name)
+    if result is None:
+        path.unlink(missing_ok=True)
+        raise UploadError(f"the form has no '{field_name}' file part")
+    filename, part_type, size, digest = result
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise UploadError("the uploaded file is empty; choose a video file")
+    return ReceivedFile(path, safe_filename(filename), part_type, size, digest)
+
+
+async def _parse(
+    body: AsyncIterator[bytes],
+    boundary: bytes,
+    out: BinaryIO,
+    limit: int,
+    max_bytes: int,
+    field_name: str,
+) -> tuple[str | None, str | None, int, str] | None:
+    state = _PartState()
+    sha = hashlib.sha256()
+    found: dict[str, Any] = {}
+    written = 0
+    ended = False
+
+    def on_part_begin() -> None:
+        state.parts += 1
+        if state.parts > MAX_PARTS:
+            raise UploadError("too many parts in the form; send one 'file' field")
+        state.headers.clear()
+        state.is_file = False
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state.header_field += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state.header_value += data[start:end]
+
+    def on_header_end() -> None:
+        state.headers[bytes(state.header_field).lower()] = bytes(state.header_value)
+        state.header_field.clear()
+        state.header_value.clear()
+
+    def on_headers_finished() -> None:
+        _, disposition = parse_options_header(state.headers.get(b"content-disposition", b""))
+        name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        if name == field_name and b"filename" in disposition and "path" not in found:
+            state.is_file = True
+            found["filename"] = disposition[b"filename"].decode("utf-8", "replace")
+            part_type = state.headers.get(b"content-type")
+            found["content_type"] = part_type.decode("latin-1")[:255] if part_type else None
+            found["path"] = True
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        nonlocal written
+        if not state.is_file:
+            return
+        chunk = data[start:end]
+        written += len(chunk)
+        if written > max_bytes:
+            raise UploadTooLargeError(f"the upload is larger than the limit of {max_bytes} bytes")
+        sha.update(chunk)
+        out.write(chunk)
+
+    def on_part_end() -> None:
+        if state.is_file:
+            found["complete"] = True
+        state.is_file = False
+
+    def on_end() -> None:
+        nonlocal ended
+        ended = True
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_end": on_end,
+        },
+    )
+    received = 0
+    try:
+        async for chunk in body:
+            received += len(chunk)
+            if received > limit:
+                raise UploadTooLargeError(
+                    f"the upload is larger than the limit of {max_bytes} bytes"
+                )
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise UploadError(f"the multipart body is malformed: {exc}") from exc
+    if "path" not in found:
+        return None
+    if not found.get("complete") or not ended:
+        raise UploadError("the upload was cut off before the end; send it again")
+    return found["filename"], found["content_type"], written, sha.hexdigest()
+
+
+def probe_upload(path: Path, *, max_pixels: int, max_seconds: float) -> dict[str, Any]:
+    """Check by content that ``path`` is a video we analyse; return its probed facts.
+
+    Raises:
+        UnsupportedVideoError: not a decodable video, a still image, or beyond the limits.
+    """
+    from deepverify.frames import probe_video  # the decoding stage owns PyAV probing
+
+    try:
+        info = probe_video(path)
+    except InvalidVideoError as exc:
+        raise UnsupportedVideoError(str(exc)) from exc
+    except Exception as exc:  # hostile files can trip errors the decoder does not wrap
+        logger.warning("probing %s failed: %r", path.name, exc)
+        raise UnsupportedVideoError(
+            "the file could not be read as a video; upload an MP4, MOV, MKV, AVI or WebM video"
+        ) from exc
+    if any(part in info.container for part in STILL_IMAGE_DEMUXERS):
+        raise UnsupportedVideoError("the file is a still image, not a video; upload a video file")
+    if info.frame_count < 2:
+        raise UnsupportedVideoError("the file holds a single frame; upload a video file")
+    if info.width * info.height > max_pixels:
+        raise UnsupportedVideoError(
+            f"the video is {info.width}x{info.height}, larger than the limit of {max_pixels} "
+            "pixels per frame; downscale it and upload again"
+        )
+    if info.duration_s > max_seconds:
+        raise UnsupportedVideoError(
+            f"the video lasts {info.duration_s:.0f} s, longer than the limit of "
+            f"{max_seconds:.0f} s; trim it and upload again"
+        )
+    return asdict(info)
