@@ -59,7 +59,7 @@ def test_missing_weights_or_card(saved, tmp_path):
     with pytest.raises(ModelError, match="not found"):
         load_checkpoint(tmp_path / "nothing.safetensors")
     card_path(path).unlink()
-    with pytest.raises(ModelError, match="model card .* not found"):
+    with pytest.raises(ModelError, match=r"model card .* not found"):
         load_checkpoint(path)
 
 
@@ -73,7 +73,7 @@ def test_corrupt_weights_fail_the_sha256_check(saved):
 
 
 def test_unreadable_file_with_matching_sha_is_a_model_error(saved):
-    path, card, _ = saved
+    path, _, _ = saved
     path.write_bytes(b"not a safetensors file")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     data = json.loads(card_path(path).read_text())
@@ -92,7 +92,7 @@ def test_card_for_another_architecture_is_rejected(saved, tmp_path):
         load_checkpoint(path)
     data["backbone"] = "resnext50_32x4d"  # keys differ entirely
     card_path(path).write_text(json.dumps(data))
-    with pytest.raises(ModelError, match="missing .*another backbone"):
+    with pytest.raises(ModelError, match=r"missing .*another backbone"):
         load_checkpoint(path)
 
 
@@ -118,7 +118,7 @@ def test_overwriting_keeps_a_consistent_pair(saved):
 
 
 def test_tiny_checkpoint_fixture_loads(tiny_checkpoint):
-    model, card = load_checkpoint(tiny_checkpoint)
+    _, card = load_checkpoint(tiny_checkpoint)
     assert (card.input_size, card.frames, card.trained) == (64, 8, False)
     assert card.model_id.startswith("efficientnet_lite0-")
 

@@ -11,8 +11,7 @@ import torch
 
 from deepverify import crops
 from deepverify.errors import ModelError
-from deepverify.model import ModelCard, build_model
-from deepverify.model import imagenet
+from deepverify.model import ModelCard, build_model, imagenet
 
 # ImageNet-1k class indices.
 EXPECTED = {"baboon.jpg": 372, "butterfly.jpg": 323, "apple.jpg": 948}
@@ -62,7 +61,7 @@ def test_random_init_does_not_load_imagenet_weights():
 def test_resnext_without_cached_weights_fails_clearly(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     card = ModelCard.for_backbone("resnext50_32x4d")
-    with pytest.raises(ModelError, match="not in torch's cache.*--no-pretrained"):
+    with pytest.raises(ModelError, match=r"not in torch's cache.*--no-pretrained"):
         build_model(card, pretrained=True)
 
 
