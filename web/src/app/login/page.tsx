@@ -1,0 +1,84 @@
+"use client";
+import Link from "next/link";
+import { useRouter, useSearchParams } from "next/navigation";
+import { Suspense, useEffect, useState, type FormEvent } from "react";
+
+import { Alert } from "@/components/Alert";
+import { OidcButton } from "@/components/OidcButton";
+import { safeNext, useAuth } from "@/lib/auth";
+import { describeError } from "@/lib/errors";
+
+function LoginForm() {
+  const { state, signIn } = useAuth();
+  const router = useRouter();
+  const params = useSearchParams();
+  const next = safeNext(params.get("next"));
+  const [email, setEmail] = useState(params.get("email") ?? "");
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (state.status === "signed-in") router.replace(next);
+  }, [state.status, next, router]);
+
+  async function onSubmit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await signIn(email, password);
+    } catch (caught) {
+      setError(describeError(caught));
+      setBusy(false);
+    }
+  }
+
+  const startupError = state.status === "anonymous" ? state.error : null;
+  return (
+    <div className="card narrow">
+      <h1>Sign in</h1>
+      {params.get("registered") && <Alert kind="info">Account created. Sign in to continue.</Alert>}
+      {(error ?? startupError) && <Alert>{error ?? startupError}</Alert>}
+      <form onSubmit={onSubmit} noValidate={false}>
+        <div className="field">
+          <label htmlFor="email">Email</label>
+          <input
+            id="email"
+            type="email"
+            autoComplete="email"
+            required
+            value={email}
+            onChange={(event) => setEmail(event.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="password">Password</label>
+          <input
+            id="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(event) => setPassword(event.target.value)}
+          />
+        </div>
+        <button type="submit" className="button block" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      <OidcButton next={next} onError={setError} />
+      <p className="muted">
+        No account yet? <Link href={`/signup/?next=${encodeURIComponent(next)}`}>Create one</Link>.
+      </p>
+    </div>
+  );
+}
+
+export default function LoginPage() {
+  return (
+    <Suspense>
+      <LoginForm />
+    </Suspense>
+  );
+}

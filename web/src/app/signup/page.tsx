@@ -1,0 +1,107 @@
+"use client";
+import Link from "next/link";
+import { useRouter, useSearchParams } from "next/navigation";
+import { Suspense, useState, type FormEvent } from "react";
+
+import { Alert } from "@/components/Alert";
+import { OidcButton } from "@/components/OidcButton";
+import { api, unwrap } from "@/lib/api/client";
+import { safeNext, useAuth } from "@/lib/auth";
+import { describeError } from "@/lib/errors";
+
+function SignupForm() {
+  const { signIn } = useAuth();
+  const router = useRouter();
+  const params = useSearchParams();
+  const next = safeNext(params.get("next"));
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function onSubmit(event: FormEvent) {
+    event.preventDefault();
+    if (password !== confirm) {
+      setError("The two passwords differ. Type the same password twice.");
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      unwrap(await api.POST("/api/auth/register", { body: { email, password } }));
+    } catch (caught) {
+      setError(describeError(caught));
+      setBusy(false);
+      return;
+    }
+    try {
+      await signIn(email, password);
+      router.replace(next);
+    } catch {
+      // The account exists; let the user sign in by hand.
+      router.replace(`/login/?registered=1&email=${encodeURIComponent(email)}&next=${encodeURIComponent(next)}`);
+    }
+  }
+
+  return (
+    <div className="card narrow">
+      <h1>Create an account</h1>
+      {error && <Alert>{error}</Alert>}
+      <form onSubmit={onSubmit}>
+        <div className="field">
+          <label htmlFor="email">Email</label>
+          <input
+            id="email"
+            type="email"
+            autoComplete="email"
+            required
+            value={email}
+            onChange={(event) => setEmail(event.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="password">Password</label>
+          <input
+            id="password"
+            type="password"
+            autoComplete="new-password"
+            required
+            aria-describedby="password-hint"
+            value={password}
+            onChange={(event) => setPassword(event.target.value)}
+          />
+          <p className="hint" id="password-hint">
+            The server checks the password rules and will say if it is too weak.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor="confirm">Confirm password</label>
+          <input
+            id="confirm"
+            type="password"
+            autoComplete="new-password"
+            required
+            value={confirm}
+            onChange={(event) => setConfirm(event.target.value)}
+          />
+        </div>
+        <button type="submit" className="button block" disabled={busy}>
+          {busy ? "Creating account…" : "Create account"}
+        </button>
+      </form>
+      <OidcButton next={next} onError={setError} />
+      <p className="muted">
+        Already have an account? <Link href={`/login/?next=${encodeURIComponent(next)}`}>Sign in</Link>.
+      </p>
+    </div>
+  );
+}
+
+export default function SignupPage() {
+  return (
+    <Suspense>
+      <SignupForm />
+    </Suspense>
+  );
+}

@@ -1,0 +1,23 @@
+import { percent, stageLabel } from "@/lib/format";
+
+/** One progress bar per pipeline stage, in the order the API lists them. */
+export function StageProgress({ progress, current }: { progress: Record<string, number>; current: string | null }) {
+  const stages = Object.entries(progress);
+  if (stages.length === 0) return <p className="muted">Waiting for a worker…</p>;
+  return (
+    <ol className="stages" aria-label="Analysis stages">
+      {stages.map(([stage, fraction]) => {
+        const id = `stage-${stage}`;
+        return (
+          <li key={stage} className="stage" data-stage={stage}>
+            <label htmlFor={id} style={{ margin: 0, fontWeight: stage === current ? 700 : 400 }}>
+              {stageLabel(stage)}
+            </label>
+            <progress id={id} max={1} value={fraction} />
+            <span className="pct">{percent(fraction, 0)}</span>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}

@@ -1,0 +1,41 @@
+"use client";
+// What this server allows, read once per page load from the API: whether sign-up is open, the
+// external sign-in provider, the upload size limit.
+import { useEffect, useState } from "react";
+
+import { api } from "./api/client";
+import type { AuthConfig } from "./api/types";
+
+export type ServerInfo = {
+  loaded: boolean;
+  auth: AuthConfig | null;
+  /** The largest upload the server accepts, or null when it does not say. */
+  maxUploadBytes: number | null;
+};
+
+let cached: Promise<ServerInfo> | null = null;
+
+async function load(): Promise<ServerInfo> {
+  const result = await api.GET("/api/auth/config");
+  const auth = result.data ?? null;
+  // Read the limit if (a later version of) the API states it; else the server's 413 tells.
+  const limit = auth && "max_upload_bytes" in auth ? auth.max_upload_bytes : null;
+  return { loaded: true, auth, maxUploadBytes: typeof limit === "number" ? limit : null };
+}
+
+/** The server's configuration (fetched once and shared); never throws: unknown parts are null. */
+export function useServerInfo(): ServerInfo {
+  const [info, setInfo] = useState<ServerInfo>({ loaded: false, auth: null, maxUploadBytes: null });
+  useEffect(() => {
+    let live = true;
+    cached ??= load().catch(() => {
+      cached = null; // server down: try again on the next page
+      return { loaded: true, auth: null, maxUploadBytes: null };
+    });
+    void cached.then((value) => live && setInfo(value));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return info;
+}
