@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -22,6 +22,9 @@ VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".webm", ".avi", ".mkv", ".gif", ".mpg", ".mpeg", ".wmv", ".flv",
      ".3gp", ".ts", ".mts"}
 )  # fmt: skip
+
+# The CLI's choices come from the detector registry.
+DetectorName = Enum("DetectorName", {name: name for name in available_detectors()}, type=str)  # type: ignore[misc]
 
 _COLOURS = {
     "FAKE": "bold white on red",
@@ -136,10 +139,9 @@ def scan(
     frames: Annotated[
         int | None, typer.Option(min=1, max=512, help="Frames to sample (default: the model's).")
     ] = None,
-    detector: Annotated[
-        str,
-        typer.Option(click_type=click.Choice(available_detectors()), help="Face detector."),
-    ] = "opencv-ssd",
+    detector: Annotated[DetectorName, typer.Option(help="Face detector.")] = DetectorName(
+        "opencv-ssd"
+    ),
     model: Annotated[
         Path | None, typer.Option(help="Checkpoint (.safetensors); default: the packaged model.")
     ] = None,
@@ -154,8 +156,10 @@ def scan(
             fail(f"{path} does not exist")
         loaded = load_model(model, device=device)
         if not loaded.card.trained:
-            err_console.print(f"[bold yellow]warning:[/] {UNTRAINED_WARNING}", highlight=False)
+            err_console.print(
+                f"[bold yellow]warning:[/] {UNTRAINED_WARNING}", highlight=False, soft_wrap=True
+            )
         if path.is_dir():
-            _scan_folder(path, loaded, detector, out, frames, heatmaps, as_json)
+            _scan_folder(path, loaded, detector.value, out, frames, heatmaps, as_json)
         else:
-            _scan_one(path, loaded, detector, out / path.stem, frames, heatmaps, as_json)
+            _scan_one(path, loaded, detector.value, out / path.stem, frames, heatmaps, as_json)
