@@ -155,8 +155,10 @@ def _frame_overlay(
     height, width = image.shape[:2]
     scale = min(1.0, OVERLAY_MAX_SIDE / max(height, width))
     if scale < 1.0:
-        image = cv2.resize(image, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
-    heat = np.zeros(image.shape[:2], dtype=np.float32)
+        size = (round(width * scale), round(height * scale))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    out_h, out_w = int(image.shape[0]), int(image.shape[1])
+    heat = np.zeros((out_h, out_w), dtype=np.float32)
     for (x1, y1, x2, y2), cam in faces:
         sx1, sy1, sx2, sy2 = (round(v * scale) for v in (x1, y1, x2, y2))
         if sx2 <= sx1 or sy2 <= sy1:
@@ -164,7 +166,7 @@ def _frame_overlay(
         resized = cv2.resize(cam, (sx2 - sx1, sy2 - sy1), interpolation=cv2.INTER_LINEAR)
         # The square box may extend past the frame edge (the crop was padded there).
         cx1, cy1 = max(sx1, 0), max(sy1, 0)
-        cx2, cy2 = min(sx2, heat.shape[1]), min(sy2, heat.shape[0])
+        cx2, cy2 = min(sx2, out_w), min(sy2, out_h)
         if cx2 <= cx1 or cy2 <= cy1:
             continue
         patch = resized[cy1 - sy1 : cy2 - sy1, cx1 - sx1 : cx2 - sx1]

@@ -16,7 +16,7 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
 Verdict = Literal["REAL", "FAKE", "NO_FACE"]
 Box = tuple[float, float, float, float]
