@@ -14,15 +14,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 STAGES = ("decode", "faces", "model", "heatmaps", "report")
 
 
-def _normalise_email(value: str) -> str:
-    local, _, domain = value.strip().rpartition("@")
-    return f"{local}@{domain.lower()}"
+def normalise_email(value: str) -> str:
+    """E-mails compare case-insensitively (as every mail provider treats them)."""
+    return value.strip().lower()
 
 
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-    AfterValidator(_normalise_email),
+    AfterValidator(normalise_email),
 ]
 
 

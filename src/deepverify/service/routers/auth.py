@@ -15,6 +15,7 @@ from deepverify.service.schemas import (
     Token,
     UserCreate,
     UserPublic,
+    normalise_email,
 )
 from deepverify.service.security import create_token
 from deepverify.service.services import users as users_service
@@ -54,10 +55,8 @@ def login(
     settings: SettingsDep,
 ) -> Token:
     """OAuth2 password flow: ``username`` (the e-mail) and ``password`` -> a bearer token."""
-    email = form.username.strip()
-    local, _, domain = email.rpartition("@")
     user = users_service.authenticate(
-        session=session, email=f"{local}@{domain.lower()}", password=form.password
+        session=session, email=normalise_email(form.username), password=form.password
     )
     if user is None:
         raise HTTPException(

@@ -1,0 +1,190 @@
+"""Fixtures of the service tests: databases (SQLite and PostgreSQL), settings, API clients.
+
+PostgreSQL tests run when ``DEEPVERIFY_TEST_POSTGRES_URL`` is set (each test gets a fresh
+database on that server); Celery tests need ``DEEPVERIFY_TEST_REDIS_URL``. Without them those
+tests skip, unless ``DEEPVERIFY_REQUIRE_SERVICES=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deepverify.errors import DeepverifyError
+from deepverify.service.main import create_app
+from deepverify.service.settings import Settings
+from tests.videos import make_video
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "correct horse battery"
+
+
+def need_service(env: str) -> str:
+    """The URL in ``env``; skip (or fail under DEEPVERIFY_REQUIRE_SERVICES=1) when unset."""
+    url = os.environ.get(env)
+    if url:
+        return url
+    message = f"{env} is not set"
+    if os.environ.get("DEEPVERIFY_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message} but DEEPVERIFY_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(need_service("DEEPVERIFY_TEST_POSTGRES_URL"))
+    name = f"dv_test_{uuid.uuid4().hex[:12]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite under the test's home) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str | None) -> Callable[..., Settings]:
+    """Settings for a test: a temporary home, fast polling, the parametrised database."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "secret_key": TEST_SECRET,
+            "home": tmp_path / "home",
+            "database_url": database_url,
+            "poll_interval_seconds": 0.05,
+            "job_lease_seconds": 5.0,
+            "web_dir": tmp_path / "web",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+class FakeAnalyzer:
+    """Stands in for the pipeline in tests of the job machinery: fast, scriptable, no model.
+
+    Reports every stage, writes a report page and one image, and returns a report shaped like
+    the real one. ``fail`` makes it raise a user error; ``crash`` an unexpected one; ``delay``
+    keeps it busy (seconds); ``calls`` records the videos it analysed.
+    """
+
+    def __init__(self) -> None:
+        self.fail: str | None = None
+        self.crash = False
+        self.delay = 0.0
+        self.calls: list[Path] = []
+
+    def __call__(
+        self, video_path: Path, *, out_dir: Path, progress: Any, display_name: str | None = None
+    ) -> dict[str, Any]:
+        self.calls.append(video_path)
+        for stage in ("decode", "faces", "model", "heatmaps", "report"):
+            progress(stage, 0.5)
+            if self.delay:
+                time.sleep(self.delay / 5)
+            progress(stage, 1.0)
+        if self.fail:
+            raise DeepverifyError(self.fail)
+        if self.crash:
+            raise RuntimeError("boom")
+        (out_dir / "heatmaps").mkdir()
+        (out_dir / "heatmaps" / "track0_000.png").write_bytes(b"\x89PNG fake")
+        (out_dir / "report.html").write_text(f"<html><p>{display_name}</p></html>")
+        return {
+            "verdict": "REAL",
+            "probability": 0.25,
+            "report_html": "report.html",
+            "timeline_plot": None,
+            "video": {"filename": display_name},
+            "frames": [{"overlay": None, "faces": [{"heatmap": "heatmaps/track0_000.png"}]}],
+        }
+
+
+@pytest.fixture
+def fake_analyzer() -> FakeAnalyzer:
+    return FakeAnalyzer()
+
+
+@pytest.fixture
+def client(settings: Settings, fake_analyzer: FakeAnalyzer) -> Iterator[TestClient]:
+    """An API client on an app whose in-process worker runs :class:`FakeAnalyzer`."""
+    app = create_app(settings, analyzer_factory=lambda: fake_analyzer)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def sign_up(client: TestClient, email: str) -> dict[str, str]:
+    """Register ``email`` and return its Authorization header."""
+    response = client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    response = client.post("/api/auth/login", data={"username": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def upload(
+    client: TestClient,
+    headers: dict[str, str],
+    data: bytes,
+    name: str = "clip.mp4",
+    content_type: str = "video/mp4",
+) -> Any:
+    """POST a file to /api/videos and return the response."""
+    return client.post("/api/videos", headers=headers, files={"file": (name, data, content_type)})
+
+
+def wait_for(
+    client: TestClient, headers: dict[str, str], video_id: str, timeout: float = 60.0
+) -> dict[str, Any]:
+    """Poll a video until its job is done or failed; return its JSON."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = client.get(f"/api/videos/{video_id}", headers=headers).json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"video {video_id} still {body['status']} after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], bytes]:
+    """Small valid H.264 MP4s; ``clip_bytes(n)`` differs in content for each ``n``."""
+    folder = tmp_path_factory.mktemp("clips")
+    cache: dict[int, bytes] = {}
+
+    def build(seed: int = 0) -> bytes:
+        if seed not in cache:
+            path = make_video(folder / f"clip{seed}.mp4", width=64 + 16 * seed, seconds=0.5)
+            cache[seed] = path.read_bytes()
+        return cache[seed]
+
+    return build

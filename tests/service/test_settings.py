@@ -1,0 +1,58 @@
+"""Settings: validated at start-up, the default secret refused outside development."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deepverify.errors import ConfigError
+from deepverify.service.settings import DEFAULT_SECRET_KEY, load_settings
+
+LONG_KEY = "k" * 40
+
+
+def test_defaults_are_a_local_sqlite_product(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPVERIFY_HOME", str(tmp_path))
+    settings = load_settings()
+    assert settings.port == 8000 and settings.host == "127.0.0.1"
+    assert settings.sqlalchemy_url == f"sqlite:///{tmp_path / 'deepverify.db'}"
+    assert settings.max_upload_bytes == 500 * 1024 * 1024
+    assert not settings.uses_celery
+    assert settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
+
+
+def test_environment_variables_are_read(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPVERIFY_PORT", "8123")
+    monkeypatch.setenv("DEEPVERIFY_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("DEEPVERIFY_OIDC_ALGORITHMS", '["RS256", "ES256"]')
+    settings = load_settings(home=tmp_path)
+    assert settings.port == 8123
+    assert settings.uses_celery
+    assert settings.oidc_algorithms == ["RS256", "ES256"]
+
+
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_default_secret_refused_outside_development(environment, tmp_path):
+    with pytest.raises(ConfigError, match="DEEPVERIFY_SECRET_KEY must be set"):
+        load_settings(environment=environment, home=tmp_path)
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        load_settings(environment=environment, home=tmp_path, secret_key="short")
+    assert load_settings(environment=environment, home=tmp_path, secret_key=LONG_KEY)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"port": 0}, "DEEPVERIFY_PORT"),
+        ({"max_upload_bytes": 0}, "DEEPVERIFY_MAX_UPLOAD_BYTES"),
+        ({"oidc_issuer": "https://idp.example"}, "DEEPVERIFY_OIDC_AUDIENCE must be set"),
+        ({"oidc_algorithms": ["none"]}, "asymmetric"),
+        ({"oidc_algorithms": ["HS256"]}, "asymmetric"),
+        ({"environment": "staging"}, "DEEPVERIFY_ENVIRONMENT"),
+    ],
+)
+def test_invalid_settings_are_one_line_errors(overrides, message, tmp_path: Path):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(home=tmp_path, **overrides)
+    assert "\n" not in str(info.value)

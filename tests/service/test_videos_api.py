@@ -1,0 +1,178 @@
+"""The videos API with a fake analyzer: uploads, listing, isolation, deletion, media access, SSE."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from tests.service.conftest import sign_up, upload, wait_for
+
+
+def _events(client, url, **kwargs) -> list[tuple[str, dict]]:
+    with client.stream("GET", url, **kwargs) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def test_upload_runs_the_job_and_reports(client, settings, clip_bytes):
+    headers = sign_up(client, "owner@example.com")
+    data = clip_bytes(0)
+    accepted = upload(client, headers, data, name="holiday.mp4")
+    assert accepted.status_code == 202
+    assert accepted.json()["status"] == "queued" and accepted.json()["duplicate"] is False
+    video = wait_for(client, headers, accepted.json()["id"])
+    assert video["status"] == "done" and video["error"] is None
+    assert video["verdict"] == "REAL" and video["report"]["verdict"] == "REAL"
+    assert video["filename"] == "holiday.mp4" and video["size_bytes"] == len(data)
+    assert video["sha256"] == hashlib.sha256(data).hexdigest()
+    assert video["media"]["codec"] == "h264" and video["media"]["frame_count"] >= 2
+    assert set(video["progress"]) == {"decode", "faces", "model", "heatmaps", "report"}
+    # Stored under a generated name, not the client's.
+    stored = [p.name for p in settings.uploads_dir.iterdir() if p.is_file()]
+    assert len(stored) == 1 and "holiday" not in stored[0]
+    page = client.get(video["report_html_url"], headers=headers)
+    assert page.status_code == 200 and "holiday.mp4" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    image = client.get(video["image_base_url"] + "heatmaps/track0_000.png", headers=headers)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    for path in ("report.json", "../../deepverify.db", "heatmaps/../report.html"):
+        assert client.get(video["image_base_url"] + path, headers=headers).status_code == 404
+
+
+def test_listing_is_newest_first_and_paginated(client, clip_bytes):
+    headers = sign_up(client, "lister@example.com")
+    ids = [upload(client, headers, clip_bytes(i), name=f"v{i}.mp4").json()["id"] for i in range(3)]
+    page = client.get("/api/videos", headers=headers, params={"limit": 2}).json()
+    assert page["count"] == 3 and [v["id"] for v in page["data"]] == ids[::-1][:2]
+    rest = client.get("/api/videos", headers=headers, params={"skip": 2, "limit": 2}).json()
+    assert [v["id"] for v in rest["data"]] == ids[:1]
+    assert client.get("/api/videos", headers=headers, params={"limit": 1000}).status_code == 422
+
+
+def test_duplicate_upload_reuses_the_earlier_result(client, fake_analyzer, clip_bytes):
+    headers = sign_up(client, "dup@example.com")
+    first = upload(client, headers, clip_bytes(0)).json()
+    wait_for(client, headers, first["id"])
+    again = upload(client, headers, clip_bytes(0), name="renamed.mov").json()
+    assert again == {"id": first["id"], "status": "done", "duplicate": True}
+    assert len(fake_analyzer.calls) == 1
+    # Another user uploading the same bytes gets their own video.
+    other = sign_up(client, "other@example.com")
+    theirs = upload(client, other, clip_bytes(0)).json()
+    assert theirs["id"] != first["id"] and theirs["duplicate"] is False
+
+
+def test_failed_job_has_a_reason_and_can_be_retried(client, fake_analyzer, clip_bytes):
+    headers = sign_up(client, "fail@example.com")
+    fake_analyzer.fail = "the video track has no frames"
+    first = upload(client, headers, clip_bytes(0)).json()
+    video = wait_for(client, headers, first["id"])
+    assert video["status"] == "failed" and video["error"] == "the video track has no frames"
+    assert video["report"] is None and video["report_html_url"] is None
+    assert client.get(f"/api/videos/{first['id']}/report.html", headers=headers).status_code == 404
+    fake_analyzer.fail = None
+    retry = upload(client, headers, clip_bytes(0)).json()
+    assert retry["id"] != first["id"] and wait_for(client, headers, retry["id"])["status"] == "done"
+
+
+def test_other_users_videos_do_not_exist_for_them(client, settings, clip_bytes):
+    owner = sign_up(client, "alice@example.com")
+    intruder = sign_up(client, "mallory@example.com")
+    video_id = upload(client, owner, clip_bytes(0)).json()["id"]
+    wait_for(client, owner, video_id)
+    base = f"/api/videos/{video_id}"
+    for method, path in [
+        ("GET", base),
+        ("DELETE", base),
+        ("GET", f"{base}/report.html"),
+        ("GET", f"{base}/images/heatmaps/track0_000.png"),
+        ("GET", f"{base}/events"),
+        ("POST", f"{base}/media-token"),
+    ]:
+        response = client.request(method, path, headers=intruder)
+        assert response.status_code == 404, (method, path)
+        assert response.json() == {"detail": "video not found"}
+    assert client.get("/api/videos", headers=intruder).json()["count"] == 0
+    assert client.get(base, headers=owner).json()["status"] == "done"
+
+
+def test_delete_removes_row_and_files(client, settings, clip_bytes):
+    headers = sign_up(client, "deleter@example.com")
+    video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+    wait_for(client, headers, video_id)
+    assert any(settings.uploads_dir.iterdir()) and any(settings.results_dir.iterdir())
+    assert client.delete(f"/api/videos/{video_id}", headers=headers).status_code == 200
+    assert client.get(f"/api/videos/{video_id}", headers=headers).status_code == 404
+    assert [p for p in settings.uploads_dir.rglob("*") if p.is_file()] == []
+    assert list(settings.results_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_media_token_opens_only_that_videos_media(client, clip_bytes):
+    headers = sign_up(client, "media@example.com")
+    one = upload(client, headers, clip_bytes(0)).json()["id"]
+    two = upload(client, headers, clip_bytes(1)).json()["id"]
+    wait_for(client, headers, one)
+    wait_for(client, headers, two)
+    token = client.post(f"/api/videos/{one}/media-token", headers=headers).json()
+    assert token["expires_in"] == 300
+    query = {"token": token["token"]}
+    assert client.get(f"/api/videos/{one}/report.html", params=query).status_code == 200
+    events = _events(client, f"/api/videos/{one}/events", params=query)
+    assert events[-1][0] == "done"
+    # Not for the other video, not for the JSON API, not as a bearer token.
+    assert client.get(f"/api/videos/{two}/report.html", params=query).status_code == 401
+    assert client.get(f"/api/videos/{one}", params=query).status_code == 401
+    bearer = {"Authorization": f"Bearer {token['token']}"}
+    assert client.get(f"/api/videos/{one}", headers=bearer).status_code == 401
+
+
+def test_events_stream_progress_until_done(client, fake_analyzer, clip_bytes):
+    headers = sign_up(client, "sse@example.com")
+    fake_analyzer.delay = 1.0
+    video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+    events = _events(client, f"/api/videos/{video_id}/events", headers=headers)
+    names = [name for name, _ in events]
+    assert names[-1] == "done" and names.count("done") == 1
+    assert set(names[:-1]) == {"progress"} and len(names) >= 3
+    statuses = [data["status"] for name, data in events if name == "progress"]
+    assert statuses[-1] == "done" and "running" in statuses
+    stages = [data["stage"] for name, data in events if data.get("stage")]
+    assert stages == sorted(set(stages), key=stages.index)  # stages advance, never go back
+    done = events[-1][1]
+    assert done["id"] == video_id and done["report"]["verdict"] == "REAL"
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_health_ready_and_openapi(client):
+    assert client.get("/api/health").json() == {"status": "ok"}
+    ready = client.get("/api/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "ready": True, "database": True, "worker": True, "model": True,
+        "mode": "in-process", "detail": None,
+    }  # fmt: skip
+    schema = client.get("/api/openapi.json").json()
+    operations = [op for path in schema["paths"].values() for op in path.values()]
+    ids = [op["operationId"] for op in operations]
+    assert sorted(ids) == sorted(
+        ["auth_register", "auth_login", "auth_me", "auth_config", "videos_upload", "videos_list",
+         "videos_get", "videos_delete", "videos_media_token", "videos_report_html", "videos_image",
+         "videos_events", "health", "ready"]
+    )  # fmt: skip
+    assert all(op.get("responses", {}).get("200") or op.get("responses", {}).get("201")
+               or op.get("responses", {}).get("202") for op in operations)  # fmt: skip
+    upload_body = schema["paths"]["/api/videos"]["post"]["requestBody"]["content"]
+    assert "file" in upload_body["multipart/form-data"]["schema"]["properties"]
+    assert {"UserCreate", "UserPublic", "VideoPublic", "VideosPublic"} <= set(
+        schema["components"]["schemas"]
+    )
