@@ -54,7 +54,7 @@ STAGES = ("decode", "faces", "model", "heatmaps", "report")
 # (a poster, a pattern); it is not scored unless it is the only one.
 MIN_TRACK_FRACTION = 0.2
 # Frame overlays are for looking at, not measuring: cap their size to keep PNG writing cheap.
-OVERLAY_MAX_SIDE = 960
+OVERLAY_MAX_SIDE = 640
 
 UNTRAINED_WARNING = (
     "This model is untrained (its card says trained: false): the verdict and probabilities are "
@@ -143,7 +143,7 @@ def _staging(out_dir: Path | None) -> Iterator[Path | None]:
 def _write_png(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+    if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
         raise OSError(f"could not write {path}")
 
 
@@ -159,6 +159,7 @@ def _frame_overlay(
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     out_h, out_w = int(image.shape[0]), int(image.shape[1])
     heat = np.zeros((out_h, out_w), dtype=np.float32)
+    inside = np.zeros((out_h, out_w), dtype=bool)
     for (x1, y1, x2, y2), cam in faces:
         sx1, sy1, sx2, sy2 = (round(v * scale) for v in (x1, y1, x2, y2))
         if sx2 <= sx1 or sy2 <= sy1:
@@ -171,7 +172,9 @@ def _frame_overlay(
             continue
         patch = resized[cy1 - sy1 : cy2 - sy1, cx1 - sx1 : cx2 - sx1]
         heat[cy1:cy2, cx1:cx2] = np.maximum(heat[cy1:cy2, cx1:cx2], patch)
-    return overlay(image, heat)
+        inside[cy1:cy2, cx1:cx2] = True
+    # Colour the face boxes only; the rest of the frame stays as it was.
+    return np.where(inside[..., None], overlay(image, heat), image)
 
 
 def analyze_video(

@@ -167,6 +167,19 @@ def timeline_png(report: Report) -> bytes:
         plt.close(fig)
 
 
+# Frames shown in full in the HTML report: the most suspicious ones (their crops are all shown).
+HTML_FRAMES = 4
+
+
+def key_frames(report: Report, count: int = HTML_FRAMES) -> list[FrameResult]:
+    """The ``count`` frames with the highest face probability, in time order."""
+    with_faces = [f for f in report.frames if f.faces]
+    ranked = sorted(
+        with_faces, key=lambda f: max(x.fake_probability for x in f.faces), reverse=True
+    )
+    return sorted(ranked[:count], key=lambda f: f.position)
+
+
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -183,14 +196,14 @@ def render_html(report: Report, out_dir: Path) -> str:
         autoescape=select_autoescape(["html", "j2"]),
     )
     images: dict[str, str] = {}
-    for frame in report.frames:
-        paths = [frame.overlay, *(face.heatmap for face in frame.faces)]
-        for rel in paths:
-            if rel and (out_dir / rel).is_file():
-                images[rel] = _data_uri(out_dir / rel)
+    shown = key_frames(report)
+    paths = [f.overlay for f in shown] + [x.heatmap for f in report.frames for x in f.faces]
+    for rel in paths:
+        if rel and (out_dir / rel).is_file():
+            images[rel] = _data_uri(out_dir / rel)
     if report.timeline_plot and (out_dir / report.timeline_plot).is_file():
         timeline = _data_uri(out_dir / report.timeline_plot)
     else:
         timeline = "data:image/png;base64," + base64.b64encode(timeline_png(report)).decode()
     template = env.get_template("report.html.j2")
-    return template.render(report=report, images=images, timeline=timeline)
+    return template.render(report=report, images=images, timeline=timeline, key_frames=shown)
