@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deepverify.cli import db, extract, scan, serve, worker
+from deepverify.cli import db, extract, model, scan, serve, worker
 
 app = typer.Typer(
     name="deepverify",
@@ -18,6 +18,7 @@ app.command("extract")(extract.extract)
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")
+app.add_typer(model.app, name="model")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import logging
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -47,9 +47,8 @@ def file_sha256(path: Path) -> str:
 def _atomic_target(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it over ``path`` only if the body succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # A fresh name, not mkstemp: the file is then created with the usual (umask) permissions.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
@@ -80,7 +79,10 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
     # Check the tensors fit the card now rather than when someone later tries to load them.
     _check_state(build_model(card, pretrained=False), _state_of(model), f"model for {path}")
     with _atomic_target(path) as tmp:
+        tmp.touch()  # created with the user's umask; safetensors itself writes mode 0600
+        mode = tmp.stat().st_mode & 0o777
         save_file(_state_of(model), str(tmp), metadata={"format": "pt"})
+        tmp.chmod(mode)
         sha = file_sha256(tmp)
         completed = dataclasses.replace(
             card,
