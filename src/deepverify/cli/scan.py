@@ -6,7 +6,7 @@ import csv
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,8 +15,10 @@ from rich.table import Table
 from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
 from deepverify.errors import DeepverifyError
 from deepverify.faces import available_detectors, create_detector
-from deepverify.pipeline import UNTRAINED_WARNING, LoadedModel, analyze_video, load_model
-from deepverify.report import Report
+
+if TYPE_CHECKING:  # the pipeline pulls in torch: import it when a scan runs, not for --help
+    from deepverify.pipeline import LoadedModel
+    from deepverify.report import Report
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".webm", ".avi", ".mkv", ".gif", ".mpg", ".mpeg", ".wmv", ".flv",
@@ -68,6 +70,8 @@ def _print_report(report: Report, out_dir: Path) -> None:
 
 def _scan_one(path: Path, model: LoadedModel, detector_name: str, out: Path, frames: int | None,
               heatmaps: bool, as_json: bool) -> None:  # fmt: skip
+    from deepverify.pipeline import analyze_video
+
     detector = create_detector(detector_name)
     with err_console.status("decoding…") as status:
         report = analyze_video(
@@ -85,6 +89,8 @@ def _scan_folder(folder: Path, model: LoadedModel, detector_name: str, out: Path
     videos = find_videos(folder)
     if not videos:
         fail(f"no video files in {folder} (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
+    from deepverify.pipeline import analyze_video
+
     detector = create_detector(detector_name)
     rows: list[dict[str, object]] = []
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -152,6 +158,8 @@ def scan(
     """Say whether a video's faces are manipulated, with the evidence."""
     setup_logging(verbose)
     with user_errors():
+        from deepverify.pipeline import UNTRAINED_WARNING, load_model
+
         if not path.exists():
             fail(f"{path} does not exist")
         loaded = load_model(model, device=device)
