@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 MULTIPART_SLACK_BYTES = 64 * 1024  # boundaries and part headers around the file
 MAX_PARTS = 8
-STILL_IMAGE_DEMUXERS = ("image2", "_pipe", "gif", "webp", "apng")
 
 
 class UploadError(DeepverifyError):
@@ -225,7 +224,8 @@ def probe_upload(path: Path, *, max_pixels: int, max_seconds: float) -> dict[str
     """Check by content that ``path`` is a video we analyse; return its probed facts.
 
     Raises:
-        UnsupportedVideoError: not a decodable video, a still image, or beyond the limits.
+        UnsupportedVideoError: not a decodable video (a still image, audio only, corrupt...),
+            a single frame, or beyond the size and duration limits.
     """
     from deepverify.frames import probe_video  # the decoding stage owns PyAV probing
 
@@ -238,8 +238,6 @@ def probe_upload(path: Path, *, max_pixels: int, max_seconds: float) -> dict[str
         raise UnsupportedVideoError(
             "the file could not be read as a video; upload an MP4, MOV, MKV, AVI or WebM video"
         ) from exc
-    if any(part in info.container for part in STILL_IMAGE_DEMUXERS):
-        raise UnsupportedVideoError("the file is a still image, not a video; upload a video file")
     if info.frame_count < 2:
         raise UnsupportedVideoError("the file holds a single frame; upload a video file")
     if info.width * info.height > max_pixels:
