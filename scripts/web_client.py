@@ -74,12 +74,12 @@ def _diff(expected: str, actual: Path) -> str:
     return "\n".join(list(lines)[:40])
 
 
-def check() -> int:
+def check(schema_json: Path = SCHEMA_JSON, schema_ts: Path = SCHEMA_TS) -> int:
     """0 when the committed schema and types match the service; 1 (with a diff) otherwise."""
     text = schema_text(build_schema())
     problems: list[str] = []
-    if not SCHEMA_JSON.is_file() or SCHEMA_JSON.read_text(encoding="utf-8") != text:
-        problems.append(_diff(text, SCHEMA_JSON))
+    if not schema_json.is_file() or schema_json.read_text(encoding="utf-8") != text:
+        problems.append(_diff(text, schema_json))
     if GENERATOR.is_file():
         with tempfile.TemporaryDirectory() as tmp:
             fresh_json = Path(tmp) / "openapi.json"
@@ -87,8 +87,8 @@ def check() -> int:
             fresh_ts = Path(tmp) / "schema.d.ts"
             generate_types(fresh_json, fresh_ts)
             types = fresh_ts.read_text(encoding="utf-8")
-        if not SCHEMA_TS.is_file() or SCHEMA_TS.read_text(encoding="utf-8") != types:
-            problems.append(_diff(types, SCHEMA_TS))
+        if not schema_ts.is_file() or schema_ts.read_text(encoding="utf-8") != types:
+            problems.append(_diff(types, schema_ts))
     else:
         print(f"note: {GENERATOR} missing, checked openapi.json only", file=sys.stderr)
     if problems:
@@ -101,9 +101,11 @@ def check() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check, change nothing")
+    parser.add_argument("--schema-json", type=Path, default=SCHEMA_JSON, help=argparse.SUPPRESS)
+    parser.add_argument("--schema-ts", type=Path, default=SCHEMA_TS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.check:
-        return check()
+        return check(args.schema_json, args.schema_ts)
     SCHEMA_JSON.write_text(schema_text(build_schema()), encoding="utf-8")
     generate_types(SCHEMA_JSON, SCHEMA_TS)
     print(f"wrote {SCHEMA_JSON.relative_to(REPO)} and {SCHEMA_TS.relative_to(REPO)}")

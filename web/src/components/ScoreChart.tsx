@@ -25,6 +25,12 @@ export function seriesByTrack(report: Report): Map<number, Point[]> {
   return series;
 }
 
+/** A round tick interval giving about five ticks over `duration` seconds. */
+function tickStep(duration: number): number {
+  const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
+  return steps.find((step) => duration / step <= 6) ?? Math.ceil(duration / 6 / 600) * 600;
+}
+
 export function trackColour(trackId: number, order: number[]): string {
   const index = Math.max(0, order.indexOf(trackId));
   return COLOURS[index % COLOURS.length] ?? COLOURS[0]!;
@@ -36,7 +42,8 @@ export function ScoreChart({ report }: { report: Report }) {
   const duration = Math.max(report.video.duration_s, ...report.frames.map((f) => f.timestamp), 1e-3);
   const x = (t: number) => PAD.left + (t / duration) * (W - PAD.left - PAD.right);
   const y = (p: number) => PAD.top + (1 - p) * (H - PAD.top - PAD.bottom);
-  const xTicks = Array.from({ length: 6 }, (_, i) => (duration * i) / 5);
+  const step = tickStep(duration);
+  const xTicks = Array.from({ length: Math.floor(duration / step + 1e-9) + 1 }, (_, i) => i * step);
   const yTicks = [0, 0.25, 0.5, 0.75, 1];
 
   if (order.length === 0) {
@@ -51,50 +58,52 @@ export function ScoreChart({ report }: { report: Report }) {
 
   return (
     <figure className="chart" style={{ margin: 0 }}>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby="chart-title chart-desc">
-        <title id="chart-title">Probability of manipulation per sampled frame over time</title>
-        <desc id="chart-desc">
-          Decision threshold {Math.round(100 * report.threshold)}%. {summary}.
-        </desc>
-        {yTicks.map((p) => (
-          <g key={p}>
-            <line className="grid" x1={PAD.left} x2={W - PAD.right} y1={y(p)} y2={y(p)} />
-            <text x={PAD.left - 6} y={y(p) + 4} textAnchor="end">
-              {Math.round(p * 100)}%
-            </text>
-          </g>
-        ))}
-        {xTicks.map((t) => (
-          <text key={t} x={x(t)} y={H - PAD.bottom + 16} textAnchor="middle">
-            {t.toFixed(duration < 10 ? 1 : 0)}s
-          </text>
-        ))}
-        <text x={(PAD.left + W - PAD.right) / 2} y={H - 4} textAnchor="middle">
-          time in the video
-        </text>
-        <line className="axis" x1={PAD.left} x2={PAD.left} y1={PAD.top} y2={H - PAD.bottom} />
-        <line className="axis" x1={PAD.left} x2={W - PAD.right} y1={H - PAD.bottom} y2={H - PAD.bottom} />
-        <line className="threshold" x1={PAD.left} x2={W - PAD.right} y1={y(report.threshold)} y2={y(report.threshold)} />
-        {order.map((id) => {
-          const points = series.get(id)!;
-          const colour = trackColour(id, order);
-          return (
-            <g key={id} data-track={id}>
-              <polyline
-                fill="none"
-                stroke={colour}
-                strokeWidth={2}
-                points={points.map((pt) => `${x(pt.t).toFixed(1)},${y(pt.p).toFixed(1)}`).join(" ")}
-              />
-              {points.map((pt) => (
-                <circle key={pt.t} cx={x(pt.t)} cy={y(pt.p)} r={3} fill={colour}>
-                  <title>{`track ${id}, ${pt.t.toFixed(2)} s: ${(100 * pt.p).toFixed(1)}%`}</title>
-                </circle>
-              ))}
+      <div className="plot" role="region" tabIndex={0} aria-label="Score chart (scrolls sideways on small screens)">
+        <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby="chart-title chart-desc">
+          <title id="chart-title">Probability of manipulation per sampled frame over time</title>
+          <desc id="chart-desc">
+            Decision threshold {Math.round(100 * report.threshold)}%. {summary}.
+          </desc>
+          {yTicks.map((p) => (
+            <g key={p}>
+              <line className="grid" x1={PAD.left} x2={W - PAD.right} y1={y(p)} y2={y(p)} />
+              <text x={PAD.left - 6} y={y(p) + 4} textAnchor="end">
+                {Math.round(p * 100)}%
+              </text>
             </g>
-          );
-        })}
-      </svg>
+          ))}
+          {xTicks.map((t) => (
+            <text key={t} x={x(t)} y={H - PAD.bottom + 16} textAnchor="middle">
+              {Number.isInteger(step) ? t.toFixed(0) : t.toFixed(1)} s
+            </text>
+          ))}
+          <text x={(PAD.left + W - PAD.right) / 2} y={H - 4} textAnchor="middle">
+            time in the video
+          </text>
+          <line className="axis" x1={PAD.left} x2={PAD.left} y1={PAD.top} y2={H - PAD.bottom} />
+          <line className="axis" x1={PAD.left} x2={W - PAD.right} y1={H - PAD.bottom} y2={H - PAD.bottom} />
+          <line className="threshold" x1={PAD.left} x2={W - PAD.right} y1={y(report.threshold)} y2={y(report.threshold)} />
+          {order.map((id) => {
+            const points = series.get(id)!;
+            const colour = trackColour(id, order);
+            return (
+              <g key={id} data-track={id}>
+                <polyline
+                  fill="none"
+                  stroke={colour}
+                  strokeWidth={2}
+                  points={points.map((pt) => `${x(pt.t).toFixed(1)},${y(pt.p).toFixed(1)}`).join(" ")}
+                />
+                {points.map((pt) => (
+                  <circle key={pt.t} cx={x(pt.t)} cy={y(pt.p)} r={3} fill={colour}>
+                    <title>{`track ${id}, ${pt.t.toFixed(2)} s: ${(100 * pt.p).toFixed(1)}%`}</title>
+                  </circle>
+                ))}
+              </g>
+            );
+          })}
+        </svg>
+      </div>
       <figcaption className="legend">
         {order.map((id) => (
           <span key={id}>

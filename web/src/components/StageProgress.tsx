@@ -1,9 +1,12 @@
-import { percent, stageLabel } from "@/lib/format";
+import { KNOWN_STAGES, percent, stageLabel } from "@/lib/format";
 
-/** One progress bar per pipeline stage, in the order the API lists them. */
+/**
+ * One progress bar per pipeline stage. The API reports the stages that have started; the ones
+ * still to come are shown at 0 so the user sees the whole way ahead.
+ */
 export function StageProgress({ progress, current }: { progress: Record<string, number>; current: string | null }) {
-  const stages = Object.entries(progress);
-  if (stages.length === 0) return <p className="muted">Waiting for a worker…</p>;
+  const names = [...KNOWN_STAGES, ...Object.keys(progress).filter((name) => !KNOWN_STAGES.includes(name))];
+  const stages = names.map((name) => [name, progress[name] ?? 0] as const);
   return (
     <ol className="stages" aria-label="Analysis stages">
       {stages.map(([stage, fraction]) => {

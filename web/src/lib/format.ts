@@ -30,6 +30,9 @@ const STAGE_LABELS: Record<string, string> = {
   report: "Report",
 };
 
+/** The pipeline's stages in the order they run (names as the API reports them). */
+export const KNOWN_STAGES: readonly string[] = Object.keys(STAGE_LABELS);
+
 /** A pipeline stage's name for people; unknown stages keep the API's name. */
 export function stageLabel(stage: string): string {
   return STAGE_LABELS[stage] ?? stage;

@@ -25,7 +25,9 @@ export function uploadVideo(
     xhr.responseType = "json";
     const token = getToken();
     if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    let sent = 0;
     xhr.upload.onprogress = (event) => {
+      sent = event.loaded;
       if (event.lengthComputable) onProgress({ loaded: event.loaded, total: event.total });
     };
     xhr.onload = () => {
@@ -36,8 +38,16 @@ export function uploadVideo(
       if (xhr.status === 401) setToken(null);
       reject(errorFromResponse(xhr.status, xhr.response));
     };
-    // Connection refused, or the server dropped the connection (e.g. a proxy's size limit).
-    xhr.onerror = () => reject(new UserFacingError(SERVER_DOWN));
+    // Refused before anything was sent: the server is down. Cut off midway: the server (or a
+    // proxy) refused the body, most often for its size, or stopped.
+    xhr.onerror = () =>
+      reject(
+        new UserFacingError(
+          sent > 0
+            ? "The upload was cut off: the server refused the file (it may be too large) or stopped. Try again or choose a smaller video."
+            : SERVER_DOWN,
+        ),
+      );
     xhr.onabort = () => reject(new UserFacingError("Upload cancelled."));
     signal?.addEventListener("abort", () => xhr.abort(), { once: true });
     const form = new FormData();
