@@ -116,16 +116,16 @@ CASES = [
         lambda t, s: _file(_video(t, width=1920, height=1088, seconds=0.2)),
         R,
         "pixels",
-    ),  # fmt: skip
+    ),
     Case("too long", lambda t, s: _file(_video(t, fps=2, seconds=8)), R, "longer"),
     Case("single frame", lambda t, s: _file(_video(t, seconds=0.1)), R, "single frame"),
     Case("too large", lambda t, s: _file(RANDOM.bytes(3 * MB)), R, "limit"),
     Case(
         "too large, streamed without length",
         lambda t, s: _multipart(_chunks(3 * MB)),
-        R,  # type: ignore[arg-type]
+        R,
         "limit",
-    ),  # fmt: skip
+    ),
     Case("zip renamed .mp4", lambda t, s: _file(_zip(t)), R),
     Case("HTML named .mp4", lambda t, s: _file(b"<html><script>alert(1)</script></html>"), R),
     Case("shell script", lambda t, s: _file(b"#!/bin/sh\nrm -rf /\n", "x.sh", "text/x-sh"), R),
@@ -137,27 +137,27 @@ CASES = [
         lambda t, s: _file(_video(t, width=128, height=128, face_image=s / "images/baboon.jpg")),
         A,
         "No face",
-    ),  # fmt: skip
+    ),
     Case(
         "not multipart",
         lambda t, s: {"content": _video(t), "headers": {"Content-Type": "video/mp4"}},
         R,
         "multipart",
-    ),  # fmt: skip
+    ),
     Case("JSON body", lambda t, s: {"json": {"file": "AAAA"}}, R, "multipart"),
     Case(
         "wrong field name",
         lambda t, s: {"files": {"video": ("a.mp4", _video(t), "video/mp4")}},
         R,
         "'file'",
-    ),  # fmt: skip
+    ),
     Case("form field without a file", lambda t, s: {"data": {"file": "not a file"}}, R),
     Case(
         "cut-off multipart",
         lambda t, s: _multipart(_part("file", "a.mp4", _video(t))),
         R,
         "cut off",
-    ),  # fmt: skip
+    ),
     Case("garbage boundary", lambda t, s: _multipart(RANDOM.bytes(5000)), R),
     Case(
         "too many parts",
@@ -166,7 +166,7 @@ CASES = [
         ),
         R,
         "too many parts",
-    ),  # fmt: skip
+    ),
     # Hostile labels on a real video: the content decides, the name never reaches the disk.
     Case("../ in the file name", lambda t, s: _file(_video(t), "../../../etc/passwd.mp4"), A),
     Case("NUL in the file name", lambda t, s: _file(_video(t), "evil\x00.mp4"), A),
@@ -181,7 +181,7 @@ CASES = [
             make_video(t / "x.avi", codec="mpeg4").read_bytes(), "x.avi", "video/x-msvideo"
         ),
         A,
-    ),  # fmt: skip
+    ),
 ]
 
 
