@@ -9,6 +9,7 @@ using ``GradCAM`` as a context manager.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +25,9 @@ from deepverify.model.network import DeepfakeDetector
 
 # The frame model returns (N, 1) logits: output 0 is the raw "fake" logit (no softmax).
 _FAKE_LOGIT = ClassifierOutputTarget(0)
+# Grad-CAM flips requires_grad flags and hooks on the shared model: one call at a time, so
+# concurrent callers (service threads) cannot save and restore each other's temporary state.
+_GRADCAM_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -68,6 +72,7 @@ def gradcam(model: DeepfakeDetector, crops: torch.Tensor, *, batch_size: int = 3
     heatmaps: list[np.ndarray] = []
     # Grad-CAM needs autograd even when called from inference code.
     with (
+        _GRADCAM_LOCK,
         torch.inference_mode(False),
         torch.enable_grad(),
         preserved_state(model, layer),
