@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from deepverify.errors import ModelError
 from deepverify.model.card import ModelCard
-from deepverify.model.imagenet import load_state_strict
+from deepverify.model.imagenet import check_state, load_state_strict
 from deepverify.model.network import DeepfakeDetector, build_model
 
 logger = logging.getLogger(__name__)
@@ -76,12 +76,17 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
         raise ModelError(f"checkpoint path {path} must end in {WEIGHTS_SUFFIX}")
     if model.backbone_name != card.backbone:
         raise ModelError(f"model has backbone {model.backbone_name}, card says {card.backbone}")
-    # Check the tensors fit the card now rather than when someone later tries to load them.
-    _check_state(build_model(card, pretrained=False), _state_of(model), f"model for {path}")
+    # Check the tensors fit the card now rather than when someone later tries to load them
+    # (the reference is built on the meta device: shapes only, no memory, no init cost).
+    with torch.device("meta"):
+        reference = build_model(card, pretrained=False).state_dict()
+    state = _state_of(model)
+    with _mismatch_hint():
+        check_state(reference, state, f"model for {path}")
     with _atomic_target(path) as tmp:
         tmp.touch()  # created with the user's umask; safetensors itself writes mode 0600
         mode = tmp.stat().st_mode & 0o777
-        save_file(_state_of(model), str(tmp), metadata={"format": "pt"})
+        save_file(state, str(tmp), metadata={"format": "pt"})
         tmp.chmod(mode)
         sha = file_sha256(tmp)
         completed = dataclasses.replace(
@@ -124,7 +129,8 @@ def load_checkpoint(path: Path, *, device: str = "cpu") -> tuple[DeepfakeDetecto
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"checkpoint {path} is not a readable safetensors file: {exc}") from None
     model = build_model(card, pretrained=False)
-    _check_state(model, state, f"weights in {path}")
+    with _mismatch_hint():
+        load_state_strict(model, state, f"weights in {path}")
     return model.to(device).eval(), card
 
 
@@ -138,8 +144,10 @@ def _state_of(model: DeepfakeDetector) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
 
 
-def _check_state(model: DeepfakeDetector, state: dict[str, torch.Tensor], what: str) -> None:
+@contextmanager
+def _mismatch_hint() -> Iterator[None]:
+    """Add the likely cause to a key/shape mismatch error."""
     try:
-        load_state_strict(model, state, what)
+        yield
     except ModelError as exc:
         raise ModelError(f"{exc}; was it saved for another backbone or card?") from None

@@ -95,18 +95,19 @@ def lite0_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:
         raise ModelError(f"unexpected key layout in {path}: {exc}") from exc
 
 
-def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    """Load ``state`` into ``module`` after checking that keys and shapes match exactly.
+def check_state(
+    expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], what: str
+) -> None:
+    """Check that ``state`` has exactly ``expected``'s keys and shapes.
 
     Raises:
         ModelError: keys missing/unexpected or a shape differs (the message names a few).
     """
-    own = module.state_dict()
-    missing = sorted(own.keys() - state.keys())
-    unexpected = sorted(state.keys() - own.keys())
+    missing = sorted(expected.keys() - state.keys())
+    unexpected = sorted(state.keys() - expected.keys())
     mismatched = [
         f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
-        for k, v in own.items()
+        for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
     if missing or unexpected or mismatched:
@@ -114,6 +115,11 @@ def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], what: s
             f"{what} do not match the network: missing {missing[:3]} ({len(missing)}), "
             f"unexpected {unexpected[:3]} ({len(unexpected)}), shapes {mismatched[:3]}"
         )
+
+
+def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` into ``module`` after :func:`check_state` (so errors name the keys)."""
+    check_state(module.state_dict(), state, what)
     module.load_state_dict(state, strict=True)
 
 
