@@ -61,8 +61,8 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
 
     Args:
         model: the detector; must match ``card``'s architecture.
-        card: its description; ``weights_sha256``, ``model_id`` (and ``created`` if empty)
-            are filled in here.
+        card: its description; ``weights_sha256``, ``model_id`` and ``created`` (now) are
+            filled in here.
         path: weights file, must end in ``.safetensors``.
 
     Returns:
@@ -93,7 +93,7 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
             card,
             weights_sha256=sha,
             model_id=f"{card.backbone}-{sha[:12]}",
-            created=card.created or datetime.now(UTC).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         with _atomic_target(card_path(path)) as card_tmp:
             card_tmp.write_text(completed.to_json(), encoding="utf-8")
