@@ -24,6 +24,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PASSWORD = "correct-horse-battery"
 ANALYSIS_TIMEOUT_MS = 120_000
 _VALUES = "bars => bars.map(bar => bar.value)"
+_UPLOAD_VALUE = """() => {
+    const bar = document.querySelector('#upload-progress');
+    return bar ? (bar.hasAttribute('value') ? bar.value : -1) : null;
+}"""
+_UNTHROTTLED = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 
 
 def _context(browser: Any, server: LiveServer, **options: Any) -> Any:
@@ -50,6 +55,24 @@ def _api(server: LiveServer, page: Any, path: str) -> Any:
     return response.json()
 
 
+def _watch_upload(page: Any, screenshot: Path) -> set[float]:
+    """The values the upload progress bar takes until the page moves on (-1: indeterminate)."""
+    from playwright.sync_api import Error
+
+    seen: set[float] = set()
+    while True:
+        try:
+            value = page.evaluate(_UPLOAD_VALUE)
+        except Error:  # the page navigated away mid-call
+            return seen
+        if value is None:
+            return seen
+        if 0 < value < 100 and not any(0 < v < 100 for v in seen):
+            page.screenshot(path=screenshot)
+        seen.add(value)
+        page.wait_for_timeout(50)
+
+
 def _no_horizontal_scroll(page: Any) -> bool:
     return bool(
         page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
@@ -74,9 +97,20 @@ def test_sign_up_upload_verdict_heatmap_history_delete(
         assert page.get_by_text("ada@example.org").is_visible()
         page.screenshot(path=artifacts / "03-upload.png", full_page=True)
 
-        # Upload through the file picker; the job page follows with live stages.
+        # Upload through the file picker on a slow link, so the progress bar is seen moving;
+        # the job page follows with live stages.
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 96_000},
+        )
         page.locator("#video-file").set_input_files(clip)
+        page.locator("#upload-progress").wait_for()
+        uploaded = _watch_upload(page, artifacts / "03b-uploading.png")
         page.wait_for_url(re.compile(r"/job/\?id="))
+        cdp.send("Network.emulateNetworkConditions", _UNTHROTTLED)
+        assert len({v for v in uploaded if 0 < v < 100}) >= 2, f"no upload progress: {uploaded}"
         video_id = page.url.split("id=")[1]
         # Live progress: the stage bars move without a reload until the verdict replaces them.
         page.locator("[data-stage]").first.wait_for()
