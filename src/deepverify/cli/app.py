@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deepverify.cli import db, extract, model, scan, serve, worker
+from deepverify.cli import db, evaluate, extract, model, scan, serve, train, worker
 
 app = typer.Typer(
     name="deepverify",
@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 app.command("scan")(scan.scan)
 app.command("extract")(extract.extract)
+app.command("train")(train.train)
+app.command("evaluate")(evaluate.evaluate)
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")

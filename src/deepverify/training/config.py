@@ -53,9 +53,10 @@ class ModelConfig(_Section):
     lstm_hidden: int = Field(default=256, ge=1)
     lstm_layers: int = Field(default=1, ge=1)
     pretrained: bool = True  # ImageNet initialisation of the backbone
-    freeze_fraction: float = Field(
-        default=0.0, ge=0.0, le=1.0
-    )  # of backbone parameters, from the input
+    # Backbone parameters listed before the first one whose name starts with this prefix are
+    # frozen (with their BatchNorm statistics), e.g. "blocks.3" for EfficientNet, "layer3" for
+    # ResNeXt; "" trains everything.
+    freeze_until: str = ""
 
 
 class OptimConfig(_Section):

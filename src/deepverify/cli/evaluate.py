@@ -1,0 +1,100 @@
+"""``deepverify evaluate``: metrics and plots of a model on a labelled dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from deepverify.cli.common import console, err_console, setup_logging, user_errors
+from deepverify.faces import available_detectors, create_detector
+from deepverify.training.datasets import available_formats, load_dataset
+
+
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Labelled dataset folder (see --format).")],
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Checkpoint; default: the packaged one.")
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help=f"Dataset layout: {', '.join(available_formats())}."),
+    ] = "folder",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for JSON and plots.")] = Path(
+        "deepverify-eval"
+    ),
+    detector: Annotated[
+        str, typer.Option(help=f"Face detector: {', '.join(available_detectors())}.")
+    ] = "opencv-ssd",
+    frames: Annotated[
+        int | None, typer.Option(min=1, max=512, help="Frames per video (default: the model's).")
+    ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            help="Also store the figures in the model card under metrics.evaluation.NAME."
+        ),
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Score every video as `scan` would; write accuracy, F1, AUC, AP, log loss, ECE, plots."""
+    setup_logging(verbose)
+    with user_errors():
+        items = load_dataset(data, fmt)
+        from deepverify.model import default_model_path
+        from deepverify.pipeline import load_model
+        from deepverify.training.evaluation import evaluate_items, record_in_card, write_outputs
+
+        loaded = load_model(model, device=device)
+        face_detector = create_detector(detector)
+        columns = (TextColumn("[bold]evaluate"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[last]}"))  # fmt: skip
+        with Progress(*columns, console=err_console, transient=True) as progress:
+            task = progress.add_task("evaluate", total=len(items), last="")
+            result = evaluate_items(
+                items,
+                model=loaded,
+                detector=face_detector,
+                num_frames=frames,
+                progress=lambda done, total, name: progress.update(task, completed=done, last=name),
+            )
+        files = write_outputs(result, out)
+        if record:
+            checkpoint = model if model is not None else default_model_path()
+            assert checkpoint is not None  # load_model succeeded
+            record_in_card(checkpoint, record, result)
+    if as_json:
+        console.print_json(json.dumps(result))
+        return
+    table = Table("level", "n", "accuracy", "F1", "ROC AUC", "AP", "log loss", "ECE")
+    for level in ("video", "frame"):
+        m = result[level]
+        cells = [
+            m[k] for k in ("accuracy", "f1", "roc_auc", "average_precision", "log_loss", "ece")
+        ]
+        table.add_row(level, str(m["n"]), *("n/a" if v is None else f"{v:.3f}" for v in cells))
+    console.print(table)
+    cm = result["video"]["confusion_matrix"]
+    console.print(
+        f"threshold {result['model']['threshold']:.3f}: TN {cm['tn']}  FP {cm['fp']}  "
+        f"FN {cm['fn']}  TP {cm['tp']}",
+        highlight=False,
+    )
+    counts = result["counts"]
+    if counts["no_face"] or counts["failed"]:
+        err_console.print(
+            f"[yellow]{counts['no_face']} video(s) without a face and {counts['failed']} "
+            "unreadable file(s) were left out of the metrics[/]",
+            highlight=False,
+        )
+    for failure in result["failed"]:
+        err_console.print(
+            f"[yellow]skipped[/] {failure['file']}: {failure['reason']}", highlight=False
+        )
+    console.print(f"results: {out / files['json']}")

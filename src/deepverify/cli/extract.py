@@ -1,0 +1,107 @@
+"""``deepverify extract``: build the face-crop cache that training reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from deepverify.cli.common import console, err_console, setup_logging, user_errors
+from deepverify.faces import available_detectors
+from deepverify.training.cache import ExtractOptions, extract_dataset
+from deepverify.training.datasets import (
+    FFPP_COMPRESSIONS,
+    DatasetOptions,
+    available_formats,
+    load_dataset,
+)
+
+
+def extract(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder, in the layout of --format.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Cache folder (created, resumable).")],
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help=f"Dataset layout: {', '.join(available_formats())}."),
+    ] = "folder",
+    frames: Annotated[int, typer.Option(min=1, max=512, help="Frames sampled per video.")] = 32,
+    detector: Annotated[
+        str,
+        typer.Option(help=f"Detector for the boxes: {', '.join(available_detectors())}."),
+    ] = "opencv-ssd",
+    landmarks: Annotated[
+        str,
+        typer.Option(
+            help="Detector adding landmarks for self-blending masks ('none': use the box)."
+        ),
+    ] = "yunet",
+    margin: Annotated[float, typer.Option(min=0.0, help="Cache crop margin (> model's).")] = 0.5,
+    size: Annotated[int, typer.Option(min=32, help="Cached crop side in pixels.")] = 280,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    methods: Annotated[
+        str | None, typer.Option(help="FF++ methods, comma-separated (default: all present).")
+    ] = None,
+    compression: Annotated[
+        str, typer.Option(help=f"FF++ compression: {', '.join(FFPP_COMPRESSIONS)}.")
+    ] = "c23",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Detect, track and crop the faces of a dataset into a cache for training."""
+    setup_logging(verbose)
+    with user_errors():
+        options = DatasetOptions(
+            methods=tuple(m.strip() for m in methods.split(",") if m.strip()) if methods else None,
+            compression=compression,
+        )
+        items = load_dataset(dataset, fmt, options)
+        extract_options = ExtractOptions(
+            num_frames=frames,
+            detector=detector,
+            landmark_detector=None if landmarks == "none" else landmarks,
+            margin=margin,
+            size=size,
+        )
+        columns = (
+            TextColumn("[bold]extract"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[last]}"),
+        )
+        with Progress(*columns, console=err_console, transient=True) as progress:
+            task = progress.add_task("extract", total=None, last="")
+
+            def advance(done: int, total: int, record: dict[str, Any]) -> None:
+                progress.update(task, completed=done, total=total, last=record["item_id"])
+
+            summary = extract_dataset(
+                items,
+                out,
+                extract_options,
+                workers=workers,
+                dataset={"root": dataset.resolve().name, "format": fmt},
+                progress=advance,
+            )
+    table = Table("items", "already cached", "with faces", "no face", "failed")
+    table.add_row(
+        str(summary.total),
+        str(summary.skipped),
+        str(summary.ok),
+        str(summary.no_face),
+        str(summary.failed),
+    )
+    console.print(table)
+    for item_id, reason in summary.failures:
+        err_console.print(f"[yellow]skipped[/] {item_id}: {reason}", highlight=False)
+    console.print(f"cache: {out}")

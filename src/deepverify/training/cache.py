@@ -1,0 +1,355 @@
+"""The face-crop cache: ``deepverify extract`` writes it, training reads nothing else.
+
+Each dataset item goes through the very functions ``scan`` uses — :func:`deepverify.frames.
+sample_frames`, a detector from :func:`deepverify.faces.create_detector`,
+:func:`deepverify.tracks.link_tracks` and :func:`deepverify.crops.crop_face` — and every face is
+stored as a PNG crop at a *wider* margin than the model's, plus its box in frame and crop
+coordinates. Training later cuts the model's crop out of the cached one with ``crop_face`` again
+(see :mod:`deepverify.training.clips`), so self-blending boundaries fall inside the final crop.
+
+Layout::
+
+    CACHE/cache.json             extraction options (a resumed run must use the same)
+    CACHE/items/<item_id>.json   one record per finished item (written last, atomically)
+    CACHE/crops/<item_id>/t<track>_<position>.png
+    CACHE/index.json             all records plus a summary, rewritten at the end of a run
+
+A run skips items whose record exists, so an interrupted extraction resumes where it stopped.
+Unreadable videos are recorded as ``failed`` with the reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from deepverify import crops as crops_mod
+from deepverify.errors import DatasetError, DeepverifyError
+from deepverify.faces import Detection, FaceDetector, create_detector
+from deepverify.frames import sample_frames
+from deepverify.tracks import link_tracks
+from deepverify.training.datasets import VideoItem
+
+logger = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+ExtractProgress = Callable[[int, int, dict[str, Any]], None]
+"""Called after each item with (items done, items to do, the item's record)."""
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """How crops are made; stored in ``cache.json`` and checked when a run resumes.
+
+    Attributes:
+        num_frames: Frames sampled per video (uniformly over its duration, as ``scan`` does).
+        detector: Detector whose boxes define the crops; use the one ``scan`` uses.
+        landmark_detector: A second detector (YuNet) run only to attach landmarks to the boxes
+            (self-blending masks); None to skip. Boxes always come from ``detector``.
+        margin: Crop margin of the cache, wider than any model's ``crop_margin``.
+        size: Side of the cached crops; 280 keeps a 224 crop at margin 0.3 at native scale when
+            the cache margin is 0.5 (224 * 2.0 / 1.6).
+    """
+
+    num_frames: int = 32
+    detector: str = "opencv-ssd"
+    landmark_detector: str | None = "yunet"
+    margin: float = 0.5
+    size: int = 280
+
+
+@dataclass(frozen=True)
+class ExtractSummary:
+    """What a run did."""
+
+    total: int
+    skipped: int  # already in the cache (resumed)
+    ok: int
+    no_face: int
+    failed: int
+    failures: tuple[tuple[str, str], ...]  # (item id, reason)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read a still image as RGB uint8 (photos are single-frame training sources).
+
+    Raises:
+        DatasetError: The file cannot be decoded as an image.
+    """
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DatasetError(f"{path} is not a readable image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _attach_landmarks(dets: list[Detection], extra: list[Detection]) -> list[Detection]:
+    """Give each box the landmarks of the other detector's face whose landmarks it contains."""
+    out = []
+    for det in dets:
+        x1, y1, x2, y2 = det.box
+        best, best_dist = None, float("inf")
+        for other in extra:
+            if not other.landmarks:
+                continue
+            cx, cy = np.mean(np.asarray(other.landmarks), axis=0)
+            if x1 <= cx <= x2 and y1 <= cy <= y2:
+                dist = float(np.hypot(cx - (x1 + x2) / 2, cy - (y1 + y2) / 2))
+                if dist < best_dist:
+                    best, best_dist = other.landmarks, dist
+        out.append(det if det.landmarks or best is None else _with_landmarks(det, best))
+    return out
+
+
+def _with_landmarks(det: Detection, landmarks: tuple[tuple[float, float], ...]) -> Detection:
+    return Detection(box=det.box, score=det.score, landmarks=landmarks)
+
+
+def _to_crop_coords(
+    points: Sequence[tuple[float, float]], window: tuple[int, int, int, int], size: int
+) -> list[list[float]]:
+    scale = size / (window[2] - window[0])
+    return [
+        [round((x - window[0]) * scale, 2), round((y - window[1]) * scale, 2)] for x, y in points
+    ]
+
+
+def extract_item(
+    item: VideoItem,
+    cache_dir: Path,
+    options: ExtractOptions,
+    detector: FaceDetector,
+    landmark_detector: FaceDetector | None,
+) -> dict[str, Any]:
+    """Decode, detect, track and crop one item; write its crops and return its record.
+
+    Errors from the media (corrupt or unreadable file) are recorded, never raised.
+    """
+    record: dict[str, Any] = {
+        "item_id": item.item_id,
+        "path": str(item.path),
+        "label": item.label,
+        "group": item.group,
+        "split": item.split,
+        "method": item.method,
+        "status": "ok",
+        "error": None,
+        "frames": [],
+        "tracks": [],
+    }
+    try:
+        if item.is_image:
+            images, times, indices = [read_image(item.path)], [0.0], [0]
+        else:
+            _info, frames = sample_frames(item.path, options.num_frames)
+            images = [f.image for f in frames]
+            times = [f.timestamp for f in frames]
+            indices = [f.index for f in frames]
+    except DeepverifyError as exc:
+        record.update(status="failed", error=str(exc))
+        return record
+    except Exception as exc:  # a corrupt file may break a decoder in unforeseen ways
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        return record
+    record["frames"] = [
+        {"index": int(i), "timestamp": round(float(t), 4)}
+        for i, t in zip(indices, times, strict=True)
+    ]
+    detections = []
+    for image in images:
+        found = detector.detect(image)
+        if landmark_detector is not None and found:
+            found = _attach_landmarks(found, landmark_detector.detect(image))
+        detections.append(found)
+    tracks = link_tracks(detections)
+    if not tracks:
+        record["status"] = "no_face"
+        return record
+    out_dir = cache_dir / "crops" / item.item_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for track in tracks:
+        entry: dict[str, Any] = {
+            "track_id": track.track_id,
+            "positions": list(track.positions),
+            "boxes": [],
+            "scores": [],
+            "windows": [],
+            "crop_boxes": [],
+            "crop_landmarks": [],
+            "crops": [],
+        }
+        for pos, det in zip(track.positions, track.detections, strict=True):
+            image = images[pos]
+            height, width = image.shape[:2]
+            window = crops_mod.square_box(
+                det.box, margin=options.margin, frame_size=(width, height)
+            )
+            crop = crops_mod.crop_face(image, det.box, margin=options.margin, size=options.size)
+            name = f"t{track.track_id}_{pos:03d}.png"
+            if not cv2.imwrite(str(out_dir / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)):
+                raise OSError(f"could not write {out_dir / name}")
+            x1, y1, x2, y2 = det.box
+            box_c = _to_crop_coords([(x1, y1), (x2, y2)], window, options.size)
+            entry["boxes"].append([round(float(v), 2) for v in det.box])
+            entry["scores"].append(round(float(det.score), 4))
+            entry["windows"].append(list(window))
+            entry["crop_boxes"].append(box_c[0] + box_c[1])
+            entry["crop_landmarks"].append(
+                _to_crop_coords(det.landmarks, window, options.size) if det.landmarks else None
+            )
+            entry["crops"].append(f"crops/{item.item_id}/{name}")
+        record["tracks"].append(entry)
+    return record
+
+
+# Worker processes: each builds its own detectors once (OpenCV nets are not picklable).
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(cache_dir: Path, options: ExtractOptions) -> None:
+    cv2.setNumThreads(1)
+    _WORKER["cache_dir"] = cache_dir
+    _WORKER["options"] = options
+    _WORKER["detector"] = create_detector(options.detector)
+    _WORKER["landmarks"] = (
+        create_detector(options.landmark_detector) if options.landmark_detector else None
+    )
+
+
+def _work(item: VideoItem) -> dict[str, Any]:
+    return extract_item(
+        item, _WORKER["cache_dir"], _WORKER["options"], _WORKER["detector"], _WORKER["landmarks"]
+    )
+
+
+def _check_options(cache_dir: Path, options: ExtractOptions, dataset: dict[str, Any]) -> None:
+    meta_path = cache_dir / "cache.json"
+    meta = {"version": CACHE_VERSION, "options": asdict(options), "dataset": dataset}
+    if meta_path.is_file():
+        old = json.loads(meta_path.read_text(encoding="utf-8"))
+        if old.get("version") != CACHE_VERSION or old.get("options") != meta["options"]:
+            raise DatasetError(
+                f"{cache_dir} holds a cache made with other options {old.get('options')}; "
+                "use another --out folder or the same options"
+            )
+    else:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(meta_path, json.dumps(meta, indent=2))
+
+
+def _records(cache_dir: Path) -> Iterator[dict[str, Any]]:
+    for path in sorted((cache_dir / "items").glob("*.json")):
+        yield json.loads(path.read_text(encoding="utf-8"))
+
+
+def extract_dataset(
+    items: Sequence[VideoItem],
+    cache_dir: Path,
+    options: ExtractOptions | None = None,
+    *,
+    workers: int = 1,
+    dataset: dict[str, Any] | None = None,
+    progress: ExtractProgress | None = None,
+) -> ExtractSummary:
+    """Extract face crops of ``items`` into ``cache_dir``, resuming a previous run.
+
+    Args:
+        items: Dataset items (from :func:`deepverify.training.datasets.load_dataset`).
+        cache_dir: The cache folder (created).
+        options: Extraction options; must equal those of an existing cache.
+        workers: Worker processes (1: in this process).
+        dataset: Description of the source stored in ``cache.json`` (root, format).
+        progress: Called after each item.
+
+    Raises:
+        DatasetError: The cache exists with other options.
+        DetectorError: The detector cannot be created.
+    """
+    options = options or ExtractOptions()
+    _check_options(cache_dir, options, dataset or {})
+    done = {p.stem for p in (cache_dir / "items").glob("*.json")}
+    todo = [item for item in items if item.item_id not in done]
+    counts = {"ok": 0, "no_face": 0, "failed": 0}
+    failures: list[tuple[str, str]] = []
+
+    def finish(record: dict[str, Any], finished: int) -> None:
+        _atomic_write(cache_dir / "items" / f"{record['item_id']}.json", json.dumps(record))
+        counts[record["status"]] += 1
+        if record["status"] == "failed":
+            failures.append((record["item_id"], record["error"]))
+            logger.warning("skipped %s: %s", record["path"], record["error"])
+        if progress:
+            progress(finished, len(todo), record)
+
+    if workers <= 1 or len(todo) <= 1:
+        _init_worker(cache_dir, options)
+        for k, item in enumerate(todo, 1):
+            finish(_work(item), k)
+    else:
+        # Detectors are built before forking work so a bad detector name fails here, once.
+        create_detector(options.detector)
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(cache_dir, options)) as pool:
+            for k, record in enumerate(pool.imap_unordered(_work, todo), 1):
+                finish(record, k)
+    write_index(cache_dir)
+    return ExtractSummary(
+        total=len(items),
+        skipped=len(items) - len(todo),
+        ok=counts["ok"],
+        no_face=counts["no_face"],
+        failed=counts["failed"],
+        failures=tuple(failures),
+    )
+
+
+def write_index(cache_dir: Path) -> dict[str, Any]:
+    """Gather the item records into ``index.json`` (with a summary) and return it."""
+    meta = json.loads((cache_dir / "cache.json").read_text(encoding="utf-8"))
+    records = list(_records(cache_dir))
+    summary = {s: sum(r["status"] == s for r in records) for s in ("ok", "no_face", "failed")}
+    index = {**meta, "summary": summary, "items": records}
+    _atomic_write(cache_dir / "index.json", json.dumps(index))
+    return index
+
+
+def read_index(cache_dir: Path) -> dict[str, Any]:
+    """Read a cache's ``index.json``.
+
+    Raises:
+        DatasetError: Not a cache folder (run ``deepverify extract`` first).
+    """
+    path = cache_dir / "index.json"
+    if not path.is_file():
+        raise DatasetError(
+            f"{cache_dir} is not a face-crop cache (no index.json); run `deepverify extract` first"
+        )
+    try:
+        index: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}; re-run `deepverify extract`") from exc
+    if index.get("version") != CACHE_VERSION:
+        raise DatasetError(
+            f"{path} has cache version {index.get('version')}, expected {CACHE_VERSION}"
+        )
+    return index

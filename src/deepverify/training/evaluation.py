@@ -1,0 +1,152 @@
+"""Evaluate a model on a labelled dataset exactly as ``scan`` would judge each video.
+
+Every video goes through :func:`deepverify.pipeline.analyze_video` (no heatmaps), so the figures
+describe what users get: the card's temperature and threshold are *applied*, never fitted here.
+Videos where no face is found (verdict ``NO_FACE``) have no score; they are listed and left out
+of the metrics. Unreadable files are skipped, counted and listed; the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepverify.errors import DeepverifyError, ModelError
+from deepverify.faces import FaceDetector
+from deepverify.model import ModelCard, card_path
+from deepverify.pipeline import LoadedModel, analyze_video
+from deepverify.training.datasets import VideoItem
+from deepverify.training.metrics import (
+    classification_metrics,
+    save_reliability_plot,
+    save_roc_plot,
+)
+
+logger = logging.getLogger(__name__)
+
+EvalProgress = Callable[[int, int, str], None]
+"""(videos done, videos in total, last file name)."""
+
+
+def evaluate_items(
+    items: Sequence[VideoItem],
+    *,
+    model: LoadedModel,
+    detector: FaceDetector,
+    num_frames: int | None = None,
+    progress: EvalProgress | None = None,
+) -> dict[str, Any]:
+    """Run the pipeline over ``items`` and compute video- and frame-level metrics.
+
+    Returns:
+        A JSON-ready dict: model, counts, ``video`` and ``frame`` metrics, per-video results,
+        and the files skipped (unreadable) or without a face.
+    """
+    card = model.card
+    per_video: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
+    no_face: list[str] = []
+    frame_labels: list[int] = []
+    frame_probs: list[float] = []
+    for k, item in enumerate(items, 1):
+        try:
+            report = analyze_video(
+                item.path, model=model, detector=detector, num_frames=num_frames, explain=False
+            )
+        except DeepverifyError as exc:
+            logger.warning("skipped %s: %s", item.path, exc)
+            failed.append({"file": item.path.name, "reason": str(exc)})
+        else:
+            if report.probability is None:
+                no_face.append(item.path.name)
+            else:
+                for frame in report.frames:
+                    for face in frame.faces:
+                        frame_labels.append(item.label)
+                        frame_probs.append(face.fake_probability)
+            per_video.append(
+                {
+                    "file": item.path.name,
+                    "label": item.label,
+                    "probability": report.probability,
+                    "verdict": report.verdict,
+                    "tracks": len(report.tracks),
+                }
+            )
+        if progress:
+            progress(k, len(items), item.path.name)
+    scored = [v for v in per_video if v["probability"] is not None]
+    labels = np.array([v["label"] for v in scored], dtype=int)
+    probs = np.array([v["probability"] for v in scored], dtype=np.float64)
+    return {
+        "model": {
+            "model_id": card.model_id,
+            "backbone": card.backbone,
+            "threshold": card.threshold,
+            "temperature": card.temperature,
+            "frames": num_frames or card.frames,
+        },
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "counts": {
+            "items": len(items),
+            "scored": len(scored),
+            "no_face": len(no_face),
+            "failed": len(failed),
+        },
+        "video": classification_metrics(labels, probs, card.threshold),
+        "frame": classification_metrics(
+            np.array(frame_labels, dtype=int), np.array(frame_probs), card.threshold
+        ),
+        "videos": per_video,
+        "no_face": no_face,
+        "failed": failed,
+    }
+
+
+def write_outputs(result: dict[str, Any], out_dir: Path) -> dict[str, str]:
+    """Write ``evaluation.json`` and the ROC / reliability PNGs; return the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str] = {}
+    scored = [v for v in result["videos"] if v["probability"] is not None]
+    labels = np.array([v["label"] for v in scored], dtype=int)
+    probs = np.array([v["probability"] for v in scored], dtype=np.float64)
+    if save_roc_plot(labels, probs, out_dir / "roc_video.png", "video-level ROC"):
+        written["roc_video"] = "roc_video.png"
+    if save_reliability_plot(labels, probs, out_dir / "reliability_video.png", "video-level"):
+        written["reliability_video"] = "reliability_video.png"
+    result = {**result, "plots": written}
+    (out_dir / "evaluation.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    written["json"] = "evaluation.json"
+    return written
+
+
+def record_in_card(checkpoint: Path, name: str, result: dict[str, Any]) -> ModelCard:
+    """Store the headline figures of ``result`` under ``metrics.evaluation.<name>`` in the card.
+
+    The weights (and their sha256) are untouched; only the JSON card beside them is rewritten.
+    """
+    path = card_path(checkpoint)
+    card = ModelCard.read(path)
+    keep = ("n", "n_fake", "accuracy", "f1", "roc_auc", "average_precision", "log_loss", "ece")
+    summary = {
+        "counts": result["counts"],
+        "video": {k: result["video"][k] for k in keep}
+        | {"confusion_matrix": result["video"]["confusion_matrix"]},
+        "frame": {k: result["frame"][k] for k in keep},
+        "date": result["created"],
+    }
+    evaluations = dict(card.metrics.get("evaluation", {}))
+    evaluations[name] = summary
+    updated = dataclasses.replace(card, metrics={**card.metrics, "evaluation": evaluations})
+    try:
+        path.write_text(updated.to_json(), encoding="utf-8")
+    except OSError as exc:
+        raise ModelError(f"cannot update model card {path}: {exc}") from exc
+    return updated

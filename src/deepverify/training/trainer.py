@@ -1,0 +1,458 @@
+"""The training loop: AdamW, warm-up + cosine schedule, AMP and DDP, resumable, best by val AUC.
+
+Run it in one process (``deepverify train``) or one per GPU / CPU slot under ``torchrun``: the
+``RANK``/``WORLD_SIZE`` environment variables switch on DistributedDataParallel (NCCL on CUDA,
+gloo on CPU). Only rank 0 validates, logs and writes files.
+
+Files in ``out_dir``::
+
+    last.pt              full state after each epoch (model, optimiser, schedule, scaler, epoch)
+    best.safetensors     best model so far by validation AUC (+ best.json card)
+    model.safetensors    the final model: best weights + threshold and temperature fitted on
+                         the validation split (+ model.json card)
+    metrics.csv          one row per epoch (and TensorBoard events when tensorboard is installed)
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from deepverify.errors import ConfigError
+from deepverify.model import DeepfakeDetector, ModelCard, build_model, save_checkpoint
+from deepverify.training.clips import (
+    FixedClips,
+    Preprocess,
+    TrainClips,
+    load_split_tracks,
+    validation_specs,
+)
+from deepverify.training.config import TrainConfig
+from deepverify.training.metrics import (
+    calibrated_probabilities,
+    classification_metrics,
+    fit_temperature,
+    fit_threshold,
+    sigmoid,
+)
+
+logger = logging.getLogger(__name__)
+
+StepCallback = Callable[[int, int, int, float], None]
+"""(epoch, step, steps per epoch, running loss) after each optimiser step (rank 0)."""
+EpochCallback = Callable[[dict[str, Any]], None]
+"""The metrics row of each finished epoch (rank 0)."""
+
+CSV_FIELDS = ("epoch", "train_loss", "val_loss", "val_auc", "val_accuracy", "lr", "seconds")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced."""
+
+    model_path: Path | None  # None on ranks other than 0
+    card: ModelCard | None
+    best_epoch: int
+    best_val_auc: float | None
+    epochs_run: int
+
+
+@dataclass(frozen=True)
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: torch.device) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and ask cuDNN for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
+def make_card(cfg: TrainConfig) -> ModelCard:
+    """The model card the config describes (backbone's own normalisation)."""
+    m = cfg.model
+    return ModelCard.for_backbone(
+        m.backbone,
+        input_size=m.input_size,
+        frames=m.frames,
+        crop_margin=m.crop_margin,
+        lstm_hidden=m.lstm_hidden,
+        lstm_layers=m.lstm_layers,
+    )
+
+
+def freeze_backbone_prefix(model: DeepfakeDetector, until: str) -> list[nn.Module]:
+    """Freeze backbone parameters listed before the first named ``until...``.
+
+    Returns:
+        The frozen BatchNorm modules, to keep in eval mode (fixed statistics) during training.
+
+    Raises:
+        ConfigError: No backbone parameter name starts with ``until``.
+    """
+    if not until:
+        return []
+    names = [name for name, _ in model.backbone.named_parameters()]
+    if not any(n.startswith(until) for n in names):
+        raise ConfigError(
+            f"model.freeze_until {until!r} matches no backbone parameter; e.g. {names[0]!r}, "
+            f"{names[len(names) // 2]!r}"
+        )
+    frozen_modules: set[str] = set()
+    for name, param in model.backbone.named_parameters():
+        if name.startswith(until):
+            break
+        param.requires_grad_(False)
+        frozen_modules.add(name.rsplit(".", 1)[0])
+    return [
+        module
+        for name, module in model.backbone.named_modules()
+        if name in frozen_modules and isinstance(module, nn.modules.batchnorm._BatchNorm)
+    ]
+
+
+def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> Any:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _loss(output: Any, labels: torch.Tensor, frame_weight: float) -> torch.Tensor:
+    bce = nn.functional.binary_cross_entropy_with_logits
+    video = bce(output.video_logits.float(), labels)
+    frames = bce(output.frame_logits.float(), labels[:, None].expand_as(output.frame_logits))
+    return video + frame_weight * frames
+
+
+@torch.no_grad()
+def predict(
+    model: DeepfakeDetector, loader: DataLoader[Any], device: torch.device
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, video logits ``(N,)`` and frame logits ``(N, T)`` over a loader."""
+    model.eval()
+    labels, videos, frames = [], [], []
+    for clips, y in loader:
+        output = model(clips.to(device))
+        labels.append(y.numpy())
+        videos.append(output.video_logits.float().cpu().numpy())
+        frames.append(output.frame_logits.float().cpu().numpy())
+    if not labels:
+        return np.zeros(0), np.zeros(0), np.zeros((0, 0))
+    return np.concatenate(labels), np.concatenate(videos), np.concatenate(frames)
+
+
+def _val_metrics(
+    labels: np.ndarray, logits: np.ndarray, frame_logits: np.ndarray
+) -> dict[str, Any]:
+    video = classification_metrics(labels, sigmoid(logits))
+    frame_labels = np.repeat(labels, frame_logits.shape[1]) if frame_logits.size else labels[:0]
+    frame = classification_metrics(frame_labels, sigmoid(frame_logits.reshape(-1)))
+    return {"video": video, "frame": frame}
+
+
+class _Logger:
+    """metrics.csv (+ TensorBoard when installed), appended across resumed runs."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / "metrics.csv"
+        self.writer: Any = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(out_dir / "tensorboard"))
+        except ImportError:
+            logger.info("tensorboard is not installed; logging to %s only", self.path)
+
+    def log(self, row: dict[str, Any]) -> None:
+        new = not self.path.is_file()
+        with self.path.open("a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.writer is not None:
+            for key in CSV_FIELDS[1:]:
+                if isinstance(row.get(key), (int, float)):
+                    self.writer.add_scalar(key, row[key], row["epoch"])
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _loader(
+    dataset: Dataset[Any], cfg: TrainConfig, sampler: Any = None, shuffle: bool = False
+) -> DataLoader[Any]:
+    return DataLoader(
+        dataset,
+        batch_size=cfg.optim.batch_size,
+        sampler=sampler,
+        shuffle=shuffle,
+        num_workers=cfg.data.num_workers,
+        drop_last=sampler is not None,
+        persistent_workers=False,
+    )
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: bool = True,
+    on_step: StepCallback | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> TrainResult:
+    """Train a detector on a face-crop cache as ``cfg`` describes.
+
+    Args:
+        cfg: The validated configuration (``cfg.data.cache`` must be set).
+        resume: Continue from ``out_dir/last.pt`` when it exists.
+        on_step: Progress callback after each optimiser step (rank 0).
+        on_epoch: Callback with each epoch's metrics row (rank 0).
+
+    Raises:
+        ConfigError: No cache given, or options that do not fit the model.
+        DatasetError: The cache is missing or unusable.
+    """
+    if cfg.data.cache is None:
+        raise ConfigError("no face-crop cache: set data.cache in the config or pass --cache")
+    torch.set_num_threads(cfg.threads)
+    device = (
+        torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if torch.cuda.is_available()
+        else torch.device("cpu")
+    )
+    ddp = _init_distributed(device)
+    seed_everything(cfg.seed + ddp.rank)
+    out = cfg.out_dir
+    if ddp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(cfg.model_dump_json(indent=2), encoding="utf-8")
+
+    card = make_card(cfg)
+    pre = Preprocess(card.input_size, card.crop_margin, card.mean, card.std)
+    tracks, split_summary = load_split_tracks(cfg.data.cache, cfg.data)
+    train_set = TrainClips(tracks["train"], pre, cfg.data, cfg.sbi, cfg.seed)
+    val_set = FixedClips(validation_specs(tracks["val"], cfg.data, cfg.sbi, cfg.seed), pre)
+    sampler: DistributedSampler[Any] = DistributedSampler(
+        train_set, ddp.world, ddp.rank, shuffle=True, seed=cfg.seed, drop_last=True
+    )
+    train_loader = _loader(train_set, cfg, sampler=sampler)
+    val_loader = _loader(val_set, cfg)
+
+    model = build_model(card, pretrained=cfg.model.pretrained).to(device)
+    torch.manual_seed(cfg.seed)  # identical head initialisation on every rank
+    frozen_bn = freeze_backbone_prefix(model, cfg.model.freeze_until)
+    cuda = device.type == "cuda"
+    if cuda and cfg.optim.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    steps_per_epoch = max(1, len(train_loader))
+    scheduler = _schedule(optimizer, cfg.optim.warmup_steps, cfg.optim.epochs * steps_per_epoch)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.optim.amp)
+    start_epoch, best_auc, best_epoch = 0, -math.inf, -1
+    state_path = out / "last.pt"
+    if resume and state_path.is_file():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch, best_auc, best_epoch = (
+            state["epoch"] + 1,
+            state["best_auc"],
+            state["best_epoch"],
+        )
+        logger.info("resumed from %s at epoch %d", state_path, start_epoch)
+    net: nn.Module = DistributedDataParallel(model) if ddp.world > 1 else model
+    log = _Logger(out) if ddp.main else None
+    started = time.monotonic()
+    epoch = start_epoch - 1
+    try:
+        for epoch in range(start_epoch, cfg.optim.epochs):
+            t0 = time.monotonic()
+            sampler.set_epoch(epoch)
+            train_set.set_epoch(epoch)
+            net.train()
+            for module in frozen_bn:
+                module.eval()
+            total, count = 0.0, 0
+            for step, (clips, labels) in enumerate(train_loader, 1):
+                clips, labels = clips.to(device, non_blocking=True), labels.to(device)
+                with torch.autocast(
+                    device.type, dtype=torch.float16, enabled=cuda and cfg.optim.amp
+                ):
+                    loss = _loss(net(clips), labels, cfg.optim.frame_loss_weight)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.optim.grad_clip > 0:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                total, count = total + float(loss.detach()), count + 1
+                if on_step and ddp.main:
+                    on_step(epoch, step, steps_per_epoch, total / count)
+            stop = False
+            if ddp.main:
+                row = _end_epoch(
+                    model, card, val_loader, device, epoch, total / max(1, count), optimizer
+                )
+                row["seconds"] = round(time.monotonic() - t0, 1)
+                score = _selection_score(row)
+                if score > best_auc:
+                    best_auc, best_epoch = score, epoch
+                    save_checkpoint(
+                        model, _trained(card, cfg, split_summary, epoch), out / "best.safetensors"
+                    )
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "epoch": epoch,
+                        "best_auc": best_auc,
+                        "best_epoch": best_epoch,
+                    },
+                    state_path,
+                )
+                assert log is not None
+                log.log(row)
+                if on_epoch:
+                    on_epoch(row)
+                budget = cfg.max_minutes
+                stop = budget is not None and (time.monotonic() - started) / 60 > budget
+            if ddp.world > 1:
+                flag = torch.tensor([int(stop)], device=device)
+                dist.broadcast(flag, src=0)
+                stop = bool(flag.item())
+            if stop:
+                logger.info(
+                    "time budget of %s minutes reached after epoch %d", cfg.max_minutes, epoch
+                )
+                break
+    finally:
+        if log is not None:
+            log.close()
+    result = TrainResult(
+        None, None, best_epoch, best_auc if best_auc >= 0 else None, epoch + 1 - start_epoch
+    )
+    if ddp.main:
+        final = finalize(out, val_loader, device)
+        result = dataclasses.replace(result, model_path=out / "model.safetensors", card=final)
+    if ddp.world > 1:
+        dist.barrier()
+    return result
+
+
+def _selection_score(row: dict[str, Any]) -> float:
+    """Validation AUC; without one (a single class or no validation), minus a loss."""
+    if row["val_auc"] is not None:
+        return float(row["val_auc"])
+    loss = row["val_loss"] if math.isfinite(row["val_loss"]) else row["train_loss"]
+    return -1.0 - float(loss)
+
+
+def _trained(card: ModelCard, cfg: TrainConfig, summary: dict[str, Any], epoch: int) -> ModelCard:
+    return dataclasses.replace(
+        card,
+        trained=True,
+        training_data={
+            "cache": cfg.data.cache.name if cfg.data.cache else "",
+            "self_blended_fakes": cfg.data.sbi_share > 0,
+            "clip_frames": cfg.data.clip_frames,
+            "epochs_at_best": epoch + 1,
+            "clips_per_epoch": cfg.data.clips_per_epoch,
+            "seed": cfg.seed,
+            **summary,
+        },
+    )
+
+
+def _end_epoch(
+    model: DeepfakeDetector,
+    card: ModelCard,
+    val_loader: DataLoader[Any],
+    device: torch.device,
+    epoch: int,
+    train_loss: float,
+    optimizer: torch.optim.Optimizer,
+) -> dict[str, Any]:
+    labels, logits, frames = predict(model, val_loader, device)
+    metrics = _val_metrics(labels, logits, frames)["video"] if labels.size else {}
+    return {
+        "epoch": epoch,
+        "train_loss": round(train_loss, 5),
+        "val_loss": round(metrics.get("log_loss") or float("nan"), 5),
+        "val_auc": metrics.get("roc_auc"),
+        "val_accuracy": metrics.get("accuracy"),
+        "lr": optimizer.param_groups[0]["lr"],
+    }
+
+
+def finalize(out: Path, val_loader: DataLoader[Any], device: torch.device) -> ModelCard:
+    """Fit temperature and threshold of the best model on validation; write ``model.*``."""
+    from deepverify.model import load_checkpoint
+
+    model, card = load_checkpoint(out / "best.safetensors", device=str(device))
+    labels, logits, frames = predict(model, val_loader, device)
+    temperature = fit_temperature(labels, logits)
+    probs = calibrated_probabilities(logits, temperature)
+    threshold = fit_threshold(labels, probs)
+    video = classification_metrics(labels, probs, threshold) if labels.size else {}
+    frame_labels = np.repeat(labels, frames.shape[1]) if frames.size else labels[:0]
+    frame = classification_metrics(
+        frame_labels, calibrated_probabilities(frames.reshape(-1), temperature), threshold
+    )
+    final = dataclasses.replace(
+        card,
+        threshold=round(threshold, 6),
+        temperature=round(temperature, 6),
+        weights_sha256="",
+        model_id="",
+        created="",
+        metrics={"validation": {"video": video, "frame": frame, "clips": int(labels.size)}},
+    )
+    return save_checkpoint(model, final, out / "model.safetensors")
