@@ -15,8 +15,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +35,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"
+AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SERVER_START_TIMEOUT_S = 120.0
 
 
@@ -112,25 +115,33 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def live_server(
-    web_dir: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def serve(
+    *, web_dir: Path, model: Path, home: Path, env: dict[str, str] | None = None
 ) -> Iterator[LiveServer]:
-    """``deepverify serve`` on a free loopback port with a throwaway home and the tiny model."""
-    home = tmp_path_factory.mktemp("deepverify_home")
+    """Run ``deepverify serve`` on a free loopback port until the block ends.
+
+    Args:
+        web_dir: The built web UI to serve at ``/``.
+        model: The checkpoint to analyse with.
+        home: The server's ``DEEPVERIFY_HOME`` (database, uploads, results, its log).
+        env: Extra ``DEEPVERIFY_*`` settings (e.g. an OIDC issuer).
+    """
     port = _free_port()
     server = LiveServer(url=f"http://127.0.0.1:{port}", home=home, log=home / "serve.log")
-    env = {
+    full_env = {
         **os.environ,
         "DEEPVERIFY_HOME": str(home),
         "DEEPVERIFY_ENVIRONMENT": "test",
         "DEEPVERIFY_SECRET_KEY": secrets.token_urlsafe(48),
         "DEEPVERIFY_WEB_DIR": str(web_dir),
-        "DEEPVERIFY_MODEL_PATH": str(tiny_checkpoint),
+        "DEEPVERIFY_MODEL_PATH": str(model),
         "DEEPVERIFY_TORCH_THREADS": "1",
     }
-    for name in ("DEEPVERIFY_DATABASE_URL", "DEEPVERIFY_BROKER_URL", "DEEPVERIFY_OIDC_ISSUER"):
-        env.pop(name, None)
+    for name in list(full_env):
+        if name.startswith(("DEEPVERIFY_OIDC_", "DEEPVERIFY_DATABASE_", "DEEPVERIFY_BROKER_")):
+            del full_env[name]
+    full_env.update(env or {})
     command = [
         str(Path(sys.executable).with_name("deepverify")),
         "serve",
@@ -140,7 +151,9 @@ def live_server(
         str(port),
     ]
     with server.log.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home)
+        process = subprocess.Popen(
+            command, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=home
+        )
     try:
         _wait_ready(server, process)
         yield server
@@ -151,6 +164,16 @@ def live_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    web_dir: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """``deepverify serve`` on a free loopback port with a throwaway home and the tiny model."""
+    home = tmp_path_factory.mktemp("deepverify_home")
+    with serve(web_dir=web_dir, model=tiny_checkpoint, home=home) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +189,30 @@ def browser(chromium_path: Path) -> Iterator[object]:
             yield instance
         finally:
             instance.close()
+
+
+def axe_violations(page: Any) -> list[str]:
+    """WCAG 2 A/AA problems axe-core finds on the page (contrast, names, landmarks...)."""
+    if page.evaluate("() => typeof window.axe === 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {
+                runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+            });
+            return result.violations.map(v =>
+                `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`);
+        }"""
+    )
+    return [str(item) for item in found]
+
+
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """axe-core, the accessibility checker, from the web dependencies."""
+    if not AXE.is_file():
+        _missing(f"{AXE} not found (npm ci in web/)")
+    return AXE
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -80,22 +80,28 @@ def _no_horizontal_scroll(page: Any) -> bool:
 
 
 def test_sign_up_upload_verdict_heatmap_history_delete(
-    live_server: LiveServer, browser: Any, artifacts: Path, shared_data: Path
+    live_server: LiveServer, browser: Any, artifacts: Path, shared_data: Path, axe: Path
 ) -> None:
     clip = shared_data / "eval" / "real" / "ffpp_004.mp4"
     context = _context(browser, live_server)
     page = context.new_page()
+    accessibility: dict[str, list[str]] = {}
     try:
         # Anonymous visitors land on the sign-in page.
         page.goto("/")
         page.wait_for_url(re.compile(r"/login/"))
+        page.get_by_role("heading", name="Sign in").wait_for()
         page.screenshot(path=artifacts / "01-login.png", full_page=True)
+        accessibility["login"] = axe_violations(page)
 
         page.goto("/signup/")
+        page.get_by_role("heading", name="Create an account").wait_for()
         page.screenshot(path=artifacts / "02-signup.png", full_page=True)
+        accessibility["signup"] = axe_violations(page)
         _sign_up(page, "ada@example.org")
         assert page.get_by_text("ada@example.org").is_visible()
         page.screenshot(path=artifacts / "03-upload.png", full_page=True)
+        accessibility["upload"] = axe_violations(page)
 
         # Upload through the file picker on a slow link, so the progress bar is seen moving;
         # the job page follows with live stages.
@@ -134,6 +140,8 @@ def test_sign_up_upload_verdict_heatmap_history_delete(
             assert f"{100 * report['probability']:.1f}%" in verdict.inner_text()
         assert page.get_by_test_id("job-status").inner_text() == "Done"
         page.screenshot(path=artifacts / "05-job-verdict.png", full_page=True)
+        page.locator(".gallery img").first.wait_for()
+        accessibility["job"] = axe_violations(page)
 
         # The same page on a phone-sized screen: nothing wider than the screen.
         page.set_viewport_size({"width": 375, "height": 740})
@@ -186,6 +194,7 @@ def test_sign_up_upload_verdict_heatmap_history_delete(
         assert clip.name in row.inner_text()
         assert report["verdict"].replace("_", " ") in row.inner_text()
         page.screenshot(path=artifacts / "08-history.png", full_page=True)
+        accessibility["history"] = axe_violations(page)
 
         page.once("dialog", lambda dialog: dialog.accept())
         row.get_by_role("button", name=f"Delete {clip.name}").click()
@@ -195,6 +204,7 @@ def test_sign_up_upload_verdict_heatmap_history_delete(
         page.get_by_role("heading", name="Video not found").wait_for()
     finally:
         context.close()
+    assert {name: found for name, found in accessibility.items() if found} == {}
 
 
 def test_bad_files_show_clear_errors(
@@ -255,19 +265,27 @@ def test_unreachable_server_is_a_message_not_a_blank_page(
         context.close()
 
 
-def test_phone_screen_keyboard_and_labels(
-    live_server: LiveServer, browser: Any, artifacts: Path
+def test_phone_screen_dark_mode_keyboard_and_labels(
+    live_server: LiveServer, browser: Any, artifacts: Path, axe: Path
 ) -> None:
-    context = _context(browser, live_server, viewport={"width": 375, "height": 740}, is_mobile=True)
+    context = _context(
+        browser,
+        live_server,
+        viewport={"width": 375, "height": 740},
+        is_mobile=True,
+        color_scheme="dark",
+    )
     page = context.new_page()
     try:
         _sign_up(page, "dan@example.org")
-        page.screenshot(path=artifacts / "11-phone-upload.png", full_page=True)
+        page.screenshot(path=artifacts / "11-phone-upload-dark.png", full_page=True)
         assert _no_horizontal_scroll(page)
+        assert axe_violations(page) == []
         page.goto("/history/")
         page.get_by_text("No videos yet").wait_for()
-        page.screenshot(path=artifacts / "12-phone-history.png", full_page=True)
+        page.screenshot(path=artifacts / "12-phone-history-dark.png", full_page=True)
         assert _no_horizontal_scroll(page)
+        assert axe_violations(page) == []
 
         # Keyboard: the first Tab reaches the skip link, and the picker button is reachable.
         page.goto("/")

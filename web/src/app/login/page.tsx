@@ -6,10 +6,12 @@ import { Suspense, useEffect, useState, type FormEvent } from "react";
 import { Alert } from "@/components/Alert";
 import { OidcButton } from "@/components/OidcButton";
 import { safeNext, useAuth } from "@/lib/auth";
+import { useServerInfo } from "@/lib/config";
 import { describeError } from "@/lib/errors";
 
 function LoginForm() {
   const { state, signIn } = useAuth();
+  const { auth } = useServerInfo();
   const router = useRouter();
   const params = useSearchParams();
   const next = safeNext(params.get("next"));
@@ -68,9 +70,11 @@ function LoginForm() {
         </button>
       </form>
       <OidcButton next={next} onError={setError} />
-      <p className="muted">
-        No account yet? <Link href={`/signup/?next=${encodeURIComponent(next)}`}>Create one</Link>.
-      </p>
+      {auth?.registration !== false && (
+        <p className="muted">
+          No account yet? <Link href={`/signup/?next=${encodeURIComponent(next)}`}>Create one</Link>.
+        </p>
+      )}
     </div>
   );
 }

@@ -7,10 +7,12 @@ import { Alert } from "@/components/Alert";
 import { OidcButton } from "@/components/OidcButton";
 import { api, unwrap } from "@/lib/api/client";
 import { safeNext, useAuth } from "@/lib/auth";
+import { useServerInfo } from "@/lib/config";
 import { describeError } from "@/lib/errors";
 
 function SignupForm() {
   const { signIn } = useAuth();
+  const { auth } = useServerInfo();
   const router = useRouter();
   const params = useSearchParams();
   const next = safeNext(params.get("next"));
@@ -47,6 +49,9 @@ function SignupForm() {
   return (
     <div className="card narrow">
       <h1>Create an account</h1>
+      {auth?.registration === false && (
+        <Alert kind="info">This server does not take new accounts. Sign in with an existing account instead.</Alert>
+      )}
       {error && <Alert>{error}</Alert>}
       <form onSubmit={onSubmit}>
         <div className="field">
