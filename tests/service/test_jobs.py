@@ -15,7 +15,7 @@ from deepverify.service.jobs import (
     process_job,
     result_dir,
     run_claimed,
-    stale_or_waiting,
+    stale_jobs,
 )
 from deepverify.service.models import JobStatus, User, Video, utcnow
 from deepverify.service.worker import InProcessWorker
@@ -106,7 +106,10 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(factory, settings,
         row.heartbeat_at = utcnow() - timedelta(seconds=settings.job_lease_seconds + 1)
         row.updated_at = row.heartbeat_at
         session.commit()
-    assert stale_or_waiting(factory, settings=settings) == [video_id]
+    assert stale_jobs(factory, settings=settings) == [video_id]
+    # The dead worker left half-written output behind.
+    (settings.results_dir / f"{video_id}.dead.tmp").mkdir(parents=True)
+    (settings.results_dir / f".{video_id}.dead.tmp.partial-1234").mkdir()
     assert (
         process_job(
             factory, video_id=video_id, worker_id="w2", settings=settings, analyzer=fake_analyzer
@@ -115,6 +118,7 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(factory, settings,
     )
     row = _row(factory, video_id)
     assert row.attempts == 2 and row.claimed_by == "w2"
+    assert [p.name for p in settings.results_dir.iterdir()] == [video_id]
     # The dead worker's late result is fenced off: it no longer holds the claim.
     late = run_claimed(
         factory, video_id=video_id, worker_id="dead", settings=settings, analyzer=fake_analyzer

@@ -12,8 +12,9 @@ from deepverify.cli.common import fail, setup_logging, user_errors
 def worker(
     concurrency: Annotated[int, typer.Option(help="Jobs analysed at once.", min=1)] = 1,
     pool: Annotated[
-        str, typer.Option(help="Celery pool: prefork (isolated processes), threads or solo.")
-    ] = "prefork",
+        str,
+        typer.Option(help="Celery pool: auto (solo for 1, else threads), threads, solo, prefork."),
+    ] = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
     """Run Celery workers on DEEPVERIFY_BROKER_URL (e.g. redis://host:6379/0)."""
@@ -22,8 +23,8 @@ def worker(
     from deepverify.service.settings import load_settings
 
     setup_logging(verbose)
-    if pool not in ("prefork", "threads", "solo"):
-        fail(f"unknown pool {pool!r}; use prefork, threads or solo")
+    if pool not in ("auto", "prefork", "threads", "solo"):
+        fail(f"unknown pool {pool!r}; use auto, threads, solo or prefork")
     with user_errors():
         settings = load_settings()
         if not settings.broker_url:

@@ -3,8 +3,8 @@
 Delivery is at-least-once: tasks are acknowledged late (after they ran) and rejected back to the
 queue when the worker process is lost, and the broker redelivers unacknowledged messages after the
 visibility timeout when a whole worker dies. Processing is idempotent (the claim in
-:mod:`deepverify.service.jobs`), so a second delivery of a finished job does nothing, one of a job
-still running elsewhere is retried later, and one of a job whose worker died takes it over.
+:mod:`deepverify.service.jobs`), so a second delivery of a finished job or of one still running
+elsewhere does nothing, and one of a job whose worker died (stale heartbeat) takes it over.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import os
 import threading
 from typing import Any
 
-from celery import Celery, Task
-from celery.signals import worker_init, worker_process_init
+from celery import Celery
+from celery.signals import worker_process_init
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.service.db import create_db_engine, create_session_factory
-from deepverify.service.jobs import Analyzer, Outcome, new_worker_id, process_job
+from deepverify.service.jobs import Analyzer, new_worker_id, process_job
 from deepverify.service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def create_celery(settings: Settings) -> Celery:
         raise ValueError("DEEPVERIFY_BROKER_URL is not set")
     app = Celery("deepverify", broker=settings.broker_url, set_as_current=False)
     app.conf.update(
+        task_default_queue=settings.broker_queue,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
@@ -89,8 +90,8 @@ def create_celery(settings: Settings) -> Celery:
     resources = WorkerResources(settings)
     app.conf.deepverify_resources = resources
 
-    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
-    def process_video(self: Task, video_id: str) -> str:
+    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)
+    def process_video(video_id: str) -> str:
         outcome = process_job(
             resources.session_factory(),
             video_id=video_id,
@@ -98,8 +99,8 @@ def create_celery(settings: Settings) -> Celery:
             settings=settings,
             analyzer=resources.analyzer(),
         )
-        if outcome is Outcome.BUSY:  # another live worker has it: look again after its lease
-            raise self.retry(countdown=settings.job_lease_seconds, max_retries=None)
+        # BUSY (another live worker has it) needs nothing either: should that worker die, its
+        # unacknowledged message is redelivered and the API's sweeper re-sends the job.
         logger.info("job %s: %s", video_id, outcome.value)
         return outcome.value
 
@@ -112,20 +113,27 @@ def send_job(app: Celery, video_id: str) -> None:
 
 
 def run_worker(
-    settings: Settings, *, concurrency: int, pool: str = "prefork", loglevel: str = "INFO"
+    settings: Settings, *, concurrency: int, pool: str = "auto", loglevel: str = "INFO"
 ) -> None:
-    """Run a Celery worker in this process until it is stopped (blocks)."""
+    """Run a Celery worker in this process until it is stopped (blocks).
+
+    ``pool="auto"`` is ``solo`` for one job at a time and ``threads`` (one network per thread)
+    otherwise. The model is loaded before consuming starts, so a worker that cannot analyse
+    exits with the reason instead of taking jobs. ``prefork`` loads it in each child after the
+    fork (torch must not be initialised before forking).
+    """
+    if pool == "auto":
+        pool = "solo" if concurrency == 1 else "threads"
     app = create_celery(settings)
     resources: WorkerResources = app.conf.deepverify_resources
-
-    def preload(**_: Any) -> None:
-        # Load the model before consuming, so the first job does not pay for it.
-        resources.analyzer()
-
     if pool == "prefork":
+
+        def preload(**_: Any) -> None:
+            resources.analyzer()
+
         worker_process_init.connect(preload, weak=False)
     else:
-        worker_init.connect(preload, weak=False)
+        resources.analyzer()  # raises ModelError/DetectorError: the CLI prints it and exits
     app.worker_main(
         [
             "worker",

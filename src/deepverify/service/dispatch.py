@@ -2,21 +2,24 @@
 
 Either way the database row is written first (status ``queued``) and is the source of truth; the
 dispatcher only says "there is work". In Celery mode a sweeper thread re-sends jobs nobody is
-working on (the broker was down when they were queued, or their worker died), which is safe
-because processing is idempotent (see :mod:`deepverify.service.jobs`).
+working on: those whose message could not be sent (broker down), all queued ones once at start-up,
+and running ones whose worker died (stale heartbeat; at most once per resend interval, so a busy
+cluster is not flooded with duplicates). Duplicates are harmless because processing is idempotent
+(see :mod:`deepverify.service.jobs`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from deepverify.service.jobs import Analyzer, stale_or_waiting
+from deepverify.service.jobs import Analyzer, queued_jobs, stale_jobs
 from deepverify.service.settings import Settings
 from deepverify.service.worker import InProcessWorker
 
@@ -92,9 +95,15 @@ class CeleryDispatcher:
         self.celery = create_celery(settings)
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._unsent: set[str] = set()
+        self._resent: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.resend_interval_s = max(settings.job_lease_seconds * 4, 10.0)
 
     def start(self) -> None:
         self._stop.clear()
+        with self._lock:  # after a restart, anything still queued may have lost its message
+            self._unsent.update(queued_jobs(self.session_factory))
         self._sweeper = threading.Thread(target=self._sweep, name="deepverify-sweeper", daemon=True)
         self._sweeper.start()
 
@@ -110,12 +119,29 @@ class CeleryDispatcher:
             send_job(self.celery, video_id)
         except Exception:  # the row stays queued; the sweeper sends it when the broker is back
             logger.warning("could not send job %s to the broker", video_id, exc_info=True)
+            with self._lock:
+                self._unsent.add(video_id)
+            return
+        with self._lock:
+            self._unsent.discard(video_id)
+
+    def _due(self) -> list[str]:
+        now = time.monotonic()
+        with self._lock:
+            due = set(self._unsent)
+        for video_id in stale_jobs(self.session_factory, settings=self.settings):
+            if now - self._resent.get(video_id, -1e9) >= self.resend_interval_s:
+                self._resent[video_id] = now
+                due.add(video_id)
+        return sorted(due)
 
     def _sweep(self) -> None:
         interval = max(self.settings.job_lease_seconds / 2, 0.5)
-        while not self._stop.wait(interval):
+        first = True
+        while first or not self._stop.wait(interval):
+            first = False
             try:
-                for video_id in stale_or_waiting(self.session_factory, settings=self.settings):
+                for video_id in self._due():
                     logger.info("re-sending job %s nobody is working on", video_id)
                     self.enqueue(video_id)
             except Exception:

@@ -151,14 +151,29 @@ def claim_next(factory: sessionmaker[Session], *, worker_id: str, settings: Sett
     return None
 
 
-def stale_or_waiting(factory: sessionmaker[Session], *, settings: Settings) -> list[str]:
-    """Ids of jobs nobody is working on: queued for a lease, or running with a stale heartbeat."""
+def stale_jobs(factory: sessionmaker[Session], *, settings: Settings) -> list[str]:
+    """Ids of running jobs whose worker stopped beating for longer than the lease."""
     cutoff = utcnow() - timedelta(seconds=settings.job_lease_seconds)
     with factory() as session:
         return list(
             session.scalars(
                 select(Video.id)
-                .where(_claimable(cutoff), Video.updated_at < cutoff)
+                .where(
+                    Video.status == JobStatus.RUNNING.value,
+                    or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < cutoff),
+                )
+                .order_by(Video.created_at)
+            )
+        )
+
+
+def queued_jobs(factory: sessionmaker[Session]) -> list[str]:
+    """Ids of every queued job, oldest first."""
+    with factory() as session:
+        return list(
+            session.scalars(
+                select(Video.id)
+                .where(Video.status == JobStatus.QUEUED.value)
                 .order_by(Video.created_at)
             )
         )
@@ -245,6 +260,13 @@ def _finish(factory: sessionmaker[Session], video_id: str, worker_id: str, **val
         return _rowcount(result) > 0
 
 
+def _remove_leftovers(settings: Settings, video_id: str) -> None:
+    """Delete half-written folders of earlier attempts (their workers died; we hold the claim)."""
+    for pattern in (f"{video_id}.*.tmp", f".{video_id}.*"):
+        for path in settings.results_dir.glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def run_claimed(
     factory: sessionmaker[Session],
     *,
@@ -266,7 +288,7 @@ def run_claimed(
     logger.info("analysing %s (%s)", video_id, worker_id)
     try:
         with _heartbeat(writer, max(settings.job_lease_seconds / 4, 0.05)):
-            shutil.rmtree(work_dir, ignore_errors=True)
+            _remove_leftovers(settings, video_id)
             work_dir.mkdir(parents=True)
             if not source.is_file():
                 raise DeepverifyError("the uploaded file is missing on the server; upload it again")

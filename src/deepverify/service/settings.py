@@ -65,6 +65,7 @@ class Settings(BaseSettings):
 
     # Jobs.
     broker_url: str | None = None  # set: jobs go to Celery workers instead of the in-process one
+    broker_queue: str = "deepverify"
     worker_concurrency: int = Field(default=1, ge=1, le=32)
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1)

@@ -1,0 +1,158 @@
+"""Celery workers on a real Redis broker: a job completes, and still completes when its worker
+is killed mid-job (late acknowledgement, redelivery, idempotent takeover).
+
+Runs ``deepverify worker`` processes against the database the test's API uses (PostgreSQL when
+available, else SQLite), with the tiny model and a short lease so a dead worker is noticed fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from deepverify.service.main import create_app
+from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for
+
+pytestmark = pytest.mark.slow
+DEEPVERIFY = Path(sys.executable).with_name("deepverify")
+
+
+@pytest.fixture
+def broker() -> Iterator[tuple[str, str]]:
+    """The Redis URL and a queue name of this test's own (removed afterwards)."""
+    url = need_service("DEEPVERIFY_TEST_REDIS_URL")
+    queue = f"deepverify-test-{uuid.uuid4().hex[:8]}"
+    yield url, queue
+    client = redis.Redis.from_url(url)
+    client.delete(queue, "unacked", "unacked_index")
+    client.close()
+
+
+@pytest.fixture
+def database(request, tmp_path) -> str:
+    if os.environ.get("DEEPVERIFY_TEST_POSTGRES_URL"):
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path / 'home' / 'deepverify.db'}"
+
+
+class Workers:
+    """Starts and kills ``deepverify worker`` processes with the test's settings."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"worker{len(self.procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [str(DEEPVERIFY), "worker", "--verbose"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
+
+
+def _claimed(client: TestClient, video_id: str, timeout: float) -> str:
+    """Who runs ``video_id``, as soon as a worker has claimed it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = _row(client, video_id)
+        if row.status == "running":
+            return str(row.claimed_by)
+        assert row.status == "queued", row.status
+        time.sleep(0.01)
+    raise AssertionError(f"{video_id} was never claimed")
+
+
+def _row(client: TestClient, video_id: str) -> Any:
+    from deepverify.service.models import Video
+
+    with client.app.state.session_factory() as session:
+        return session.get(Video, video_id)
+
+
+def test_celery_workers_complete_jobs_even_when_killed(
+    broker, database, tmp_path, tiny_checkpoint, real_clip, shared_data
+):
+    long_clip = shared_data / "real" / "liveportrait_d6.mp4"  # 33.6 s: time to kill mid-job
+    redis_url, queue = broker
+    home = tmp_path / "home"
+    values = {
+        "environment": "test",
+        "secret_key": TEST_SECRET,
+        "home": str(home),
+        "database_url": database,
+        "broker_url": redis_url,
+        "broker_queue": queue,
+        "broker_visibility_timeout_seconds": "4",
+        "job_lease_seconds": "2",
+        "model_path": str(tiny_checkpoint),
+        "num_frames": "8",
+        "torch_threads": "1",
+    }
+    env = {**os.environ, **{f"DEEPVERIFY_{k.upper()}": v for k, v in values.items()}}
+    from deepverify.service.settings import Settings
+
+    settings = Settings(**values)  # type: ignore[arg-type]
+    workers = Workers(env, tmp_path)
+    try:
+        with TestClient(create_app(settings)) as client:
+            headers = sign_up(client, "celery@example.com")
+            procs = {proc.pid: proc for proc in (workers.start(), workers.start())}
+            # 1. A job goes through the broker to a worker and completes.
+            first_id = upload(client, headers, real_clip.read_bytes()).json()["id"]
+            video = wait_for(client, headers, first_id, timeout=120)
+            assert video["status"] == "done", video["error"]
+            assert video["report"]["verdict"] in ("REAL", "FAKE")
+            ready = client.get("/api/ready").json()
+            assert ready["mode"] == "celery" and ready["ready"], ready
+
+            # 2. The worker running a job is killed; the other one takes the job over.
+            video_id = upload(client, headers, long_clip.read_bytes(), name="long.mp4").json()["id"]
+            claimed_by = _claimed(client, video_id, timeout=60)
+            victim = int(claimed_by.split("-")[1])  # "celery-<pid>-<token>"
+            workers.kill(procs[victim])
+            assert (
+                client.get(f"/api/videos/{video_id}", headers=headers).json()["status"] == "running"
+            )
+            video = wait_for(client, headers, video_id, timeout=120)
+            assert video["status"] == "done", video["error"]
+            assert video["report"]["video"]["filename"] == "long.mp4"
+            row = _row(client, video_id)
+            assert row.attempts >= 2 and not row.claimed_by.startswith(f"celery-{victim}-")
+            # One set of results per video, no half-written leftovers of the killed attempt.
+            results = sorted(p.name for p in settings.results_dir.iterdir())
+            assert results == sorted([first_id, video_id])
+    finally:
+        workers.stop_all()
