@@ -168,7 +168,10 @@ def serve(
 
 @pytest.fixture(scope="module")
 def live_server(
-    web_dir: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+    chromium_path: Path,  # skip before starting a server no browser will visit
+    web_dir: Path,
+    tiny_checkpoint: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveServer]:
     """``deepverify serve`` on a free loopback port with a throwaway home and the tiny model."""
     home = tmp_path_factory.mktemp("deepverify_home")

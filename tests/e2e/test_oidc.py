@@ -27,6 +27,7 @@ def provider() -> Iterator[FakeProvider]:
 
 @pytest.fixture(scope="module")
 def oidc_server(
+    chromium_path: Path,
     provider: FakeProvider,
     web_dir: Path,
     tiny_checkpoint: Path,
