@@ -52,6 +52,10 @@ def test_real_clip_gives_a_full_report(tiny_model, ssd, real_clip, tmp_path):
     assert image.shape[:2] == (tiny_model.card.input_size,) * 2
     assert image.std() > 5
     assert all((out / f.overlay).is_file() for f in report.frames if f.faces)
+    # Plain images beside the overlays, for an overlay on/off toggle.
+    plain = cv2.imread(str(out / report.frames[0].faces[0].crop))
+    assert plain.shape == image.shape and not np.array_equal(plain, image)
+    assert all((out / f.image).is_file() for f in report.frames if f.faces)
     # Files: JSON that round-trips through the schema, a self-contained HTML page.
     assert Report.model_validate_json((out / "report.json").read_text()) == report
     html = (out / "report.html").read_text()

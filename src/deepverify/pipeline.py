@@ -147,16 +147,21 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
         raise OSError(f"could not write {path}")
 
 
-def _frame_overlay(
-    frame: Frame, faces: Sequence[tuple[tuple[int, int, int, int], np.ndarray]]
-) -> np.ndarray:
-    """Paste each face's CAM back into the (downscaled) frame and colour it."""
-    image = frame.image
+def _downscaled(image: np.ndarray) -> tuple[np.ndarray, float]:
     height, width = image.shape[:2]
     scale = min(1.0, OVERLAY_MAX_SIDE / max(height, width))
     if scale < 1.0:
         size = (round(width * scale), round(height * scale))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
+def _frame_overlay(
+    image: np.ndarray,
+    scale: float,
+    faces: Sequence[tuple[tuple[int, int, int, int], np.ndarray]],
+) -> np.ndarray:
+    """Paste each face's CAM back into the downscaled frame and colour the face boxes."""
     out_h, out_w = int(image.shape[0]), int(image.shape[1])
     heat = np.zeros((out_h, out_w), dtype=np.float32)
     inside = np.zeros((out_h, out_w), dtype=bool)
@@ -336,16 +341,26 @@ def _explain(
         for pos, crop, box in zip(track.positions, s.crops, s.boxes, strict=True):
             rel = f"heatmaps/track{track.track_id}_{pos:03d}.png"
             _write_png(out / rel, overlay(crop, cams[k]))
+            _write_png(out / "crops" / f"track{track.track_id}_{pos:03d}.png", crop)
             heatmaps[(track.track_id, pos)] = rel
             per_frame.setdefault(pos, []).append((box, cams[k]))
             k += 1
             notify("heatmaps", 0.8 * k / len(all_crops))
     overlays: dict[int, str] = {}
     for pos, faces in per_frame.items():
+        image, scale = _downscaled(frames[pos].image)
         rel = f"frames/frame_{pos:03d}.png"
-        _write_png(out / rel, _frame_overlay(frames[pos], faces))
+        _write_png(out / rel, _frame_overlay(image, scale, faces))
+        _write_png(out / "frames" / f"plain_{pos:03d}.png", image)
         overlays[pos] = rel
     return heatmaps, overlays
+
+
+def _plain(overlay_path: str | None, prefix: str, plain_prefix: str) -> str | None:
+    """The path of the plain image written beside an overlay (see :func:`_explain`)."""
+    if overlay_path is None:
+        return None
+    return plain_prefix + overlay_path.removeprefix(prefix)
 
 
 def _build_report(
@@ -379,6 +394,7 @@ def _build_report(
                     detection_score=round(det.score, 4),
                     fake_probability=round(float(fprob), 4),
                     heatmap=heatmaps.get((track.track_id, pos)),
+                    crop=_plain(heatmaps.get((track.track_id, pos)), "heatmaps/", "crops/"),
                 )
             )
         track_results.append(
@@ -431,6 +447,7 @@ def _build_report(
                 timestamp=round(frame.timestamp, 4),
                 faces=observations.get(pos, []),
                 overlay=overlays.get(pos),
+                image=_plain(overlays.get(pos), "frames/frame_", "frames/plain_"),
             )
             for pos, frame in enumerate(frames)
         ],

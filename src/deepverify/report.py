@@ -60,6 +60,7 @@ class FaceObservation(_Schema):
     detection_score: float
     fake_probability: float = Field(description="Calibrated per-frame probability of 'fake'")
     heatmap: str | None = Field(None, description="Grad-CAM overlay on the face crop (PNG)")
+    crop: str | None = Field(None, description="The face crop the model saw, no overlay (PNG)")
 
 
 class FrameResult(_Schema):
@@ -70,6 +71,7 @@ class FrameResult(_Schema):
     timestamp: float = Field(description="Seconds from the start")
     faces: list[FaceObservation]
     overlay: str | None = Field(None, description="The frame with every face's heatmap (PNG)")
+    image: str | None = Field(None, description="The frame without overlay, downscaled (PNG)")
 
 
 class TrackResult(_Schema):
