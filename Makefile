@@ -6,12 +6,19 @@ BIN := $(VENV)/bin
 SHARED ?= $(abspath ../shared)
 export DEEPVERIFY_DETECTOR_DIR ?= $(SHARED)/models
 export DEEPVERIFY_SHARED_DATA ?= $(SHARED)/data
+export NEXT_TELEMETRY_DISABLED := 1
 VIDEO ?= $(SHARED)/data/eval/fake/ffpp_df_519_515.mp4
 
-.PHONY: install run test lint typecheck pytest bench clean
+WEB := web
+WEB_STATIC := src/deepverify/service/static
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null) \
+	$(WEB)/package.json $(WEB)/package-lock.json $(WEB)/next.config.mjs $(WEB)/tsconfig.json
 
-# Idempotent: re-installs only when pyproject.toml is newer than the stamp.
-install: $(VENV)/.installed
+.PHONY: install run scan test lint typecheck pytest bench load-test web-client web-client-check clean
+
+# Idempotent: the venv is re-installed only when pyproject.toml changed, the web UI rebuilt only
+# when its sources changed.
+install: $(VENV)/.installed $(WEB_STATIC)/index.html
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +26,25 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+$(WEB)/node_modules/.installed: $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_STATIC)/index.html: $(WEB)/node_modules/.installed $(WEB_SOURCES)
+	cd $(WEB) && npm run build
+	rm -rf $(WEB_STATIC) && cp -R $(WEB)/out $(WEB_STATIC)
+
+# The product: API + web UI + in-process worker on http://127.0.0.1:$${DEEPVERIFY_PORT:-8000}.
 run: install
+	$(BIN)/deepverify serve
+
+# One scan from the command line: make scan VIDEO=path/to/clip.mp4
+scan: install
 	$(BIN)/deepverify scan "$(VIDEO)" --out runs/scan
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy
@@ -37,5 +57,14 @@ test: lint typecheck pytest
 bench: install
 	$(BIN)/python bench/run_bench.py --out bench/results.json
 
+load-test: install
+	$(BIN)/python scripts/load_test.py
+
+web-client: $(VENV)/.installed $(WEB)/node_modules/.installed
+	$(BIN)/python scripts/web_client.py
+
+web-client-check: $(VENV)/.installed $(WEB)/node_modules/.installed
+	$(BIN)/python scripts/web_client.py --check
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/out $(WEB_STATIC)
