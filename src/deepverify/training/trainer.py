@@ -332,6 +332,10 @@ def train(
                 scaler.update()
                 scheduler.step()
                 total, count = total + float(loss.detach()), count + 1
+                if ddp.main and (step % 10 == 0 or step == steps_per_epoch):
+                    logger.info(
+                        "epoch %d step %d/%d loss %.4f", epoch, step, steps_per_epoch, total / count
+                    )
                 if on_step and ddp.main:
                     on_step(epoch, step, steps_per_epoch, total / count)
             stop = False
@@ -377,7 +381,7 @@ def train(
         if log is not None:
             log.close()
     result = TrainResult(
-        None, None, best_epoch, best_auc if best_auc >= 0 else None, epoch + 1 - start_epoch
+        None, None, best_epoch, best_auc if best_auc > -0.5 else None, epoch + 1 - start_epoch
     )
     if ddp.main:
         final = finalize(out, val_loader, device)
@@ -388,10 +392,11 @@ def train(
 
 
 def _selection_score(row: dict[str, Any]) -> float:
-    """Validation AUC; without one (a single class or no validation), minus a loss."""
-    if row["val_auc"] is not None:
-        return float(row["val_auc"])
+    """Validation AUC, ties broken by the lower validation loss (a small validation set often
+    reaches AUC 1.0 early); without an AUC (one class, or no validation), minus a loss."""
     loss = row["val_loss"] if math.isfinite(row["val_loss"]) else row["train_loss"]
+    if row["val_auc"] is not None:
+        return float(row["val_auc"]) - 1e-3 * min(float(loss), 10.0)
     return -1.0 - float(loss)
 
 

@@ -1,0 +1,129 @@
+"""``deepverify extract``, ``train`` and ``evaluate`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from deepverify.cli.app import app
+from deepverify.model import ModelCard
+from tests.training.helpers import make_face_dataset
+
+runner = CliRunner()
+TINY_TRAIN = ["--set", "model.input_size=64", "--set", "model.frames=4", "--set",
+              "model.lstm_hidden=16", "--set", "model.pretrained=false", "--set",
+              "data.clip_frames=3", "--set", "data.clips_per_epoch=4", "--set",
+              "data.val_fraction=0.4", "--set", "threads=1", "--epochs", "1"]  # fmt: skip
+
+
+def _one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    return make_face_dataset(tmp_path_factory.mktemp("cli") / "data", shared_data)
+
+
+@pytest.fixture(scope="module")
+def cache(dataset: Path) -> Path:
+    out = dataset.parent / "cache"
+    result = runner.invoke(
+        app, ["extract", str(dataset), "--out", str(out), "--frames", "4", "--size", "96",
+              "--workers", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "fake_broken.mp4" in result.stderr  # the corrupt file is reported, the run goes on
+    return out
+
+
+def test_extract_summary_and_resume(cache: Path, dataset: Path) -> None:
+    index = json.loads((cache / "index.json").read_text())
+    assert index["summary"] == {"ok": 5, "no_face": 0, "failed": 1}
+    again = runner.invoke(
+        app, ["extract", str(dataset), "--out", str(cache), "--frames", "4", "--size", "96"]
+    )
+    assert again.exit_code == 0, again.output
+    assert "│ 6     │ 6 " in again.stdout  # all six items were already cached
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "kinetics"], "valid: celebdf, dfdc, ffpp, folder"),
+        (["--format", "dfdc"], "no dfdc_train_part_*/metadata.json"),
+        (["--format", "ffpp"], "original_sequences/ is missing"),
+        (["--detector", "haar"], "haar"),
+    ],
+)
+def test_extract_bad_input(dataset: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["extract", str(dataset), "--out", str(tmp_path / "c"), *args])
+    assert message in _one_line_error(result)
+
+
+def test_extract_wrong_layout(tmp_path: Path) -> None:
+    (tmp_path / "videos").mkdir()
+    result = runner.invoke(app, ["extract", str(tmp_path), "--out", str(tmp_path / "c")])
+    assert "real/ and fake/" in _one_line_error(result)
+
+
+def test_train_then_evaluate(cache: Path, dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--cache", str(cache), "--out", str(run), *TINY_TRAIN])
+    assert result.exit_code == 0, result.output
+    assert (run / "model.safetensors").is_file() and (run / "metrics.csv").is_file()
+    out = tmp_path / "eval"
+    model = run / "model.safetensors"
+    result = runner.invoke(
+        app, ["evaluate", str(dataset), "--model", str(model), "--out", str(out), "--frames", "4",
+              "--record", "fixture"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "broken.mp4" in result.stderr
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["counts"] == {"items": 6, "scored": 4, "no_face": 0, "failed": 2}
+    assert report["video"]["n"] == 4 and report["video"]["n_fake"] == 1
+    assert report["frame"]["n"] == 4 * 4
+    assert (out / "roc_video.png").is_file() and (out / "reliability_video.png").is_file()
+    card = ModelCard.read(model.with_suffix(".json"))
+    assert card.metrics["evaluation"]["fixture"]["video"]["roc_auc"] == report["video"]["roc_auc"]
+    assert report["model"]["threshold"] == card.threshold  # applied, not fitted on this data
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("optim:\n  learning_rate: 0.1\n", "unknown key 'optim.learning_rate'"),
+        ("optim:\n  epochs: ten\n", "optim.epochs"),
+    ],
+)
+def test_train_bad_config(tmp_path: Path, config: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(config)
+    result = runner.invoke(app, ["train", "--config", str(path), "--cache", str(tmp_path)])
+    assert message in _one_line_error(result)
+
+
+def test_train_not_a_cache(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--cache", str(tmp_path), *TINY_TRAIN])
+    assert "run `deepverify extract` first" in _one_line_error(result)
+
+
+def test_evaluate_bad_model(dataset: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:
+    result = runner.invoke(
+        app, ["evaluate", str(dataset), "--model", str(tmp_path / "x.safetensors")]
+    )
+    assert "not found" in _one_line_error(result)
+    copy = tmp_path / "m.safetensors"
+    shutil.copy(tiny_checkpoint, copy)
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "--model", str(copy)])
+    assert "real/ and fake/" in _one_line_error(result)

@@ -1,0 +1,82 @@
+"""The face-crop cache: real detect/track/crop functions, resumable, corrupt files counted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deepverify import crops
+from deepverify.errors import DatasetError
+from deepverify.training.cache import (
+    ExtractOptions,
+    ExtractSummary,
+    extract_dataset,
+    read_index,
+)
+from deepverify.training.datasets import load_dataset
+from tests.training.conftest import TINY_EXTRACT
+
+
+def test_extract_writes_crops_and_index(face_cache: tuple[Path, ExtractSummary]) -> None:
+    cache, summary = face_cache
+    assert (summary.total, summary.ok, summary.failed) == (6, 5, 1)
+    assert summary.failures[0][0] == "fake_broken.mp4"
+    index = read_index(cache)
+    assert index["summary"] == {"ok": 5, "no_face": 0, "failed": 1}
+    records = {r["item_id"]: r for r in index["items"]}
+    clip = records["real_liveportrait_d8.mp4"]
+    assert len(clip["frames"]) == 6 and clip["frames"][0]["index"] == 0
+    track = clip["tracks"][0]
+    assert len(track["crops"]) == 6 and len(track["boxes"]) == 6
+    assert all(lm is not None and len(lm) == 5 for lm in track["crop_landmarks"])
+    photo = records["real_photo.jpg"]
+    assert len(photo["frames"]) == 1 and len(photo["tracks"][0]["crops"]) == 1
+    assert records["fake_fake_clip.mp4"]["label"] == 1
+
+
+def test_cached_crop_is_the_scan_crop(
+    face_cache: tuple[Path, ExtractSummary], face_dataset: Path
+) -> None:
+    """Cutting the model crop out of the cached one gives what crop_face gives on the frame."""
+    cache, _ = face_cache
+    record = json.loads((cache / "items" / "real_photo.jpg.json").read_text())
+    track = record["tracks"][0]
+    cached = cv2.cvtColor(cv2.imread(str(cache / track["crops"][0])), cv2.COLOR_BGR2RGB)
+    assert cached.shape == (96, 96, 3)
+    frame = cv2.cvtColor(cv2.imread(str(face_dataset / "real" / "photo.jpg")), cv2.COLOR_BGR2RGB)
+    direct = crops.crop_face(frame, track["boxes"][0], margin=0.3, size=48).astype(np.float32)
+    via_cache = crops.crop_face(cached, track["crop_boxes"][0], margin=0.3, size=48)
+    via_cache = via_cache.astype(np.float32)
+    # Same geometry (sub-pixel shift); only the second resampling differs a little.
+    grey = [cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (direct, via_cache)]
+    (dx, dy), _ = cv2.phaseCorrelate(grey[0], grey[1])
+    assert abs(dx) < 1.0 and abs(dy) < 1.0
+    blur = [cv2.GaussianBlur(x, (0, 0), 1.5) for x in (direct, via_cache)]
+    assert np.abs(blur[0] - blur[1]).mean() < 5.0
+
+
+def test_resume_skips_done_items(
+    tmp_path: Path, face_dataset: Path, face_cache: tuple[Path, ExtractSummary]
+) -> None:
+    items = load_dataset(face_dataset, "folder")
+    cache = tmp_path / "cache"
+    first = extract_dataset(items[:2], cache, TINY_EXTRACT)
+    assert first.skipped == 0 and first.ok == 2
+    seen: list[str] = []
+    again = extract_dataset(
+        items, cache, TINY_EXTRACT, workers=2, progress=lambda d, t, r: seen.append(r["item_id"])
+    )
+    assert again.skipped == 2 and again.ok + again.failed == 4
+    assert sorted(seen) == sorted(i.item_id for i in items[2:])
+    assert len(read_index(cache)["items"]) == 6
+    with pytest.raises(DatasetError, match="other options"):
+        extract_dataset(items, cache, ExtractOptions(num_frames=3, size=96))
+
+
+def test_not_a_cache(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="deepverify extract"):
+        read_index(tmp_path)

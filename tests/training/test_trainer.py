@@ -1,0 +1,99 @@
+"""Training on the tiny cache: checkpoints, resume, calibration in the card, DDP on gloo."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from deepverify.errors import ConfigError
+from deepverify.model import build_model, load_checkpoint
+from deepverify.training.cache import ExtractSummary
+from deepverify.training.config import TrainConfig, load_config
+from deepverify.training.trainer import freeze_backbone_prefix, make_card, train
+
+TINY = [
+    "model.input_size=64", "model.frames=4", "model.lstm_hidden=16", "model.pretrained=false",
+    "data.clip_frames=3", "data.clips_per_epoch=8", "data.val_fraction=0.4",
+    "data.val_clips_per_track=1", "optim.batch_size=4", "optim.warmup_steps=1", "threads=1",
+]  # fmt: skip
+
+
+def _config(cache: Path, out: Path, *extra: str) -> TrainConfig:
+    return load_config(None, [*TINY, f"data.cache={cache}", f"out_dir={out}", *extra])
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with (out / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_train_resume_and_calibrated_card(
+    face_cache: tuple[Path, ExtractSummary], tmp_path: Path
+) -> None:
+    cache, _ = face_cache
+    out = tmp_path / "run"
+    steps: list[tuple[int, int]] = []
+    first = train(
+        _config(cache, out, "optim.epochs=1"), on_step=lambda e, s, n, loss: steps.append((e, s))
+    )
+    assert steps == [(0, 1), (0, 2)]
+    assert first.epochs_run == 1 and (out / "last.pt").is_file() and (out / "best.json").is_file()
+    second = train(_config(cache, out, "optim.epochs=2"))
+    assert second.epochs_run == 1  # resumed: only epoch 1 ran
+    assert [r["epoch"] for r in _rows(out)] == ["0", "1"]
+    assert second.model_path == out / "model.safetensors"
+    model, card = load_checkpoint(out / "model.safetensors")
+    assert card.trained and card.input_size == 64 and card.frames == 4
+    assert card.temperature > 0 and 0.0 <= card.threshold <= 1.0
+    val = card.metrics["validation"]
+    assert val["clips"] > 0 and val["video"]["n"] == val["clips"]
+    assert card.training_data["self_blended_fakes"] is True
+    out_logits = model(torch.zeros(1, 3, 3, 64, 64)).video_logits
+    assert out_logits.shape == (1,)
+
+
+def test_missing_cache_and_bad_freeze(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no face-crop cache"):
+        train(TrainConfig(out_dir=tmp_path))
+    model = build_model(make_card(TrainConfig()), pretrained=False)
+    with pytest.raises(ConfigError, match="freeze_until"):
+        freeze_backbone_prefix(model, "nonexistent")
+    frozen_bn = freeze_backbone_prefix(model, "blocks.3")
+    assert frozen_bn and not model.backbone.conv_stem.weight.requires_grad
+    assert model.backbone.blocks[3][0].conv_pw.weight.requires_grad
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ddp_worker(rank: int, world: int, port: int, cache: str, out: str) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world),
+        RANK=str(rank), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        result = train(_config(Path(cache), Path(out), "optim.epochs=1"))
+        assert (result.model_path is not None) == (rank == 0)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_two_gloo_processes(face_cache: tuple[Path, ExtractSummary], tmp_path: Path) -> None:
+    cache, _ = face_cache
+    out = tmp_path / "ddp"
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(cache), str(out)), nprocs=2, join=True)
+    rows = _rows(out)
+    assert [r["epoch"] for r in rows] == ["0"]
+    _, card = load_checkpoint(out / "model.safetensors")
+    assert card.trained
