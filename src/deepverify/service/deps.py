@@ -67,21 +67,22 @@ def verify_token(*, token: str, settings: Settings, oidc: OIDCVerifier | None) -
     raise InvalidTokenError(f"unknown token issuer {issuer!r}")
 
 
-def _user_for(claims: TokenClaims, session: Session, settings: Settings) -> User:
-    if claims.issuer == settings.token_issuer:
-        user = users_service.get_user(session=session, user_id=claims.subject)
-    else:
-        user = users_service.get_or_create_external_user(
-            session=session, issuer=claims.issuer, subject=claims.subject, email=claims.email
-        )
+def _user_for(claims: TokenClaims, request: Request, settings: Settings) -> User:
+    # Its own short session: the connection goes back to the pool before the endpoint runs, so a
+    # long upload or event stream does not hold one (50 concurrent uploads exhausted the pool).
+    with request.app.state.session_factory() as session:
+        if claims.issuer == settings.token_issuer:
+            user = users_service.get_user(session=session, user_id=claims.subject)
+        else:
+            user = users_service.get_or_create_external_user(
+                session=session, issuer=claims.issuer, subject=claims.subject, email=claims.email
+            )
     if user is None or not user.is_active:
         raise _unauthorized("the account no longer exists or is disabled")
     return user
 
 
-def get_current_user(
-    request: Request, session: SessionDep, settings: SettingsDep, token: TokenDep
-) -> User:
+def get_current_user(request: Request, settings: SettingsDep, token: TokenDep) -> User:
     """The signed-in user (bearer token with API scope), else 401."""
     if not token:
         raise _unauthorized()
@@ -91,7 +92,7 @@ def get_current_user(
         raise _unauthorized("invalid or expired token: sign in again") from exc
     if claims.scope != API_SCOPE:
         raise _unauthorized("this token is not valid for the API")
-    return _user_for(claims, session, settings)
+    return _user_for(claims, request, settings)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -104,7 +105,6 @@ def media_scope(video_id: str) -> str:
 
 def get_video_reader(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     bearer: TokenDep,
     video_id: Annotated[str, Path()],
@@ -115,7 +115,7 @@ def get_video_reader(
 ) -> User:
     """The user reading one video's media: a bearer token, or a media token for that video."""
     if bearer:
-        return get_current_user(request, session, settings, bearer)
+        return get_current_user(request, settings, bearer)
     if not token:
         raise _unauthorized()
     try:
@@ -124,7 +124,7 @@ def get_video_reader(
         raise _unauthorized("invalid or expired media token: request a new one") from exc
     if claims.scope != media_scope(video_id):
         raise _unauthorized("this media token is for another video")
-    return _user_for(claims, session, settings)
+    return _user_for(claims, request, settings)
 
 
 VideoReader = Annotated[User, Depends(get_video_reader)]

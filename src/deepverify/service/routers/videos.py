@@ -316,6 +316,7 @@ def video_events(
     ``done`` carries the full video (report included) whether the job succeeded or failed.
     """
     _owned(session, user, video_id)
+    session.close()  # the stream polls with short sessions of its own; hold no connection
     factory = request.app.state.session_factory
 
     def load() -> Video | None:
