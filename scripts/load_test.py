@@ -80,10 +80,10 @@ def make_clips(folder: Path, count: int, face: Path | None, seconds: float) -> l
     import numpy as np
 
     size = 160
-    if face is not None and face.is_file():
-        base = cv2.cvtColor(cv2.resize(cv2.imread(str(face)), (size, size)), cv2.COLOR_BGR2RGB)
-    else:
-        base = np.full((size, size, 3), 128, np.uint8)
+    base = np.full((size, size, 3), 128, np.uint8)
+    picture = cv2.imread(str(face)) if face is not None else None
+    if picture is not None:
+        base = np.asarray(cv2.cvtColor(cv2.resize(picture, (size, size)), cv2.COLOR_BGR2RGB))
     fps = 10
     clips = []
     for n in range(count):
@@ -93,7 +93,7 @@ def make_clips(folder: Path, count: int, face: Path | None, seconds: float) -> l
             stream.width = stream.height = size
             stream.pix_fmt = "yuv420p"
             for i in range(max(2, round(fps * seconds))):
-                image = np.roll(base, shift=(n % 7) + i, axis=1).copy()
+                image = np.roll(base, shift=(n % 7) + i, axis=1).astype(np.uint8)
                 image[:4, : n + 1] = 255  # the clip's number: every clip's bytes differ
                 frame = av.VideoFrame.from_ndarray(image, format="rgb24")
                 for packet in stream.encode(frame):

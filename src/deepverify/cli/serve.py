@@ -10,6 +10,18 @@ import typer
 from deepverify.cli.common import console, fail, setup_logging, user_errors
 
 
+def _check_model(path: Path | None) -> None:
+    from deepverify.model import default_model_path
+
+    if path is None and default_model_path() is None:
+        fail(
+            "no trained default model is installed; pass --model CKPT "
+            "(or set DEEPVERIFY_MODEL_PATH)"
+        )
+    if path is not None and not path.is_file():
+        fail(f"model checkpoint {path} not found; check --model / DEEPVERIFY_MODEL_PATH")
+
+
 def serve(
     host: Annotated[
         str | None,
@@ -49,8 +61,8 @@ def serve(
     }
     with user_errors():
         settings = load_settings(**overrides)
-        if settings.model_path is not None and not settings.model_path.is_file():
-            fail(f"model checkpoint {settings.model_path} not found; check --model")
+        if not settings.uses_celery:  # the in-process worker needs a model: say so now
+            _check_model(settings.model_path)
         app = create_app(settings)
     mode = "Celery workers" if settings.uses_celery else "in-process worker"
     console.print(
