@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.errors import DeepverifyError
+from deepverify.report import FaceObservation, FrameResult, ModelInfo, Report, VideoMeta
 from deepverify.service.main import create_app
 from deepverify.service.settings import Settings
 from tests.videos import make_video
@@ -119,14 +121,38 @@ class FakeAnalyzer:
         (out_dir / "heatmaps").mkdir()
         (out_dir / "heatmaps" / "track0_000.png").write_bytes(b"\x89PNG fake")
         (out_dir / "report.html").write_text(f"<html><p>{display_name}</p></html>")
-        return {
-            "verdict": "REAL",
-            "probability": 0.25,
-            "report_html": "report.html",
-            "timeline_plot": None,
-            "video": {"filename": display_name},
-            "frames": [{"overlay": None, "faces": [{"heatmap": "heatmaps/track0_000.png"}]}],
-        }
+        report = Report(
+            verdict="REAL",
+            probability=0.25,
+            threshold=0.5,
+            explanation="fake analysis",
+            video=VideoMeta(
+                filename=display_name or video_path.name, sha256="0" * 64, container="mp4",
+                codec="h264", width=64, height=48, rotation=0, duration_s=0.5, fps=10.0,
+                frame_count=5,
+            ),
+            model=ModelInfo(
+                model_id="fake", backbone="fake", input_size=64, trained=False, threshold=0.5,
+                temperature=1.0,
+            ),
+            tracks=[],
+            frames=[
+                FrameResult(
+                    position=0, index=0, timestamp=0.0, overlay=None,
+                    faces=[
+                        FaceObservation(
+                            track_id=0, box=(0, 0, 10, 10), detection_score=0.9,
+                            fake_probability=0.25, heatmap="heatmaps/track0_000.png",
+                        )
+                    ],
+                )
+            ],
+            timings={},
+            warnings=[],
+            created_at=datetime.now(UTC),
+            report_html="report.html",
+        )  # fmt: skip
+        return report.model_dump(mode="json")
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from deepverify.report import Report
+
 STAGES = ("decode", "faces", "model", "heatmaps", "report")
 
 
@@ -115,7 +117,7 @@ class VideoPublic(VideoSummary):
     media: dict[str, Any]
     started_at: datetime | None
     updated_at: datetime
-    report: dict[str, Any] | None
+    report: Report | None = Field(description="the analysis report once the job is done")
     report_html_url: str | None
     image_base_url: str | None = Field(
         description="prefix of the report's image paths (heatmaps, overlays, timeline) once done"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
@@ -20,8 +21,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from deepverify.report import Report
 from deepverify.service.deps import (
     CurrentUser,
     SessionDep,
@@ -50,6 +53,7 @@ from deepverify.service.uploads import (
     receive_file,
 )
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/videos", tags=["videos"])
 
 EVENT_POLL_S = 0.5
@@ -88,6 +92,16 @@ def _image_paths(report: dict[str, Any] | None) -> set[str]:
     return {path for path in paths if isinstance(path, str)}
 
 
+def _report(video: Video) -> Report | None:
+    if video.status != JobStatus.DONE.value or video.report is None:
+        return None
+    try:
+        return Report.model_validate(video.report)
+    except ValidationError:  # written by an incompatible version: the page still works
+        logger.warning("stored report of %s does not match the report schema", video.id)
+        return None
+
+
 def to_public(video: Video) -> VideoPublic:
     """The API view of a video, with the URLs of its report page and images once done."""
     done = video.status == JobStatus.DONE.value and video.report is not None
@@ -99,7 +113,7 @@ def to_public(video: Video) -> VideoPublic:
             "media": video.media or {},
             "started_at": video.started_at,
             "updated_at": video.updated_at,
-            "report": video.report if done else None,
+            "report": _report(video),
             "report_html_url": f"{base}/report.html" if done else None,
             "image_base_url": f"{base}/images/" if done else None,
         }
