@@ -63,6 +63,7 @@ def test_extract_summary_and_resume(cache: Path, dataset: Path) -> None:
         (["--format", "dfdc"], "no dfdc_train_part_*/metadata.json"),
         (["--format", "ffpp"], "original_sequences/ is missing"),
         (["--detector", "haar"], "haar"),
+        (["--landmarks", "haar", "--workers", "2"], "haar"),
     ],
 )
 def test_extract_bad_input(dataset: Path, tmp_path: Path, args: list[str], message: str) -> None:

@@ -306,8 +306,11 @@ def extract_dataset(
         for k, item in enumerate(todo, 1):
             finish(_work(item), k)
     else:
-        # Detectors are built before forking work so a bad detector name fails here, once.
+        # Detectors are built here first so a bad name fails once, in this process (an error in
+        # a pool initializer would make the pool respawn workers forever).
         create_detector(options.detector)
+        if options.landmark_detector:
+            create_detector(options.landmark_detector)
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers, initializer=_init_worker, initargs=(cache_dir, options)) as pool:
             for k, record in enumerate(pool.imap_unordered(_work, todo), 1):
