@@ -10,7 +10,7 @@ using ``GradCAM`` as a context manager.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import cv2
@@ -108,3 +108,49 @@ def overlay(image: np.ndarray, cam: np.ndarray, *, image_weight: float = 0.5) ->
         image.astype(np.float32) / 255.0, cam, use_rgb=True, image_weight=image_weight
     )
     return blended
+
+
+# Frame overlays are for looking at, not measuring: cap their size to keep PNG writing cheap.
+OVERLAY_MAX_SIDE = 640
+
+
+def downscale(image: np.ndarray, max_side: int = OVERLAY_MAX_SIDE) -> tuple[np.ndarray, float]:
+    """Shrink an image so its longest side is at most ``max_side``; return it and the scale."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        size = (round(width * scale), round(height * scale))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
+def frame_overlay(
+    image: np.ndarray,
+    scale: float,
+    faces: Sequence[tuple[tuple[int, int, int, int], np.ndarray]],
+) -> np.ndarray:
+    """Paste each face's CAM back into a (downscaled) frame and colour the face boxes only.
+
+    Args:
+        image: The frame, RGB uint8, already scaled by ``scale``.
+        scale: The factor from full-resolution coordinates to ``image``.
+        faces: ``(square crop box in full-resolution pixels, CAM of that crop)`` per face.
+    """
+    out_h, out_w = int(image.shape[0]), int(image.shape[1])
+    heat = np.zeros((out_h, out_w), dtype=np.float32)
+    inside = np.zeros((out_h, out_w), dtype=bool)
+    for (x1, y1, x2, y2), cam in faces:
+        sx1, sy1, sx2, sy2 = (round(v * scale) for v in (x1, y1, x2, y2))
+        if sx2 <= sx1 or sy2 <= sy1:
+            continue
+        resized = cv2.resize(cam, (sx2 - sx1, sy2 - sy1), interpolation=cv2.INTER_LINEAR)
+        # The square box may extend past the frame edge (the crop was padded there).
+        cx1, cy1 = max(sx1, 0), max(sy1, 0)
+        cx2, cy2 = min(sx2, out_w), min(sy2, out_h)
+        if cx2 <= cx1 or cy2 <= cy1:
+            continue
+        patch = resized[cy1 - sy1 : cy2 - sy1, cx1 - sx1 : cx2 - sx1]
+        heat[cy1:cy2, cx1:cx2] = np.maximum(heat[cy1:cy2, cx1:cx2], patch)
+        inside[cy1:cy2, cx1:cx2] = True
+    # Colour the face boxes only; the rest of the frame stays as it was.
+    return np.where(inside[..., None], overlay(image, heat), image)

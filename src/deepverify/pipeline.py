@@ -6,13 +6,14 @@ explain, report. The CLI, the job worker and the API all call it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
+import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +25,9 @@ import torch
 
 from deepverify import crops as crops_mod
 from deepverify.errors import ModelError
-from deepverify.explain import gradcam, overlay
+from deepverify.explain import downscale, frame_overlay, gradcam, overlay
 from deepverify.faces import FaceDetector
+from deepverify.files import sha256_file
 from deepverify.frames import Frame, VideoInfo, sample_frames
 from deepverify.model import DeepfakeDetector, ModelCard, default_model_path, load_checkpoint
 from deepverify.report import (
@@ -53,8 +55,8 @@ STAGES = ("decode", "faces", "model", "heatmaps", "report")
 # A track seen in fewer than this fraction of the sampled frames is most likely a false detection
 # (a poster, a pattern); it is not scored unless it is the only one.
 MIN_TRACK_FRACTION = 0.2
-# Frame overlays are for looking at, not measuring: cap their size to keep PNG writing cheap.
-OVERLAY_MAX_SIDE = 640
+
+GRADCAM_BATCH = 8
 
 UNTRAINED_WARNING = (
     "This model is untrained (its card says trained: false): the verdict and probabilities are "
@@ -98,15 +100,6 @@ def load_model(checkpoint: Path | None = None, *, device: str = "cpu") -> Loaded
     return LoadedModel(network=network, card=card, device=torch.device(device))
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _calibrated(logits: torch.Tensor, card: ModelCard) -> np.ndarray:
     return torch.sigmoid(logits.float() / card.temperature).cpu().numpy().astype(np.float64)
 
@@ -141,45 +134,9 @@ def _staging(out_dir: Path | None) -> Iterator[Path | None]:
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+    if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
         raise OSError(f"could not write {path}")
-
-
-def _downscaled(image: np.ndarray) -> tuple[np.ndarray, float]:
-    height, width = image.shape[:2]
-    scale = min(1.0, OVERLAY_MAX_SIDE / max(height, width))
-    if scale < 1.0:
-        size = (round(width * scale), round(height * scale))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return image, scale
-
-
-def _frame_overlay(
-    image: np.ndarray,
-    scale: float,
-    faces: Sequence[tuple[tuple[int, int, int, int], np.ndarray]],
-) -> np.ndarray:
-    """Paste each face's CAM back into the downscaled frame and colour the face boxes."""
-    out_h, out_w = int(image.shape[0]), int(image.shape[1])
-    heat = np.zeros((out_h, out_w), dtype=np.float32)
-    inside = np.zeros((out_h, out_w), dtype=bool)
-    for (x1, y1, x2, y2), cam in faces:
-        sx1, sy1, sx2, sy2 = (round(v * scale) for v in (x1, y1, x2, y2))
-        if sx2 <= sx1 or sy2 <= sy1:
-            continue
-        resized = cv2.resize(cam, (sx2 - sx1, sy2 - sy1), interpolation=cv2.INTER_LINEAR)
-        # The square box may extend past the frame edge (the crop was padded there).
-        cx1, cy1 = max(sx1, 0), max(sy1, 0)
-        cx2, cy2 = min(sx2, out_w), min(sy2, out_h)
-        if cx2 <= cx1 or cy2 <= cy1:
-            continue
-        patch = resized[cy1 - sy1 : cy2 - sy1, cx1 - sx1 : cx2 - sx1]
-        heat[cy1:cy2, cx1:cx2] = np.maximum(heat[cy1:cy2, cx1:cx2], patch)
-        inside[cy1:cy2, cx1:cx2] = True
-    # Colour the face boxes only; the rest of the frame stays as it was.
-    return np.where(inside[..., None], overlay(image, heat), image)
 
 
 def analyze_video(
@@ -222,7 +179,7 @@ def analyze_video(
 
     notify("decode", 0.0)
     info, frames = sample_frames(path, n_frames)
-    sha256 = file_sha256(path)
+    sha256 = sha256_file(path)
     mark = lap("decode", started)
 
     notify("faces", 0.0)
@@ -331,28 +288,38 @@ def _explain(
     if not all_crops:
         return {}, {}
     card = model.card
+    # Small batches keep the activations Grad-CAM holds for its backward pass in check.
     cams = gradcam(
-        model.network, crops_mod.to_tensor(all_crops, mean=card.mean, std=card.std).to(model.device)
+        model.network,
+        crops_mod.to_tensor(all_crops, mean=card.mean, std=card.std).to(model.device),
+        batch_size=GRADCAM_BATCH,
     )
     heatmaps: dict[tuple[int, int], str] = {}
     per_frame: dict[int, list[tuple[tuple[int, int, int, int], np.ndarray]]] = {}
+    images: list[tuple[Path, np.ndarray]] = []  # PNGs to write
     k = 0
     for track, s in zip(tracks, scored, strict=True):
         for pos, crop, box in zip(track.positions, s.crops, s.boxes, strict=True):
             rel = f"heatmaps/track{track.track_id}_{pos:03d}.png"
-            _write_png(out / rel, overlay(crop, cams[k]))
-            _write_png(out / "crops" / f"track{track.track_id}_{pos:03d}.png", crop)
+            images.append((out / rel, overlay(crop, cams[k])))
+            images.append((out / "crops" / f"track{track.track_id}_{pos:03d}.png", crop))
             heatmaps[(track.track_id, pos)] = rel
             per_frame.setdefault(pos, []).append((box, cams[k]))
             k += 1
-            notify("heatmaps", 0.8 * k / len(all_crops))
     overlays: dict[int, str] = {}
     for pos, faces in per_frame.items():
-        image, scale = _downscaled(frames[pos].image)
+        image, scale = downscale(frames[pos].image)
         rel = f"frames/frame_{pos:03d}.png"
-        _write_png(out / rel, _frame_overlay(image, scale, faces))
-        _write_png(out / "frames" / f"plain_{pos:03d}.png", image)
+        images.append((out / rel, frame_overlay(image, scale, faces)))
+        images.append((out / "frames" / f"plain_{pos:03d}.png", image))
         overlays[pos] = rel
+    notify("heatmaps", 0.5)
+    for folder in {path.parent for path, _ in images}:
+        folder.mkdir(parents=True, exist_ok=True)
+    # PNG encoding dominates this stage; OpenCV releases the GIL, so threads use every core.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for done, _ in enumerate(pool.map(_write_png, *zip(*images, strict=True)), start=1):
+            notify("heatmaps", 0.5 + 0.5 * done / len(images))
     return heatmaps, overlays
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from deepverify.errors import DetectorError
+from deepverify.files import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +81,6 @@ def cache_dir() -> Path:
     return Path(base) / "deepverify" / "detectors"
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def resolve_weights(name: str, model_dir: Path | None = None) -> dict[str, Path]:
     """Find (or download) the verified weight files of detector ``name``.
 
@@ -134,7 +126,7 @@ def _resolve_file(spec: WeightFile, model_dir: Path | None, env_dir: Path | None
 
 
 def _verify(path: Path, spec: WeightFile) -> None:
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != spec.sha256:
         raise DetectorError(
             f"{path} has sha256 {actual[:12]}..., expected {spec.sha256[:12]}...; "

@@ -8,7 +8,6 @@ the architecture the card describes, so a corrupt, truncated or mismatched pair 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import uuid
@@ -22,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from deepverify.errors import ModelError
+from deepverify.files import sha256_file
 from deepverify.model.card import ModelCard
 from deepverify.model.imagenet import check_state, load_state_strict
 from deepverify.model.network import DeepfakeDetector, build_model
@@ -35,12 +35,6 @@ CARD_SUFFIX = ".json"
 def card_path(weights: Path) -> Path:
     """The card file that belongs to a weights file (``x.safetensors`` -> ``x.json``)."""
     return weights.with_suffix(CARD_SUFFIX)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @contextmanager
@@ -88,7 +82,7 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
         mode = tmp.stat().st_mode & 0o777
         save_file(state, str(tmp), metadata={"format": "pt"})
         tmp.chmod(mode)
-        sha = file_sha256(tmp)
+        sha = sha256_file(tmp)
         completed = dataclasses.replace(
             card,
             weights_sha256=sha,
@@ -118,7 +112,7 @@ def load_checkpoint(path: Path, *, device: str = "cpu") -> tuple[DeepfakeDetecto
     if not path.is_file():
         raise ModelError(f"checkpoint {path} not found; pass a .safetensors file")
     card = ModelCard.read(card_path(path))
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     if sha != card.weights_sha256:
         raise ModelError(
             f"checkpoint {path} does not match its card (sha256 {sha[:12]} != "

@@ -53,6 +53,9 @@ class FrameModel(nn.Module):
         return logits
 
 
+INFERENCE_CHUNK = 8
+
+
 class DeepfakeDetector(nn.Module):
     """CNN backbone per crop + per-crop head + LSTM over time.
 
@@ -89,9 +92,16 @@ class DeepfakeDetector(nn.Module):
         self.video_head = nn.Linear(lstm_hidden, 1)
 
     def features(self, crops: Tensor) -> Tensor:
-        """Pooled backbone features, ``(N, 3, S, S)`` -> ``(N, F)`` (crops any memory layout)."""
-        features: Tensor = self.backbone(crops.contiguous(memory_format=torch.channels_last))
-        return features
+        """Pooled backbone features, ``(N, 3, S, S)`` -> ``(N, F)`` (crops any memory layout).
+
+        Without gradients (inference) the crops go through in chunks of ``INFERENCE_CHUNK``:
+        nothing has to be kept between chunks, so activation memory stays bounded.
+        """
+        crops = crops.contiguous(memory_format=torch.channels_last)
+        if torch.is_grad_enabled() or len(crops) <= INFERENCE_CHUNK:
+            features: Tensor = self.backbone(crops)
+            return features
+        return torch.cat([self.backbone(chunk) for chunk in crops.split(INFERENCE_CHUNK)])
 
     def forward(self, clips: Tensor) -> DetectorOutput:
         """Score ``clips`` of shape ``(B, T, 3, S, S)`` (normalised crops)."""
