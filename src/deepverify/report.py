@@ -124,12 +124,12 @@ def explain_verdict(
         worst = max(tracks, key=lambda t: t.probability)
         who = f"face track {worst.track_id}" if len(tracks) > 1 else "the face"
         return (
-            f"The model estimates a {pct} probability that this video is manipulated, above the "
+            f"The model puts the probability that this video is manipulated at {pct}, above the "
             f"decision threshold of {threshold:.0%}. The strongest evidence comes from {who} "
             f"({worst.probability:.0%}); the heatmaps show the regions that raised the score."
         )
     return (
-        f"The model estimates a {pct} probability that this video is manipulated, below the "
+        f"The model puts the probability that this video is manipulated at {pct}, below the "
         f"decision threshold of {threshold:.0%}; no face track looked manipulated. "
         "A REAL verdict is not proof of authenticity."
     )
