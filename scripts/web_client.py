@@ -7,8 +7,6 @@ The UI knows the backend only through ``web/openapi.json`` (the schema of ``crea
     python scripts/web_client.py --check   # exit 1 when either is out of date
 
 The schema is built in-process without starting the app (no database, no worker, no network).
-While the API declares the analysis report as a free-form object, the report's own pydantic
-schema (``deepverify.report.Report``) is added under ``components`` so the UI can still type it.
 """
 
 from __future__ import annotations
@@ -28,24 +26,16 @@ WEB = REPO / "web"
 SCHEMA_JSON = WEB / "openapi.json"
 SCHEMA_TS = WEB / "src" / "lib" / "api" / "schema.d.ts"
 GENERATOR = WEB / "node_modules" / ".bin" / "openapi-typescript"
-REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 def build_schema() -> dict[str, Any]:
-    """The service's OpenAPI document, plus the report schema when the API leaves it untyped."""
-    from deepverify.report import Report
+    """The service's OpenAPI document, as ``create_app()`` declares it."""
     from deepverify.service.main import create_app
     from deepverify.service.settings import load_settings
 
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(home=Path(home), oidc_issuer=None, broker_url=None)
-        schema = create_app(settings).openapi()
-    components: dict[str, Any] = schema.setdefault("components", {}).setdefault("schemas", {})
-    if "Report" not in components:
-        report = Report.model_json_schema(ref_template=REF_TEMPLATE, mode="serialization")
-        for name, definition in report.pop("$defs", {}).items():
-            components.setdefault(name, definition)
-        components["Report"] = report
+        schema: dict[str, Any] = create_app(settings).openapi()
     return schema
 
 

@@ -37,6 +37,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"
 AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SERVER_START_TIMEOUT_S = 120.0
+# The live server's upload limit: far above the clips the tests upload, small enough that a
+# browser can build a file one byte over it in memory.
+MAX_UPLOAD_BYTES = 5_000_000
 
 
 def _required() -> bool:
@@ -175,7 +178,8 @@ def live_server(
 ) -> Iterator[LiveServer]:
     """``deepverify serve`` on a free loopback port with a throwaway home and the tiny model."""
     home = tmp_path_factory.mktemp("deepverify_home")
-    with serve(web_dir=web_dir, model=tiny_checkpoint, home=home) as server:
+    env = {"DEEPVERIFY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
+    with serve(web_dir=web_dir, model=tiny_checkpoint, home=home, env=env) as server:
         yield server
 
 

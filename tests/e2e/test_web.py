@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import LiveServer, axe_violations
+from tests.e2e.conftest import MAX_UPLOAD_BYTES, LiveServer, axe_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -71,6 +72,31 @@ def _watch_upload(page: Any, screenshot: Path) -> set[float]:
             page.screenshot(path=screenshot)
         seen.add(value)
         page.wait_for_timeout(50)
+
+
+# The natural width of the image at selector once it shows a different source than old and has
+# loaded; false until then.
+_LOADED = """([selector, old]) => {
+    const img = document.querySelector(selector);
+    const loaded = img && img.src !== old && img.complete && img.naturalWidth > 0;
+    return loaded ? img.naturalWidth : false;
+}"""
+
+
+def _swap(page: Any, selector: str, action: Callable[[], None], rel_path: str) -> int:
+    """Do ``action``; check the image at ``selector`` now loads ``rel_path`` of the report.
+
+    Returns the new image's natural width. The page shows images through object URLs, so the
+    request to the API for the report's path is what tells which image it is.
+    """
+    old = page.locator(selector).get_attribute("src")
+    suffix = "/images/" + rel_path
+    with page.expect_response(lambda r: r.url.split("?")[0].endswith(suffix)) as response:
+        action()
+    assert response.value.status == 200, f"{rel_path}: {response.value.status}"
+    width = page.wait_for_function(_LOADED, arg=[selector, old]).json_value()
+    assert isinstance(width, int) and width > 0
+    return width
 
 
 def _no_horizontal_scroll(page: Any) -> bool:
@@ -153,28 +179,43 @@ def test_sign_up_upload_verdict_heatmap_history_delete(
         assert page.locator("table tbody tr").count() == len(report["tracks"])
         assert page.locator("svg[role=img] polyline").count() == len(report["tracks"])
 
-        # Heatmap gallery: one thumbnail per face with a heatmap; the viewer shows the full frame
-        # and, with the toggle off, the face crop.
-        heatmaps = [f for frame in report["frames"] for f in frame["faces"] if f["heatmap"]]
+        # Heatmap gallery: one thumbnail per face with a heatmap. The overlay switch (keyboard)
+        # shows the plain crops the report names; the viewer shows the full frame, with and
+        # without overlay, and the face crop.
+        faces = [(frame, f) for frame in report["frames"] for f in frame["faces"] if f["heatmap"]]
+        assert faces, "the clip's faces got no heatmaps"
+        frame, face = faces[0]
+        assert face["crop"] and frame["overlay"] and frame["image"]
         thumbs = page.locator(".gallery .thumb")
-        assert thumbs.count() == len(heatmaps)
-        if heatmaps:
-            thumbs.first.click()
-            dialog = page.get_by_role("dialog")
-            image = dialog.locator("img")
-            image.wait_for()
-            frame_width = image.evaluate("img => img.complete && img.naturalWidth")
-            assert frame_width > 0
-            page.screenshot(path=artifacts / "06-heatmap-frame.png", full_page=False)
-            dialog.get_by_label("Full frame").uncheck()
-            page.wait_for_function(
-                "w => { const i = document.querySelector('dialog img');"
-                " return i && i.complete && i.naturalWidth > 0 && i.naturalWidth !== w; }",
-                arg=frame_width,
-            )
-            page.screenshot(path=artifacts / "07-heatmap-face.png", full_page=False)
-            page.keyboard.press("Escape")
-            dialog.wait_for(state="hidden")
+        assert thumbs.count() == len(faces)
+        thumb = ".gallery li:first-child img"
+        switch = page.get_by_role("switch", name="Show heatmap overlay")
+        assert switch.is_checked()
+        switch.focus()
+        crop_width = _swap(page, thumb, lambda: page.keyboard.press("Space"), face["crop"])
+        assert not switch.is_checked()
+        assert crop_width > 0 and "without overlay" in (
+            page.locator(thumb).get_attribute("alt") or ""
+        )
+        page.screenshot(path=artifacts / "06-heatmap-off.png", full_page=False)
+        assert _swap(page, thumb, switch.click, face["heatmap"]) == crop_width
+
+        thumbs.first.click()
+        dialog = page.get_by_role("dialog")
+        image = "dialog img"
+        dialog.locator("img").wait_for()
+        frame_width = page.wait_for_function(_LOADED, arg=[image, ""]).json_value()
+        page.screenshot(path=artifacts / "07-heatmap-frame.png", full_page=False)
+        overlay_switch = dialog.get_by_role("switch", name="Heatmap overlay")
+        plain_width = _swap(page, image, overlay_switch.uncheck, frame["image"])
+        assert plain_width == frame_width  # the same frame, without the overlay
+        page.screenshot(path=artifacts / "07b-frame-plain.png", full_page=False)
+        face_width = _swap(page, image, dialog.get_by_label("Full frame").uncheck, face["crop"])
+        assert face_width == crop_width != frame_width
+        assert _swap(page, image, overlay_switch.check, face["heatmap"]) == crop_width
+        page.screenshot(path=artifacts / "07c-heatmap-face.png", full_page=False)
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="hidden")
 
         # Both reports download and match the API.
         with page.expect_download() as json_download:
@@ -234,6 +275,26 @@ def test_bad_files_show_clear_errors(
             }"""
         )
         page.get_by_text("“scan.pdf” is not a video").wait_for()
+
+        # One byte over the limit the server states: refused before sending, saying the limit.
+        config = httpx.get(live_server.url + "/api/auth/config", timeout=10).json()
+        assert config["max_upload_bytes"] == MAX_UPLOAD_BYTES
+        assert "up to 5.0 MB" in page.get_by_test_id("dropzone").inner_text()
+        posts: list[str] = []
+        page.on("request", lambda request: posts.append(f"{request.method} {request.url}"))
+        page.evaluate(
+            """size => {
+                const data = new DataTransfer();
+                const bytes = new Uint8Array(size);
+                data.items.add(new File([bytes], 'long-take.mp4', { type: 'video/mp4' }));
+                const zone = document.querySelector('[data-testid=dropzone]');
+                zone.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true }));
+            }""",
+            MAX_UPLOAD_BYTES + 1,
+        )
+        page.get_by_text("“long-take.mp4” is too large").wait_for()
+        assert "this server accepts videos up to 5.0 MB" in alert.inner_text()
+        assert not [sent for sent in posts if sent.startswith("POST")]
 
         # Named like a video but not one: the server decodes it, refuses it, the page says why.
         fake = tmp_path / "holiday.mp4"

@@ -8,6 +8,7 @@ tests skip, unless ``DEEPVERIFY_REQUIRE_SERVICES=1`` (CI), where they fail.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,6 +27,13 @@ from tests.videos import make_video
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery"
+# What FakeAnalyzer writes: face heatmap, plain face crop, frame overlay, plain frame.
+IMAGES = (
+    "heatmaps/track0_000.png",
+    "crops/track0_000.png",
+    "frames/frame_000.png",
+    "frames/plain_000.png",
+)
 
 
 def need_service(env: str) -> str:
@@ -94,21 +102,27 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 class FakeAnalyzer:
     """Stands in for the pipeline in tests of the job machinery: fast, scriptable, no model.
 
-    Reports every stage, writes a report page and one image, and returns a report shaped like
-    the real one. ``fail`` makes it raise a user error; ``crash`` an unexpected one; ``delay``
-    keeps it busy (seconds); ``calls`` records the videos it analysed.
+    Reports every stage, writes a report page and the images of one face (heatmap and plain
+    crop, frame with and without overlay, named as the pipeline names them) and returns a report
+    shaped like the real one. ``fail`` makes it raise a user error; ``crash`` an unexpected one;
+    ``delay`` keeps it busy (seconds); ``gate``, while cleared, holds it before its first stage;
+    ``calls`` records the videos it analysed.
     """
 
     def __init__(self) -> None:
         self.fail: str | None = None
         self.crash = False
         self.delay = 0.0
+        self.gate = threading.Event()
+        self.gate.set()
         self.calls: list[Path] = []
 
     def __call__(
         self, video_path: Path, *, out_dir: Path, progress: Any, display_name: str | None = None
     ) -> dict[str, Any]:
         self.calls.append(video_path)
+        if not self.gate.wait(timeout=30):
+            raise RuntimeError("the test never opened the gate")
         for stage in ("decode", "faces", "model", "heatmaps", "report"):
             progress(stage, 0.5)
             if self.delay:
@@ -118,8 +132,9 @@ class FakeAnalyzer:
             raise DeepverifyError(self.fail)
         if self.crash:
             raise RuntimeError("boom")
-        (out_dir / "heatmaps").mkdir()
-        (out_dir / "heatmaps" / "track0_000.png").write_bytes(b"\x89PNG fake")
+        for rel in IMAGES:
+            (out_dir / rel).parent.mkdir(exist_ok=True)
+            (out_dir / rel).write_bytes(b"\x89PNG fake")
         (out_dir / "report.html").write_text(f"<html><p>{display_name}</p></html>")
         report = Report(
             verdict="REAL",
@@ -138,11 +153,11 @@ class FakeAnalyzer:
             tracks=[],
             frames=[
                 FrameResult(
-                    position=0, index=0, timestamp=0.0, overlay=None,
+                    position=0, index=0, timestamp=0.0, overlay=IMAGES[2], image=IMAGES[3],
                     faces=[
                         FaceObservation(
                             track_id=0, box=(0, 0, 10, 10), detection_score=0.9,
-                            fake_probability=0.25, heatmap="heatmaps/track0_000.png",
+                            fake_probability=0.25, heatmap=IMAGES[0], crop=IMAGES[1],
                         )
                     ],
                 )

@@ -11,7 +11,7 @@ import pytest
 
 from deepverify.service.models import utcnow
 from deepverify.service.security import create_token
-from tests.service.conftest import PASSWORD, TEST_SECRET, sign_up
+from tests.service.conftest import PASSWORD, TEST_SECRET, sign_up, upload
 
 PROTECTED = [
     ("GET", "/api/auth/me"),
@@ -105,7 +105,31 @@ def test_registration_can_be_disabled(make_settings, fake_analyzer):
     with TestClient(app) as client:
         body = {"email": "a@example.com", "password": PASSWORD}
         assert client.post("/api/auth/register", json=body).status_code == 403
-        assert client.get("/api/auth/config").json() == {"registration": False, "oidc": None}
+        config = client.get("/api/auth/config").json()
+        assert config["registration"] is False and config["oidc"] is None
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_config_states_the_upload_limit_the_server_enforces(
+    make_settings, fake_analyzer, clip_bytes
+):
+    """The UI refuses files over the stated limit: it must be the limit uploads really meet."""
+    from fastapi.testclient import TestClient
+
+    from deepverify.service.main import create_app
+
+    data = clip_bytes(0)
+    app = create_app(
+        make_settings(max_upload_bytes=len(data)), analyzer_factory=lambda: fake_analyzer
+    )
+    with TestClient(app) as client:
+        limit = client.get("/api/auth/config").json()["max_upload_bytes"]
+        assert limit == len(data)
+        headers = sign_up(client, "limit@example.com")
+        over = upload(client, headers, data + b"\0", name="over.mp4")
+        assert over.status_code == 413, over.text
+        assert str(limit) in over.json()["detail"]
+        assert upload(client, headers, data, name="at-limit.mp4").status_code == 202
 
 
 def test_unauthenticated_requests_are_401(client):

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from tests.service.conftest import sign_up, upload, wait_for
+from deepverify.pipeline import STAGES
+from tests.service.conftest import IMAGES, sign_up, upload, wait_for
 
 
 def _events(client, url, **kwargs) -> list[tuple[str, dict]]:
@@ -35,16 +36,25 @@ def test_upload_runs_the_job_and_reports(client, settings, clip_bytes):
     assert video["filename"] == "holiday.mp4" and video["size_bytes"] == len(data)
     assert video["sha256"] == hashlib.sha256(data).hexdigest()
     assert video["media"]["codec"] == "h264" and video["media"]["frame_count"] >= 2
-    assert set(video["progress"]) == {"decode", "faces", "model", "heatmaps", "report"}
+    assert video["progress"] == dict.fromkeys(STAGES, 1.0)
+    assert list(video["progress"]) == list(STAGES)  # in the order the stages run
     # Stored under a generated name, not the client's.
     stored = [p.name for p in settings.uploads_dir.iterdir() if p.is_file()]
     assert len(stored) == 1 and "holiday" not in stored[0]
     page = client.get(video["report_html_url"], headers=headers)
     assert page.status_code == 200 and "holiday.mp4" in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    image = client.get(video["image_base_url"] + "heatmaps/track0_000.png", headers=headers)
-    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
-    for path in ("report.json", "../../deepverify.db", "heatmaps/../report.html"):
+    # Every image the report names is served: heatmap and plain crop, frame with and without
+    # the overlay; nothing else in the result folder is.
+    frame = video["report"]["frames"][0]
+    face = frame["faces"][0]
+    named = [face["heatmap"], face["crop"], frame["overlay"], frame["image"]]
+    assert sorted(named) == sorted(IMAGES)
+    for path in named:
+        image = client.get(video["image_base_url"] + path, headers=headers)
+        assert image.status_code == 200, path
+        assert image.headers["content-type"] == "image/png"
+    for path in ("report.json", "../../deepverify.db", "heatmaps/../report.html", "crops"):
         assert client.get(video["image_base_url"] + path, headers=headers).status_code == 404
 
 
@@ -148,8 +158,23 @@ def test_events_stream_progress_until_done(client, fake_analyzer, clip_bytes):
     assert statuses[-1] == "done" and "running" in statuses
     stages = [data["stage"] for name, data in events if data.get("stage")]
     assert stages == sorted(set(stages), key=stages.index)  # stages advance, never go back
+    assert all(list(data["progress"]) == list(STAGES) for _, data in events)
     done = events[-1][1]
     assert done["id"] == video_id and done["report"]["verdict"] == "REAL"
+
+
+def test_progress_lists_every_stage_at_zero_from_upload_on(client, fake_analyzer, clip_bytes):
+    headers = sign_up(client, "stages@example.com")
+    fake_analyzer.gate.clear()  # the job is queued or claimed, but no stage has started
+    try:
+        video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+        video = client.get(f"/api/videos/{video_id}", headers=headers).json()
+        assert video["status"] in ("queued", "running") and video["stage"] is None
+        assert list(video["progress"].items()) == [(stage, 0.0) for stage in STAGES]
+    finally:
+        fake_analyzer.gate.set()
+    done = wait_for(client, headers, video_id)
+    assert list(done["progress"].items()) == [(stage, 1.0) for stage in STAGES]
 
 
 @pytest.mark.parametrize("database_url", [None])

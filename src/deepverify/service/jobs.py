@@ -27,6 +27,7 @@ from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.errors import DeepverifyError
+from deepverify.pipeline import STAGES
 from deepverify.service.models import JobStatus, Video, utcnow
 from deepverify.service.settings import Settings
 
@@ -34,6 +35,14 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, float], None]
 PROGRESS_WRITE_INTERVAL_S = 0.25
+
+
+def stage_progress(recorded: dict[str, float] | None = None) -> dict[str, float]:
+    """Every pipeline stage in the order it runs, at 0 unless ``recorded`` says otherwise.
+
+    Stages the pipeline does not list (none today) follow, so nothing recorded is hidden.
+    """
+    return {**dict.fromkeys(STAGES, 0.0), **(recorded or {})}
 
 
 class Analyzer(Protocol):
@@ -108,7 +117,7 @@ def claim_job(
                     heartbeat_at=now,
                     started_at=now,
                     stage=None,
-                    progress={},
+                    progress=stage_progress(),
                     error=None,
                 )
                 .execution_options(synchronize_session=False)
@@ -199,7 +208,7 @@ class _ProgressWriter:
         self.factory = factory
         self.video_id = video_id
         self.worker_id = worker_id
-        self.progress: dict[str, float] = {}
+        self.progress = stage_progress()
         self.stage: str | None = None
         self._last_write = 0.0
         self._lock = threading.Lock()

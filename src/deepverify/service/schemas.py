@@ -11,9 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from deepverify.pipeline import STAGES
 from deepverify.report import Report
 
-STAGES = ("decode", "faces", "model", "heatmaps", "report")
+_PROGRESS = f"fraction done (0 to 1) per stage, all listed from upload on: {', '.join(STAGES)}"
 
 
 def normalise_email(value: str) -> str:
@@ -76,10 +77,11 @@ class OIDCConfig(BaseModel):
 
 
 class AuthConfig(BaseModel):
-    """How users can sign in to this server."""
+    """How users can sign in to this server, and what it accepts from them."""
 
     registration: bool
     oidc: OIDCConfig | None
+    max_upload_bytes: int = Field(description="the largest video upload accepted, in bytes")
 
 
 class VideoAccepted(BaseModel):
@@ -113,14 +115,15 @@ class VideoSummary(BaseModel):
 class VideoPublic(VideoSummary):
     """A video with its progress per stage and, once done, the full report."""
 
-    progress: dict[str, float] = Field(description=f"fraction done per stage: {', '.join(STAGES)}")
+    progress: dict[str, float] = Field(description=_PROGRESS)
     media: dict[str, Any]
     started_at: datetime | None
     updated_at: datetime
     report: Report | None = Field(description="the analysis report once the job is done")
     report_html_url: str | None
     image_base_url: str | None = Field(
-        description="prefix of the report's image paths (heatmaps, overlays, timeline) once done"
+        description="prefix of the report's image paths (heatmaps, crops, frames, timeline) "
+        "once done"
     )
 
 
@@ -139,7 +142,7 @@ class VideoEvent(BaseModel):
     id: str
     status: str
     stage: str | None
-    progress: dict[str, float]
+    progress: dict[str, float] = Field(description=_PROGRESS)
     error: str | None
     verdict: str | None
     probability: float | None

@@ -5,17 +5,19 @@ import type { Report } from "@/lib/api/types";
 import { percent, seconds } from "@/lib/format";
 import { useAuthedImage } from "@/lib/media";
 
+/** One picture as the report names it: with the heatmap overlay, and plain when it has one. */
+type Picture = { overlay: string; plain: string | null };
+
 type Item = {
   key: string;
   trackId: number;
-  position: number;
   timestamp: number;
   probability: number;
-  heatmap: string;
-  frameOverlay: string | null;
+  face: Picture;
+  frame: Picture | null;
 };
 
-/** The sampled faces that have a heatmap, in time order. */
+/** The sampled faces that have a heatmap, in time order, with the report's image paths. */
 function itemsOf(report: Report): Item[] {
   const items: Item[] = [];
   for (const frame of report.frames) {
@@ -24,15 +26,19 @@ function itemsOf(report: Report): Item[] {
       items.push({
         key: `${frame.position}-${face.track_id}`,
         trackId: face.track_id,
-        position: frame.position,
         timestamp: frame.timestamp,
         probability: face.fake_probability,
-        heatmap: face.heatmap,
-        frameOverlay: frame.overlay ?? null,
+        face: { overlay: face.heatmap, plain: face.crop ?? null },
+        frame: frame.overlay ? { overlay: frame.overlay, plain: frame.image ?? null } : null,
       });
     }
   }
   return items;
+}
+
+/** The path to show: the overlay, unless it is switched off and a plain picture exists. */
+function pathOf(picture: Picture, overlay: boolean): string {
+  return overlay || !picture.plain ? picture.overlay : picture.plain;
 }
 
 function AuthedImage({ src, alt, className }: { src: string | null; alt: string; className?: string }) {
@@ -43,19 +49,28 @@ function AuthedImage({ src, alt, className }: { src: string | null; alt: string;
   return <img src={url} alt={alt} className={className} />;
 }
 
+/** A labelled on/off switch: a native checkbox, so Tab reaches it and Space flips it. */
+function Toggle({ label, checked, onChange }: { label: string; checked: boolean; onChange: (on: boolean) => void }) {
+  return (
+    <label className="toggle">
+      <input type="checkbox" role="switch" checked={checked} onChange={(event) => onChange(event.target.checked)} />
+      {label}
+    </label>
+  );
+}
+
 type Props = {
   report: Report;
   /** The API address of a file named by a relative path in the report (null: not served). */
   urlFor: (relPath: string) => string | null;
-  /** The plain (no heatmap) image for a report path, when the API offers one. */
-  plainUrlFor?: (relPath: string) => string | null;
 };
 
 /**
  * Grad-CAM heatmaps of the sampled faces. Selecting one opens a viewer with the full frame; the
- * toggle switches between the heatmap overlay and the plain image where the API serves both.
+ * "Heatmap overlay" switch shows the same crops and frames without the overlay, where the report
+ * names plain images.
  */
-export function HeatmapGallery({ report, urlFor, plainUrlFor }: Props) {
+export function HeatmapGallery({ report, urlFor }: Props) {
   const items = itemsOf(report);
   const [overlay, setOverlay] = useState(true);
   const [open, setOpen] = useState<Item | null>(null);
@@ -70,9 +85,9 @@ export function HeatmapGallery({ report, urlFor, plainUrlFor }: Props) {
   if (items.length === 0) {
     return <p className="muted">No heatmaps were produced for this video.</p>;
   }
-  const canToggle = Boolean(plainUrlFor);
-  const pick = (rel: string | null) => (rel ? (overlay || !plainUrlFor ? urlFor(rel) : plainUrlFor(rel)) : null);
-  const viewerRel = open ? (fullFrame && open.frameOverlay ? open.frameOverlay : open.heatmap) : null;
+  const anyPlain = items.some((item) => item.face.plain !== null);
+  const describe = (picture: Picture) => (pathOf(picture, overlay) === picture.overlay ? "with its heatmap" : "without overlay");
+  const shown = open ? (fullFrame && open.frame ? open.frame : open.face) : null;
 
   return (
     <>
@@ -80,18 +95,16 @@ export function HeatmapGallery({ report, urlFor, plainUrlFor }: Props) {
         <p className="muted" style={{ margin: 0 }}>
           Red regions raised the “fake” score most. Select a face to see the whole frame.
         </p>
-        {canToggle && (
-          <label className="toggle">
-            <input type="checkbox" checked={overlay} onChange={(event) => setOverlay(event.target.checked)} />
-            Show heatmap overlay
-          </label>
-        )}
+        {anyPlain && <Toggle label="Show heatmap overlay" checked={overlay} onChange={setOverlay} />}
       </div>
       <ul className="gallery" aria-label="Heatmaps of the sampled faces">
         {items.map((item) => (
           <li key={item.key}>
             <button type="button" className="thumb" onClick={() => setOpen(item)} aria-haspopup="dialog">
-              <AuthedImage src={pick(item.heatmap)} alt={`Face ${item.trackId} at ${seconds(item.timestamp)}`} />
+              <AuthedImage
+                src={urlFor(pathOf(item.face, overlay))}
+                alt={`Face ${item.trackId} at ${seconds(item.timestamp)}, ${describe(item.face)}`}
+              />
               <span className="caption">
                 {seconds(item.timestamp)} · face {item.trackId} · <strong>{percent(item.probability, 0)}</strong>
               </span>
@@ -100,7 +113,7 @@ export function HeatmapGallery({ report, urlFor, plainUrlFor }: Props) {
         ))}
       </ul>
       <dialog ref={dialog} className="viewer" aria-labelledby="viewer-title" onClose={() => setOpen(null)}>
-        {open && (
+        {open && shown && (
           <>
             <div className="row-between">
               <h3 id="viewer-title" style={{ margin: 0 }}>
@@ -111,22 +124,12 @@ export function HeatmapGallery({ report, urlFor, plainUrlFor }: Props) {
               </button>
             </div>
             <div className="actions" style={{ marginTop: "0.5rem" }}>
-              {open.frameOverlay && (
-                <label className="toggle">
-                  <input type="checkbox" checked={fullFrame} onChange={(event) => setFullFrame(event.target.checked)} />
-                  Full frame
-                </label>
-              )}
-              {canToggle && (
-                <label className="toggle">
-                  <input type="checkbox" checked={overlay} onChange={(event) => setOverlay(event.target.checked)} />
-                  Heatmap overlay
-                </label>
-              )}
+              {open.frame && <Toggle label="Full frame" checked={fullFrame} onChange={setFullFrame} />}
+              {shown.plain && <Toggle label="Heatmap overlay" checked={overlay} onChange={setOverlay} />}
             </div>
             <AuthedImage
-              src={pick(viewerRel)}
-              alt={`${fullFrame && open.frameOverlay ? "Frame" : "Face crop"} at ${seconds(open.timestamp)} with its heatmap`}
+              src={urlFor(pathOf(shown, overlay))}
+              alt={`${shown === open.frame ? "Frame" : "Face crop"} at ${seconds(open.timestamp)}, ${describe(shown)}`}
             />
           </>
         )}

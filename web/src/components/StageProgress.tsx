@@ -1,12 +1,11 @@
-import { KNOWN_STAGES, percent, stageLabel } from "@/lib/format";
+import { percent, stageLabel } from "@/lib/format";
 
 /**
- * One progress bar per pipeline stage. The API reports the stages that have started; the ones
- * still to come are shown at 0 so the user sees the whole way ahead.
+ * One progress bar per pipeline stage, in the order the API lists them (it lists every stage from
+ * upload on, the ones still to come at 0, so the user sees the whole way ahead).
  */
 export function StageProgress({ progress, current }: { progress: Record<string, number>; current: string | null }) {
-  const names = [...KNOWN_STAGES, ...Object.keys(progress).filter((name) => !KNOWN_STAGES.includes(name))];
-  const stages = names.map((name) => [name, progress[name] ?? 0] as const);
+  const stages = Object.entries(progress);
   return (
     <ol className="stages" aria-label="Analysis stages">
       {stages.map(([stage, fraction]) => {

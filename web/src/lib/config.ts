@@ -18,9 +18,7 @@ let cached: Promise<ServerInfo> | null = null;
 async function load(): Promise<ServerInfo> {
   const result = await api.GET("/api/auth/config");
   const auth = result.data ?? null;
-  // Read the limit if (a later version of) the API states it; else the server's 413 tells.
-  const limit = auth && "max_upload_bytes" in auth ? auth.max_upload_bytes : null;
-  return { loaded: true, auth, maxUploadBytes: typeof limit === "number" ? limit : null };
+  return { loaded: true, auth, maxUploadBytes: auth?.max_upload_bytes ?? null };
 }
 
 /** The server's configuration (fetched once and shared); never throws: unknown parts are null. */

@@ -22,6 +22,7 @@ export function verdictLabel(verdict: string | null | undefined): string {
   return verdict ? verdict.replace(/_/g, " ") : "—";
 }
 
+// Wording only: which stages exist, and their order, come from the API.
 const STAGE_LABELS: Record<string, string> = {
   decode: "Decoding",
   faces: "Finding faces",
@@ -30,10 +31,7 @@ const STAGE_LABELS: Record<string, string> = {
   report: "Report",
 };
 
-/** The pipeline's stages in the order they run (names as the API reports them). */
-export const KNOWN_STAGES: readonly string[] = Object.keys(STAGE_LABELS);
-
-/** A pipeline stage's name for people; unknown stages keep the API's name. */
+/** A pipeline stage's name for people; stages without a label keep the API's name. */
 export function stageLabel(stage: string): string {
   return STAGE_LABELS[stage] ?? stage;
 }

@@ -81,7 +81,11 @@ def read_me(user: CurrentUser) -> UserPublic:
 
 @router.get("/config", response_model=AuthConfig, operation_id="auth_config")
 def auth_config(request: Request, settings: SettingsDep) -> AuthConfig:
-    """How to sign in here: local registration, and the external OIDC issuer if configured."""
+    """How to sign in here, and the largest upload accepted.
+
+    Sign-in: local registration, and the external OIDC issuer if one is configured. The upload
+    limit lets a client refuse a too-large file before sending any of it.
+    """
     oidc = request.app.state.oidc
     config = None
     if oidc is not None:
@@ -93,4 +97,8 @@ def auth_config(request: Request, settings: SettingsDep) -> AuthConfig:
             or oidc.authorization_endpoint(),
             provider_name=settings.oidc_provider_name,
         )
-    return AuthConfig(registration=settings.allow_registration, oidc=config)
+    return AuthConfig(
+        registration=settings.allow_registration,
+        oidc=config,
+        max_upload_bytes=settings.max_upload_bytes,
+    )

@@ -32,7 +32,7 @@ from deepverify.service.deps import (
     VideoReader,
     media_scope,
 )
-from deepverify.service.jobs import result_dir
+from deepverify.service.jobs import result_dir, stage_progress
 from deepverify.service.models import JobStatus, User, Video
 from deepverify.service.schemas import (
     MediaToken,
@@ -87,8 +87,9 @@ def _image_paths(report: dict[str, Any] | None) -> set[str]:
         return set()
     paths = {report.get("timeline_plot")}
     for frame in report.get("frames", []):
-        paths.add(frame.get("overlay"))
-        paths.update(face.get("heatmap") for face in frame.get("faces", []))
+        paths.update((frame.get("overlay"), frame.get("image")))
+        for face in frame.get("faces", []):
+            paths.update((face.get("heatmap"), face.get("crop")))
     return {path for path in paths if isinstance(path, str)}
 
 
@@ -109,7 +110,7 @@ def to_public(video: Video) -> VideoPublic:
     return VideoPublic.model_validate(
         {
             **VideoSummary.model_validate(video).model_dump(),
-            "progress": video.progress or {},
+            "progress": stage_progress(video.progress),
             "media": video.media or {},
             "started_at": video.started_at,
             "updated_at": video.updated_at,
@@ -287,7 +288,7 @@ def report_html(
 def report_image(
     video_id: str, image_path: str, session: SessionDep, user: VideoReader, settings: SettingsDep
 ) -> FileResponse:
-    """A heatmap, frame overlay or timeline PNG, by the relative path the report gives."""
+    """A PNG the report names (heatmap, face crop, frame with or without overlay, timeline)."""
     video = _done(session, user, video_id)
     if image_path not in _image_paths(video.report):  # only files the report names
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such image in this report")
@@ -302,7 +303,7 @@ def _event(video: Video) -> VideoEvent:
         id=video.id,
         status=video.status,
         stage=video.stage,
-        progress=video.progress or {},
+        progress=stage_progress(video.progress),
         error=video.error,
         verdict=video.verdict,
         probability=video.probability,

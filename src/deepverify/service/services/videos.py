@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from deepverify.service.jobs import result_dir, upload_path
+from deepverify.service.jobs import result_dir, stage_progress, upload_path
 from deepverify.service.models import JobStatus, User, Video
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import ReceivedFile
@@ -53,7 +53,7 @@ def create_video(
         storage_name=storage_name,
         media=media,
         status=JobStatus.QUEUED.value,
-        progress={},
+        progress=stage_progress(),
     )
     session.add(video)
     try:

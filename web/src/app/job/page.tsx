@@ -10,7 +10,7 @@ import { ScoreChart } from "@/components/ScoreChart";
 import { StageProgress } from "@/components/StageProgress";
 import { TracksTable } from "@/components/TracksTable";
 import { Verdict } from "@/components/Verdict";
-import { imageUrl, reportHtmlUrl, reportOf } from "@/lib/api/urls";
+import { imageUrl, reportHtmlUrl } from "@/lib/api/urls";
 import { useRequireUser } from "@/lib/auth";
 import { describeError } from "@/lib/errors";
 import { dateTime, statusLabel } from "@/lib/format";
@@ -45,7 +45,7 @@ function JobView({ id }: { id: string }) {
   const progress = live?.progress ?? video.progress;
   const stage = live?.stage ?? video.stage;
   const failure = live?.error ?? video.error;
-  const report = status === "done" ? reportOf(video) : null;
+  const report = status === "done" ? video.report : null;
   const name = stem(video.filename);
 
   async function download(kind: "json" | "html") {

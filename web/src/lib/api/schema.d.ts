@@ -73,7 +73,10 @@ export interface paths {
         };
         /**
          * Auth Config
-         * @description How to sign in here: local registration, and the external OIDC issuer if configured.
+         * @description How to sign in here, and the largest upload accepted.
+         *
+         *     Sign-in: local registration, and the external OIDC issuer if one is configured. The upload
+         *     limit lets a client refuse a too-large file before sending any of it.
          */
         get: operations["auth_config"];
         put?: never;
@@ -185,7 +188,7 @@ export interface paths {
         };
         /**
          * Report Image
-         * @description A heatmap, frame overlay or timeline PNG, by the relative path the report gives.
+         * @description A PNG the report names (heatmap, face crop, frame with or without overlay, timeline).
          */
         get: operations["videos_image"];
         put?: never;
@@ -264,12 +267,17 @@ export interface components {
     schemas: {
         /**
          * AuthConfig
-         * @description How users can sign in to this server.
+         * @description How users can sign in to this server, and what it accepts from them.
          */
         AuthConfig: {
             /** Registration */
             registration: boolean;
             oidc: components["schemas"]["OIDCConfig"] | null;
+            /**
+             * Max Upload Bytes
+             * @description the largest video upload accepted, in bytes
+             */
+            max_upload_bytes: number;
         };
         /** Body_auth_login */
         Body_auth_login: {
@@ -294,6 +302,74 @@ export interface components {
              * Format: password
              */
             client_secret?: string | null;
+        };
+        /**
+         * FaceObservation
+         * @description One face in one sampled frame.
+         */
+        FaceObservation: {
+            /** Track Id */
+            track_id: number;
+            /**
+             * Box
+             * @description x1, y1, x2, y2 in upright full-resolution pixels
+             */
+            box: [
+                number,
+                number,
+                number,
+                number
+            ];
+            /** Detection Score */
+            detection_score: number;
+            /**
+             * Fake Probability
+             * @description Calibrated per-frame probability of 'fake'
+             */
+            fake_probability: number;
+            /**
+             * Heatmap
+             * @description Grad-CAM overlay on the face crop (PNG)
+             */
+            heatmap?: string | null;
+            /**
+             * Crop
+             * @description The face crop the model saw, no overlay (PNG)
+             */
+            crop?: string | null;
+        };
+        /**
+         * FrameResult
+         * @description One sampled frame: where it is in the video, and the faces found in it.
+         */
+        FrameResult: {
+            /**
+             * Position
+             * @description Index in the sampled-frame list
+             */
+            position: number;
+            /**
+             * Index
+             * @description Frame index in the video stream
+             */
+            index: number;
+            /**
+             * Timestamp
+             * @description Seconds from the start
+             */
+            timestamp: number;
+            /** Faces */
+            faces: components["schemas"]["FaceObservation"][];
+            /**
+             * Overlay
+             * @description The frame with every face's heatmap (PNG)
+             */
+            overlay?: string | null;
+            /**
+             * Image
+             * @description The frame without overlay, downscaled (PNG)
+             */
+            image?: string | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -334,6 +410,24 @@ export interface components {
             detail: string;
         };
         /**
+         * ModelInfo
+         * @description The model card fields a reader needs to judge the verdict.
+         */
+        ModelInfo: {
+            /** Model Id */
+            model_id: string;
+            /** Backbone */
+            backbone: string;
+            /** Input Size */
+            input_size: number;
+            /** Trained */
+            trained: boolean;
+            /** Threshold */
+            threshold: number;
+            /** Temperature */
+            temperature: number;
+        };
+        /**
          * OIDCConfig
          * @description What the UI needs to start an external sign-in.
          */
@@ -371,6 +465,59 @@ export interface components {
             detail?: string | null;
         };
         /**
+         * Report
+         * @description The result of analysing one video.
+         */
+        Report: {
+            /**
+             * Schema Version
+             * @default 1.0
+             * @constant
+             */
+            schema_version: "1.0";
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "REAL" | "FAKE" | "NO_FACE";
+            /**
+             * Probability
+             * @description Calibrated probability that the video is manipulated; null when no face
+             */
+            probability: number | null;
+            /** Threshold */
+            threshold: number;
+            /**
+             * Explanation
+             * @description The verdict in plain language
+             */
+            explanation: string;
+            video: components["schemas"]["VideoMeta"];
+            model: components["schemas"]["ModelInfo"];
+            /** Tracks */
+            tracks: components["schemas"]["TrackResult"][];
+            /** Frames */
+            frames: components["schemas"]["FrameResult"][];
+            /**
+             * Timings
+             * @description Seconds spent per pipeline stage
+             */
+            timings: {
+                [key: string]: number;
+            };
+            /** Warnings */
+            warnings: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Report Html */
+            report_html?: string | null;
+            /** Timeline Plot */
+            timeline_plot?: string | null;
+        };
+        /**
          * Token
          * @description An OAuth2 bearer access token.
          */
@@ -388,6 +535,30 @@ export interface components {
              * @description seconds until the token expires
              */
             expires_in: number;
+        };
+        /**
+         * TrackResult
+         * @description One person followed across the sampled frames, scored as a sequence.
+         */
+        TrackResult: {
+            /** Track Id */
+            track_id: number;
+            /**
+             * Probability
+             * @description Calibrated video-level probability of 'fake'
+             */
+            probability: number;
+            /**
+             * Frames
+             * @description Number of sampled frames the face appears in
+             */
+            frames: number;
+            /** First Timestamp */
+            first_timestamp: number;
+            /** Last Timestamp */
+            last_timestamp: number;
+            /** Median Face Px */
+            median_face_px: number;
         };
         /**
          * UserCreate
@@ -459,7 +630,10 @@ export interface components {
             status: string;
             /** Stage */
             stage: string | null;
-            /** Progress */
+            /**
+             * Progress
+             * @description fraction done (0 to 1) per stage, all listed from upload on: decode, faces, model, heatmaps, report
+             */
             progress: {
                 [key: string]: number;
             };
@@ -469,6 +643,41 @@ export interface components {
             verdict: string | null;
             /** Probability */
             probability: number | null;
+        };
+        /**
+         * VideoMeta
+         * @description What was analysed, as measured by the decoder (not trusted from the header).
+         */
+        VideoMeta: {
+            /** Filename */
+            filename: string;
+            /** Sha256 */
+            sha256: string;
+            /** Container */
+            container: string;
+            /** Codec */
+            codec: string;
+            /**
+             * Width
+             * @description Display width after rotation, pixels
+             */
+            width: number;
+            /**
+             * Height
+             * @description Display height after rotation, pixels
+             */
+            height: number;
+            /**
+             * Rotation
+             * @description Rotation applied to get upright frames, degrees
+             */
+            rotation: number;
+            /** Duration S */
+            duration_s: number;
+            /** Fps */
+            fps: number;
+            /** Frame Count */
+            frame_count: number;
         };
         /**
          * VideoPublic
@@ -505,7 +714,7 @@ export interface components {
             finished_at: string | null;
             /**
              * Progress
-             * @description fraction done per stage: decode, faces, model, heatmaps, report
+             * @description fraction done (0 to 1) per stage, all listed from upload on: decode, faces, model, heatmaps, report
              */
             progress: {
                 [key: string]: number;
@@ -521,15 +730,13 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
-            /** Report */
-            report: {
-                [key: string]: unknown;
-            } | null;
+            /** @description the analysis report once the job is done */
+            report: components["schemas"]["Report"] | null;
             /** Report Html Url */
             report_html_url: string | null;
             /**
              * Image Base Url
-             * @description prefix of the report's image paths (heatmaps, overlays, timeline) once done
+             * @description prefix of the report's image paths (heatmaps, crops, frames, timeline) once done
              */
             image_base_url: string | null;
         };
@@ -583,202 +790,6 @@ export interface components {
             skip: number;
             /** Limit */
             limit: number;
-        };
-        /**
-         * FaceObservation
-         * @description One face in one sampled frame.
-         */
-        FaceObservation: {
-            /** Track Id */
-            track_id: number;
-            /**
-             * Box
-             * @description x1, y1, x2, y2 in upright full-resolution pixels
-             */
-            box: [
-                number,
-                number,
-                number,
-                number
-            ];
-            /** Detection Score */
-            detection_score: number;
-            /**
-             * Fake Probability
-             * @description Calibrated per-frame probability of 'fake'
-             */
-            fake_probability: number;
-            /**
-             * Heatmap
-             * @description Grad-CAM overlay on the face crop (PNG)
-             * @default null
-             */
-            heatmap: string | null;
-        };
-        /**
-         * FrameResult
-         * @description One sampled frame: where it is in the video, and the faces found in it.
-         */
-        FrameResult: {
-            /**
-             * Position
-             * @description Index in the sampled-frame list
-             */
-            position: number;
-            /**
-             * Index
-             * @description Frame index in the video stream
-             */
-            index: number;
-            /**
-             * Timestamp
-             * @description Seconds from the start
-             */
-            timestamp: number;
-            /** Faces */
-            faces: components["schemas"]["FaceObservation"][];
-            /**
-             * Overlay
-             * @description The frame with every face's heatmap (PNG)
-             * @default null
-             */
-            overlay: string | null;
-        };
-        /**
-         * ModelInfo
-         * @description The model card fields a reader needs to judge the verdict.
-         */
-        ModelInfo: {
-            /** Model Id */
-            model_id: string;
-            /** Backbone */
-            backbone: string;
-            /** Input Size */
-            input_size: number;
-            /** Trained */
-            trained: boolean;
-            /** Threshold */
-            threshold: number;
-            /** Temperature */
-            temperature: number;
-        };
-        /**
-         * TrackResult
-         * @description One person followed across the sampled frames, scored as a sequence.
-         */
-        TrackResult: {
-            /** Track Id */
-            track_id: number;
-            /**
-             * Probability
-             * @description Calibrated video-level probability of 'fake'
-             */
-            probability: number;
-            /**
-             * Frames
-             * @description Number of sampled frames the face appears in
-             */
-            frames: number;
-            /** First Timestamp */
-            first_timestamp: number;
-            /** Last Timestamp */
-            last_timestamp: number;
-            /** Median Face Px */
-            median_face_px: number;
-        };
-        /**
-         * VideoMeta
-         * @description What was analysed, as measured by the decoder (not trusted from the header).
-         */
-        VideoMeta: {
-            /** Filename */
-            filename: string;
-            /** Sha256 */
-            sha256: string;
-            /** Container */
-            container: string;
-            /** Codec */
-            codec: string;
-            /**
-             * Width
-             * @description Display width after rotation, pixels
-             */
-            width: number;
-            /**
-             * Height
-             * @description Display height after rotation, pixels
-             */
-            height: number;
-            /**
-             * Rotation
-             * @description Rotation applied to get upright frames, degrees
-             */
-            rotation: number;
-            /** Duration S */
-            duration_s: number;
-            /** Fps */
-            fps: number;
-            /** Frame Count */
-            frame_count: number;
-        };
-        /**
-         * Report
-         * @description The result of analysing one video.
-         */
-        Report: {
-            /**
-             * Schema Version
-             * @default 1.0
-             * @constant
-             */
-            schema_version: "1.0";
-            /**
-             * Verdict
-             * @enum {string}
-             */
-            verdict: "REAL" | "FAKE" | "NO_FACE";
-            /**
-             * Probability
-             * @description Calibrated probability that the video is manipulated; null when no face
-             */
-            probability: number | null;
-            /** Threshold */
-            threshold: number;
-            /**
-             * Explanation
-             * @description The verdict in plain language
-             */
-            explanation: string;
-            video: components["schemas"]["VideoMeta"];
-            model: components["schemas"]["ModelInfo"];
-            /** Tracks */
-            tracks: components["schemas"]["TrackResult"][];
-            /** Frames */
-            frames: components["schemas"]["FrameResult"][];
-            /**
-             * Timings
-             * @description Seconds spent per pipeline stage
-             */
-            timings: {
-                [key: string]: number;
-            };
-            /** Warnings */
-            warnings: string[];
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /**
-             * Report Html
-             * @default null
-             */
-            report_html: string | null;
-            /**
-             * Timeline Plot
-             * @default null
-             */
-            timeline_plot: string | null;
         };
     };
     responses: never;

@@ -1,5 +1,7 @@
 // Friendly names for the generated schema types: pages import from here, never from schema.d.ts.
-import type { components } from "./schema";
+import type { Client, MethodResponse } from "openapi-fetch";
+
+import type { components, paths } from "./schema";
 
 type Schemas = components["schemas"];
 
@@ -7,11 +9,14 @@ export type User = Schemas["UserPublic"];
 export type AuthConfig = Schemas["AuthConfig"];
 export type UploadAccepted = Schemas["VideoAccepted"];
 export type VideoSummary = Schemas["VideoSummary"];
-export type Video = Schemas["VideoPublic"];
 export type VideoPage = Schemas["VideosPublic"];
 export type VideoEvent = Schemas["VideoEvent"];
-export type Report = Schemas["Report"];
-export type TrackResult = Schemas["TrackResult"];
-export type FrameResult = Schemas["FrameResult"];
-export type FaceObservation = Schemas["FaceObservation"];
 export type JobStatus = VideoSummary["status"];
+
+// A video with its report exactly as the client returns it: openapi-fetch reads fixed-length
+// arrays (a face's `box`) as plain arrays, so the report types come from its response type.
+export type Video = MethodResponse<Client<paths>, "get", "/api/videos/{video_id}">;
+export type Report = NonNullable<Video["report"]>;
+export type TrackResult = Report["tracks"][number];
+export type FrameResult = Report["frames"][number];
+export type FaceObservation = FrameResult["faces"][number];

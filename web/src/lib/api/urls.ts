@@ -1,14 +1,6 @@
 // Addresses of a video's report page and images, as the API gives them (never built by hand
 // beyond joining the API's image prefix with the report's relative paths).
-import type { Report, Video } from "./types";
-
-/**
- * The analysis report of a finished video. The API declares it as a free-form object; its shape
- * is the report schema added to the generated types (see scripts/web_client.py).
- */
-export function reportOf(video: Video): Report | null {
-  return video.status === "done" && video.report ? (video.report as unknown as Report) : null;
-}
+import type { Video } from "./types";
 
 /** The API address of an image named by a relative path in the report (null before done). */
 export function imageUrl(video: Video, relPath: string): string | null {
