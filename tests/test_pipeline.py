@@ -12,8 +12,9 @@ import torch
 from deepverify.errors import InvalidVideoError
 from deepverify.faces import create_detector
 from deepverify.model import DetectorOutput
-from deepverify.pipeline import STAGES, UNTRAINED_WARNING, LoadedModel, analyze_video, load_model
+from deepverify.pipeline import UNTRAINED_WARNING, LoadedModel, analyze_video, load_model
 from deepverify.report import Report
+from deepverify.stages import STAGES
 from tests.videos import make_video
 
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,15 +42,11 @@ from deepverify.report import (
     render_html,
     timeline_png,
 )
+from deepverify.stages import ProgressCallback
 from deepverify.tracks import Track, link_tracks
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str, float], None]
-"""Called with a stage name (``decode``, ``faces``, ``model``, ``heatmaps``, ``report``) and the
-fraction of that stage done, in [0, 1]."""
-
-STAGES = ("decode", "faces", "model", "heatmaps", "report")
 
 # A track seen in fewer than this fraction of the sampled frames is most likely a false detection
 # (a poster, a pattern); it is not scored unless it is the only one.

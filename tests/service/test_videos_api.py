@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from deepverify.pipeline import STAGES
+from deepverify.stages import STAGES
 from tests.service.conftest import IMAGES, sign_up, upload, wait_for
 
 

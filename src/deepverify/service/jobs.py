@@ -27,9 +27,9 @@ from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.errors import DeepverifyError
-from deepverify.pipeline import STAGES
 from deepverify.service.models import JobStatus, Video, utcnow
 from deepverify.service.settings import Settings
+from deepverify.stages import STAGES
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from deepverify.pipeline import STAGES
 from deepverify.report import Report
+from deepverify.stages import STAGES
 
 _PROGRESS = f"fraction done (0 to 1) per stage, all listed from upload on: {', '.join(STAGES)}"
 
