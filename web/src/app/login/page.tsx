@@ -4,6 +4,7 @@ import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useEffect, useState, type FormEvent } from "react";
 
 import { Alert } from "@/components/Alert";
+import { Field } from "@/components/Field";
 import { OidcButton } from "@/components/OidcButton";
 import { safeNext, useAuth } from "@/lib/auth";
 import { useServerInfo } from "@/lib/config";
@@ -43,28 +44,15 @@ function LoginForm() {
       {params.get("registered") && <Alert kind="info">Account created. Sign in to continue.</Alert>}
       {(error ?? startupError) && <Alert>{error ?? startupError}</Alert>}
       <form onSubmit={onSubmit} noValidate={false}>
-        <div className="field">
-          <label htmlFor="email">Email</label>
-          <input
-            id="email"
-            type="email"
-            autoComplete="email"
-            required
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="password">Password</label>
-          <input
-            id="password"
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(event) => setPassword(event.target.value)}
-          />
-        </div>
+        <Field id="email" label="Email" type="email" autoComplete="email" value={email} onValue={setEmail} />
+        <Field
+          id="password"
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onValue={setPassword}
+        />
         <button type="submit" className="button block" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>

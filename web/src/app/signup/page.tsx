@@ -4,6 +4,7 @@ import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useState, type FormEvent } from "react";
 
 import { Alert } from "@/components/Alert";
+import { Field } from "@/components/Field";
 import { OidcButton } from "@/components/OidcButton";
 import { api, unwrap } from "@/lib/api/client";
 import { safeNext, useAuth } from "@/lib/auth";
@@ -54,43 +55,24 @@ function SignupForm() {
       )}
       {error && <Alert>{error}</Alert>}
       <form onSubmit={onSubmit}>
-        <div className="field">
-          <label htmlFor="email">Email</label>
-          <input
-            id="email"
-            type="email"
-            autoComplete="email"
-            required
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="password">Password</label>
-          <input
-            id="password"
-            type="password"
-            autoComplete="new-password"
-            required
-            aria-describedby="password-hint"
-            value={password}
-            onChange={(event) => setPassword(event.target.value)}
-          />
-          <p className="hint" id="password-hint">
-            The server checks the password rules and will say if it is too weak.
-          </p>
-        </div>
-        <div className="field">
-          <label htmlFor="confirm">Confirm password</label>
-          <input
-            id="confirm"
-            type="password"
-            autoComplete="new-password"
-            required
-            value={confirm}
-            onChange={(event) => setConfirm(event.target.value)}
-          />
-        </div>
+        <Field id="email" label="Email" type="email" autoComplete="email" value={email} onValue={setEmail} />
+        <Field
+          id="password"
+          label="Password"
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          onValue={setPassword}
+          hint="The server checks the password rules and will say if it is too weak."
+        />
+        <Field
+          id="confirm"
+          label="Confirm password"
+          type="password"
+          autoComplete="new-password"
+          value={confirm}
+          onValue={setConfirm}
+        />
         <button type="submit" className="button block" disabled={busy}>
           {busy ? "Creating account…" : "Create account"}
         </button>
