@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -9,6 +10,12 @@ from deepverify.faces.base import Box, Detection
 
 DEFAULT_MAX_GAP = 2
 """Sampled frames a track may miss (occlusion, a missed detection) and still be continued."""
+
+RESCUE_MIN_FRACTION = 0.15
+"""A track made only of second-pass (``rescued``) detections is kept when it holds at least this
+share of the sampled frames (and at least :data:`RESCUE_MIN_DETECTIONS`): a real face persists
+across frames, a phantom from a second look flickers."""
+RESCUE_MIN_DETECTIONS = 2
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,8 @@ def link_tracks(
         max_gap: Sampled frames a track may skip.
 
     Returns:
-        Tracks with at least ``min_length`` detections, numbered 0.. by first appearance.
+        Tracks with at least ``min_length`` detections, numbered 0.. by first appearance. A track
+        whose detections are all ``rescued`` needs :data:`RESCUE_MIN_FRACTION` of the frames.
     """
     active: list[_Open] = []
     closed: list[_Open] = []
@@ -103,7 +111,13 @@ def link_tracks(
             if d not in used_dets:
                 active.append(_Open([position], [det]))
     tracks = sorted(closed + active, key=lambda t: t.positions[0])
-    kept = [t for t in tracks if len(t.positions) >= min_length]
+    least_rescued = max(RESCUE_MIN_DETECTIONS, math.ceil(RESCUE_MIN_FRACTION * len(detections)))
+    kept = [
+        t
+        for t in tracks
+        if len(t.positions) >= min_length
+        and (len(t.positions) >= least_rescued or not all(d.rescued for d in t.detections))
+    ]
     return [
         Track(track_id=i, positions=tuple(t.positions), detections=tuple(t.detections))
         for i, t in enumerate(kept)

@@ -7,12 +7,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepverify.errors import DatasetError
+from deepverify.training.augment import AugmentConfig, Degradation, degrade, sample_degradation
 from deepverify.training.cache import ExtractSummary
 from deepverify.training.clips import (
     ClipSpec,
     FixedClips,
     Preprocess,
+    StepBatches,
+    TrackRef,
     TrainClips,
+    _draw,
+    _pool,
     load_split_tracks,
     render_clip,
     validation_specs,
@@ -44,6 +50,7 @@ def test_train_clips_reproducible_and_balanced(face_cache: tuple[Path, ExtractSu
     data = DataConfig(val_fraction=0.0, clip_frames=3, clips_per_epoch=40, sbi_share=0.5)
     tracks, _ = load_split_tracks(cache, data)
     ds = TrainClips(tracks["train"], PRE, data, SBIConfig(), seed=1)
+    assert len(ds) == 40
     clip, label = ds[0]
     assert clip.shape == (3, 3, 48, 48) and clip.dtype == torch.float32
     assert torch.equal(ds[0][0], clip) and float(ds[0][1]) == float(label)
@@ -79,7 +86,82 @@ def test_flip_and_jpeg_applied(face_cache: tuple[Path, ExtractSummary]) -> None:
     tracks, _ = load_split_tracks(cache, DataConfig(val_fraction=0.0))
     track = tracks["train"][0]
     plain = render_clip(ClipSpec(track, (0,), 0, None), PRE)[1][0]
-    flipped = render_clip(ClipSpec(track, (0,), 0, None, flip=True), PRE)[1][0]
+    flipped = render_clip(ClipSpec(track, (0,), 0, None, Degradation(flip=True)), PRE)[1][0]
     assert np.array_equal(flipped, plain[:, ::-1])
-    jpeg = render_clip(ClipSpec(track, (0,), 0, None, jpeg_quality=30), PRE)[1][0]
+    jpeg = render_clip(ClipSpec(track, (0,), 0, None, Degradation(jpeg_quality=30)), PRE)[1][0]
     assert 0 < np.abs(jpeg.astype(int) - plain.astype(int)).mean() < 20
+
+
+def test_variable_clip_lengths_keep_the_crop_budget(
+    face_cache: tuple[Path, ExtractSummary],
+) -> None:
+    cache, _ = face_cache
+    data = DataConfig(val_fraction=0.0, clip_frames=2, clip_lengths=[2, 4], clips_per_epoch=16)
+    tracks, _ = load_split_tracks(cache, data)
+    ds = TrainClips(tracks["train"], PRE, data, SBIConfig(), seed=3, batch_size=4)
+    batches = list(StepBatches(ds))
+    assert len(batches) == 4  # ceil(16 clips / 4 per step)
+    lengths = set()
+    for batch in batches:
+        (steps,) = {ds.clip_length(i) for i in batch}  # one T per step
+        assert len(batch) * steps == 8  # batch_size x clip_frames crops, whatever T is
+        assert ds[batch[0]][0].shape[0] == steps
+        lengths.add(steps)
+    assert lengths == {2, 4}
+    # Two ranks share the steps without overlap.
+    halves = [list(StepBatches(ds, rank, 2)) for rank in (0, 1)]
+    assert not {i for b in halves[0] for i in b} & {i for b in halves[1] for i in b}
+
+
+def test_window_stride_and_balanced_pools() -> None:
+    assert window(64, 4, 1, stride=2) == (1, 3, 5, 7)
+    assert window(5, 4, 0, stride=2) == (0, 1, 3, 4)  # too short for the span: spread evenly
+    fake = [TrackRef(f"i{k}", 1, "g", (), (), (), method="A" if k < 9 else "B") for k in range(10)]
+    pool = _pool(fake, "method")
+    assert sorted(len(stratum) for stratum in pool) == [1, 9]
+    rng = np.random.default_rng(0)
+    draws = [_draw(pool, rng).method for _ in range(400)]
+    assert 150 < draws.count("B") < 250  # the lone "B" item is drawn as often as all "A"s
+
+
+def test_three_way_split_and_inference_length_validation(
+    face_cache: tuple[Path, ExtractSummary],
+) -> None:
+    cache, _ = face_cache
+    for seed in range(20):  # 5 groups: find a draw that leaves a real one for training
+        data = DataConfig(val_fraction=0.2, calib_fraction=0.2, clip_frames=2,
+                          val_clip_frames=5, val_sbi=False, split_seed=seed)  # fmt: skip
+        try:
+            tracks, summary = load_split_tracks([cache], data)
+            break
+        except DatasetError:
+            continue
+    ids = {name: {t.item_id for t in ts} for name, ts in tracks.items()}
+    assert ids["train"] and ids["val"] and ids["calib"]
+    assert not (
+        ids["train"] & ids["val"] or ids["train"] & ids["calib"] or ids["val"] & ids["calib"]
+    )
+    assert summary["calib_groups"] >= 1
+    specs = validation_specs(tracks["val"], data, SBIConfig(), seed=0)
+    assert specs and all(len(s.positions) == 5 and s.blend is None for s in specs)
+
+
+def test_degradations_apply_alike_and_are_reproducible() -> None:
+    crop = np.full((48, 48, 3), 128, np.uint8)
+    crop[10:30, 10:30] = 250
+    config = AugmentConfig(downscale_probability=1, blur_probability=1, noise_probability=1,
+                           light_probability=1, jpeg_probability=1, hflip=1)  # fmt: skip
+    d = sample_degradation(np.random.default_rng(5), config)
+    assert d.flip and None not in (
+        d.downscale,
+        d.blur_sigma,
+        d.gamma,
+        d.noise_sigma,
+        d.jpeg_quality,
+    )
+    out = degrade(crop, d, 0)
+    assert out.shape == crop.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - crop.astype(int)).mean() > 2
+    assert np.array_equal(out, degrade(crop, d, 0))  # same clip, same frame: same pixels
+    assert not np.array_equal(out, degrade(crop, d, 1))  # sensor noise changes per frame
+    assert np.array_equal(degrade(crop, Degradation(), 0), crop)

@@ -10,6 +10,7 @@ import pytest
 from deepverify.errors import DatasetError
 from deepverify.training.datasets import (
     DatasetOptions,
+    ManifestReport,
     available_formats,
     load_dataset,
 )
@@ -166,3 +167,56 @@ def test_celebdf_reverse_test_labels(tmp_path: Path) -> None:
 def test_shared_eval_reads_as_folder(shared_data: Path) -> None:
     items = load_dataset(shared_data / "eval", "folder")
     assert len(items) == 17 and sum(i.label for i in items) == 11
+
+
+def test_folder_manifest_gives_groups_methods_and_reports_bad_rows(tmp_path: Path) -> None:
+    root = tmp_path / "train"
+    for name in ("real/a.mp4", "fake/a_b.mp4", "fake/c.mp4", "fake/unlisted.mp4", "real/d.mp4"):
+        _touch(root / name)
+    rows = [
+        {"file": "train/real/a.mp4", "label": "REAL", "group": "ab"},
+        {"file": "train/fake/a_b.mp4", "label": "FAKE", "group": "ab", "manipulation": "FaceSwap"},
+        {"file": "train/fake/c.mp4", "label": "fake", "group": "c", "manipulation": "Wav2Lip"},
+        {"file": "train/real/d.mp4", "label": "FAKE", "group": "d"},  # contradicts its folder
+        {"file": "train/fake/gone.mp4", "label": "FAKE", "group": "g"},  # missing file
+        {"file": "train/real/a.mp4", "label": "MAYBE", "group": "x"},  # not REAL/FAKE
+        {"label": "REAL"},  # no file
+    ]
+    (root / "manifest.json").write_text(json.dumps(rows))
+    report = ManifestReport()
+    items = {i.path.name: i for i in load_dataset(root, "folder", DatasetOptions(report=report))}
+    assert set(items) == {"a.mp4", "a_b.mp4", "c.mp4"}
+    assert items["a.mp4"].group == items["a_b.mp4"].group == "ab"  # a fake joins its source
+    assert (items["a_b.mp4"].method, items["c.mp4"].method, items["a.mp4"].method) == (
+        "FaceSwap",
+        "Wav2Lip",
+        "",
+    )
+    problems = "\n".join(report.problems)
+    assert len(report.problems) == 5
+    for needle in ("gone.mp4 does not exist", "'MAYBE'", "no 'file'", "d.mp4 is labelled FAKE",
+                   "unlisted.mp4 is not in"):  # fmt: skip
+        assert needle in problems
+
+
+def test_folder_manifest_conflicting_rows_are_dropped(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    _touch(root / "fake" / "x.mp4")
+    _touch(root / "fake" / "y.mp4")
+    rows = {"eval": [{"file": "fake/x.mp4", "label": "FAKE"}, {"file": "fake/x.mp4",
+            "label": "REAL"}, {"file": "fake/y.mp4", "label": "FAKE", "pair_id": "p"}]}  # fmt: skip
+    (root / "manifest.json").write_text(json.dumps(rows))
+    report = ManifestReport()
+    items = load_dataset(root, "folder", DatasetOptions(report=report))
+    assert [(i.path.name, i.group) for i in items] == [("y.mp4", "p")]
+    assert any("listed again with another label" in p for p in report.problems)
+
+
+def test_shared_train_manifest_keeps_sources_with_their_fakes(shared_data: Path) -> None:
+    items = load_dataset(shared_data / "train", "folder")
+    assert len(items) == 200 and sum(i.label for i in items) == 111
+    by_group: dict[str, set[int]] = {}
+    for item in items:
+        by_group.setdefault(item.group, set()).add(item.label)
+    assert sum(len(labels) == 2 for labels in by_group.values()) >= 10
+    assert {"Deepfakes", "FaceSwap", "Face2Face", "NeuralTextures"} <= {i.method for i in items}

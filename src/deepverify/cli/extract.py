@@ -22,6 +22,7 @@ from deepverify.training.cache import ExtractOptions, extract_dataset
 from deepverify.training.datasets import (
     FFPP_COMPRESSIONS,
     DatasetOptions,
+    ManifestReport,
     available_formats,
     load_dataset,
 )
@@ -59,9 +60,11 @@ def extract(
     """Detect, track and crop the faces of a dataset into a cache for training."""
     setup_logging(verbose)
     with user_errors():
+        manifest_report = ManifestReport()
         options = DatasetOptions(
             methods=tuple(m.strip() for m in methods.split(",") if m.strip()) if methods else None,
             compression=compression,
+            report=manifest_report,
         )
         items = load_dataset(dataset, fmt, options)
         extract_options = ExtractOptions(
@@ -104,4 +107,8 @@ def extract(
     console.print(table)
     for item_id, reason in summary.failures:
         err_console.print(f"[yellow]skipped[/] {item_id}: {reason}", highlight=False)
+    for problem in manifest_report.problems:
+        err_console.print(f"[yellow]manifest[/] {problem}", highlight=False)
+    if manifest_report.problems:
+        err_console.print(f"{len(manifest_report.problems)} manifest row(s) skipped")
     console.print(f"cache: {out}")

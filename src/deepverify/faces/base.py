@@ -20,11 +20,14 @@ class Detection:
         score: Detector confidence in [0, 1].
         landmarks: Five ``(x, y)`` points (right eye, left eye, nose tip, right and left mouth
             corners, as the detector names them) when the detector gives them, else ``None``.
+        rescued: Found by the second pass (:mod:`deepverify.faces.rescue`) in a frame where the
+            first found nothing; kept only when tracking confirms it.
     """
 
     box: Box
     score: float
     landmarks: tuple[tuple[float, float], ...] | None = None
+    rescued: bool = False
 
     @property
     def width(self) -> float:

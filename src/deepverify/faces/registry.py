@@ -9,6 +9,7 @@ from pathlib import Path
 from deepverify.errors import DetectorError
 from deepverify.faces import ssd, yunet
 from deepverify.faces.base import FaceDetector
+from deepverify.faces.rescue import RescuingDetector
 from deepverify.faces.weights import resolve_weights
 
 DEFAULT_DETECTOR = "opencv-ssd"
@@ -44,6 +45,7 @@ def create_detector(
     *,
     model_dir: Path | None = None,
     min_confidence: float | None = None,
+    rescue: bool = True,
 ) -> FaceDetector:
     """Build a face detector by name.
 
@@ -52,6 +54,8 @@ def create_detector(
         model_dir: Folder holding the weight files (see :func:`resolve_weights` for the order
             searched when it is ``None``).
         min_confidence: Score threshold in [0, 1]; the detector's own default when ``None``.
+        rescue: Look again (contrast-equalised square tiles) at frames where it finds no face
+            (:mod:`deepverify.faces.rescue`); ``scan``, the service and ``extract`` all do.
 
     Raises:
         DetectorError: Unknown name, bad threshold, or weights missing or corrupt.
@@ -64,4 +68,5 @@ def create_detector(
     threshold = entry.min_confidence if min_confidence is None else min_confidence
     if not 0.0 <= threshold <= 1.0:
         raise DetectorError(f"min_confidence must be in [0, 1], got {threshold}")
-    return entry.build(resolve_weights(name, model_dir), threshold)
+    detector = entry.build(resolve_weights(name, model_dir), threshold)
+    return RescuingDetector(detector) if rescue else detector

@@ -232,7 +232,9 @@ def _init_worker(cache_dir: Path, options: ExtractOptions) -> None:
     _WORKER["options"] = options
     _WORKER["detector"] = create_detector(options.detector)
     _WORKER["landmarks"] = (
-        create_detector(options.landmark_detector) if options.landmark_detector else None
+        create_detector(options.landmark_detector, rescue=False)
+        if options.landmark_detector
+        else None
     )
 
 
@@ -310,7 +312,7 @@ def extract_dataset(
         # a pool initializer would make the pool respawn workers forever).
         create_detector(options.detector)
         if options.landmark_detector:
-            create_detector(options.landmark_detector)
+            create_detector(options.landmark_detector, rescue=False)
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers, initializer=_init_worker, initargs=(cache_dir, options)) as pool:
             for k, record in enumerate(pool.imap_unordered(_work, todo), 1):

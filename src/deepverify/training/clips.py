@@ -1,45 +1,59 @@
-"""Training and validation clips cut from the face-crop cache.
+"""Training and validation clips cut from one or more face-crop caches.
 
-A clip is T consecutive cached crops of one face track. Fakes are either the dataset's own
-(label 1 items) or self-blended on the fly from a real track, with one draw of blend parameters
-for the whole clip. Every crop, real or fake, then goes through the same steps:
+A clip is T crops of one face track, ``frame_stride`` cached crops apart (a cache extracted at
+twice the model's frames and read at stride 2 has the spacing ``scan`` sees, with twice the
+choice of crops). Fakes are either the dataset's own (label 1 items) or self-blended on the fly
+from a real track, with one draw of blend parameters for the whole clip. Every crop, real or
+fake, then goes through the same steps:
 
-1. (fakes only) :func:`~deepverify.training.sbi.self_blend` on the wide cached crop;
+1. (self-blended fakes only) :func:`~deepverify.training.sbi.self_blend` on the wide crop;
 2. :func:`deepverify.crops.crop_face` with the model's ``crop_margin`` and ``input_size``, using
    the face box in cached-crop coordinates — the same function and geometry ``scan`` applies to
    the full frame, so the model sees the same framing in training and at inference;
-3. the same clip-wide augmentation (horizontal flip, JPEG re-compression);
+3. one clip-wide :class:`~deepverify.training.augment.Degradation` (flip, small face, blur, low
+   light, noise, JPEG), drawn alike for both classes;
 4. :func:`deepverify.crops.to_tensor` with the card's mean and std.
+
+Items are split by group three ways: ``train``, ``val`` (chooses the epoch) and ``calib``
+(fits temperature and threshold), so the calibration data never chose anything else.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from deepverify import crops as crops_mod
 from deepverify.errors import DatasetError
+from deepverify.training.augment import AugmentConfig, Degradation, degrade, sample_degradation
 from deepverify.training.cache import read_index
 from deepverify.training.config import DataConfig
 from deepverify.training.datasets import VideoItem
-from deepverify.training.sbi import BlendParams, SBIConfig, jpeg_roundtrip, sample_blend_params
+from deepverify.training.sbi import BlendParams, SBIConfig, sample_blend_params
 from deepverify.training.sbi import self_blend as blend
 from deepverify.training.splits import assign_splits, check_no_leak
+
+logger = logging.getLogger(__name__)
 
 # Same rule as the pipeline: a track seen in under this share of the sampled frames is most likely
 # a false detection and is not scored, so it is not trained on either.
 MIN_TRACK_FRACTION = 0.2
 
 Box = tuple[float, float, float, float]
+
+SPLIT_NAMES = ("train", "val", "calib")
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,7 @@ class TrackRef:
     crops: tuple[Path, ...]
     boxes: tuple[Box, ...]  # in cached-crop coordinates
     landmarks: tuple[tuple[tuple[float, float], ...] | None, ...]
+    method: str = ""  # manipulation of a dataset fake ("" for real items)
 
 
 @dataclass(frozen=True)
@@ -72,18 +87,50 @@ class ClipSpec:
     positions: tuple[int, ...]
     label: int
     blend: BlendParams | None  # self-blended fake when set
-    flip: bool = False
-    jpeg_quality: int | None = None
+    degradation: Degradation = field(default_factory=Degradation)
 
 
 def _stable_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
 
 
+def _cache_items(
+    caches: Sequence[Path],
+) -> tuple[list[tuple[Path, dict[str, Any]]], list[str]]:
+    """Every usable record of every cache, item ids namespaced when there are several caches.
+
+    Returns:
+        (cache folder, record) pairs, and one message per group key found in more than one
+        cache (kept together, which can only make the split stricter).
+    """
+    pairs: list[tuple[Path, dict[str, Any]]] = []
+    groups_by_cache: dict[str, set[str]] = defaultdict(set)
+    for cache_dir in caches:
+        for record in read_index(cache_dir)["items"]:
+            if record["status"] != "ok":
+                continue
+            if len(caches) > 1:
+                record = {**record, "item_id": f"{cache_dir.name}:{record['item_id']}"}
+            groups_by_cache[record["group"]].add(cache_dir.name)
+            pairs.append((cache_dir, record))
+    shared = [
+        f"group {group!r} appears in caches {', '.join(sorted(names))}; kept in one split"
+        for group, names in sorted(groups_by_cache.items())
+        if len(names) > 1
+    ]
+    for message in shared:
+        logger.warning(message)
+    return pairs, shared
+
+
 def load_split_tracks(
-    cache_dir: Path, data: DataConfig
+    caches: Path | Sequence[Path], data: DataConfig
 ) -> tuple[dict[str, list[TrackRef]], dict[str, Any]]:
-    """Read the cache, split its items by group and return the usable tracks per split.
+    """Read the caches, split their items by group and return the usable tracks per split.
+
+    Splits: ``train``; ``val`` (``data.val_fraction`` of the groups, chooses the epoch);
+    ``calib`` (``data.calib_fraction``, fits temperature and threshold; empty when 0, and the
+    validation split calibrates too). A dataset's own test split is never used.
 
     Returns:
         Split name -> tracks, and a summary (items and groups per split and label).
@@ -91,20 +138,29 @@ def load_split_tracks(
     Raises:
         DatasetError: Not a cache, or no usable real track in the training split.
     """
-    index = read_index(cache_dir)
-    records = [r for r in index["items"] if r["status"] == "ok"]
-    if not records:
-        raise DatasetError(f"the cache {cache_dir} holds no item with a face; check the dataset")
+    cache_list = [caches] if isinstance(caches, Path) else list(caches)
+    pairs, shared_groups = _cache_items(cache_list)
+    if not pairs:
+        names = ", ".join(str(c) for c in cache_list)
+        raise DatasetError(f"the cache {names} holds no item with a face; check the dataset")
     items = [
         VideoItem(Path(r["path"]), int(r["label"]), r["group"], r["item_id"], r["split"])
-        for r in records
+        for _, r in pairs
     ]
-    splits = assign_splits(items, val_fraction=data.val_fraction, seed=data.split_seed)
+    splits = assign_splits(
+        items,
+        val_fraction=data.val_fraction,
+        test_fraction=data.calib_fraction,
+        seed=data.split_seed,
+    )
     check_no_leak(items, splits)
-    tracks: dict[str, list[TrackRef]] = {"train": [], "val": [], "test": []}
-    summary: dict[str, Any] = {}
-    for record in records:
-        split = splits[record["item_id"]]
+    rename = {"train": "train", "val": "val", "test": "calib" if data.calib_fraction else "test"}
+    tracks: dict[str, list[TrackRef]] = {name: [] for name in (*SPLIT_NAMES, "test")}
+    summary: dict[str, Any] = {"caches": [c.name for c in cache_list]}
+    if shared_groups:
+        summary["groups_in_several_caches"] = len(shared_groups)
+    for cache_dir, record in pairs:
+        split = rename[splits[record["item_id"]]]
         least = max(data.min_track_frames, math.ceil(MIN_TRACK_FRACTION * len(record["frames"])))
         for t in record["tracks"]:
             if len(t["crops"]) < least:
@@ -119,25 +175,31 @@ def load_split_tracks(
                     landmarks=tuple(
                         tuple(tuple(p) for p in lm) if lm else None for lm in t["crop_landmarks"]
                     ),
+                    method=str(record.get("method") or ""),
                 )
             )
         key = f"{split}_{'fake' if record['label'] else 'real'}_items"
         summary[key] = summary.get(key, 0) + 1
     for split in tracks:
-        summary[f"{split}_groups"] = len({i.group for i in items if splits[i.item_id] == split})
+        groups = {i.group for i in items if rename[splits[i.item_id]] == split}
+        if groups or split in ("train", "val"):
+            summary[f"{split}_groups"] = len(groups)
+    tracks.pop("test")
     if not any(t.label == 0 for t in tracks["train"]):
-        raise DatasetError(f"the cache {cache_dir} has no real face track for training")
+        raise DatasetError(f"the caches {cache_list} have no real face track for training")
     return tracks, summary
 
 
-def window(length: int, steps: int, start: int) -> tuple[int, ...]:
-    """``steps`` positions into a track of ``length`` crops, from ``start``.
+def window(length: int, steps: int, start: int, stride: int = 1) -> tuple[int, ...]:
+    """``steps`` positions ``stride`` apart into a track of ``length`` crops, from ``start``.
 
-    Tracks shorter than ``steps`` are stretched by repeating crops in order (a still image
-    becomes a static clip), so every clip of a batch has the same length.
+    Tracks too short for that span are sampled evenly instead, and tracks shorter than
+    ``steps`` are stretched by repeating crops in order (a still image becomes a static clip),
+    so every clip of a batch has the same length.
     """
-    if length >= steps:
-        return tuple(range(start, start + steps))
+    span = (steps - 1) * stride + 1
+    if length >= span:
+        return tuple(range(start, start + span, stride))
     return tuple(int(v) for v in np.rint(np.linspace(0, length - 1, steps)))
 
 
@@ -153,25 +215,41 @@ def _read_rgb(path: Path) -> np.ndarray:
 def render_clip(spec: ClipSpec, pre: Preprocess) -> tuple[torch.Tensor, list[np.ndarray]]:
     """Build one clip: returns the normalised tensor ``(T, 3, S, S)`` and the RGB crops."""
     crops = []
-    for pos in spec.positions:
+    for k, pos in enumerate(spec.positions):
         image = _read_rgb(spec.track.crops[pos])
         box = spec.track.boxes[pos]
         if spec.blend is not None:
             image, _ = blend(image, box, spec.track.landmarks[pos], spec.blend)
         crop = crops_mod.crop_face(image, box, margin=pre.crop_margin, size=pre.input_size)
-        if spec.flip:
-            crop = np.ascontiguousarray(crop[:, ::-1])
-        if spec.jpeg_quality is not None:
-            crop = jpeg_roundtrip(crop, spec.jpeg_quality)
-        crops.append(crop)
+        crops.append(degrade(crop, spec.degradation, k))
     return crops_mod.to_tensor(crops, mean=pre.mean, std=pre.std), crops
+
+
+def _pool(tracks: Sequence[TrackRef], key: str) -> list[list[list[TrackRef]]]:
+    """Tracks nested as strata -> items -> tracks; ``key`` is "track" (one stratum, one track
+    per entry), "item" (one stratum, tracks of one item together) or "method" (a stratum per
+    manipulation, then items)."""
+    if key == "track":
+        return [[[t] for t in tracks]] if tracks else []
+    strata: dict[str, dict[str, list[TrackRef]]] = defaultdict(lambda: defaultdict(list))
+    for t in tracks:
+        strata[t.method if key == "method" else ""][t.item_id].append(t)
+    return [list(by_item.values()) for _, by_item in sorted(strata.items())]
+
+
+def _draw(pool: list[list[list[TrackRef]]], rng: np.random.Generator) -> TrackRef:
+    stratum = pool[int(rng.integers(len(pool)))]
+    item = stratum[int(rng.integers(len(stratum)))]
+    return item[int(rng.integers(len(item)))]
 
 
 class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Random clips, a fresh draw every epoch: ``fake_ratio`` of them fake.
 
-    Sample ``i`` of epoch ``e`` is fully determined by (seed, e, i), so runs are reproducible
-    with any number of DataLoader workers or DDP ranks.
+    Each step of an epoch has one clip length T (from ``data.clip_lengths``, or
+    ``data.clip_frames``) and ``batch_size * clip_frames // T`` clips, so every step costs the
+    same number of crops. Sample ``i`` of epoch ``e`` is fully determined by (seed, e, i), so
+    runs are reproducible with any number of DataLoader workers or DDP ranks.
     """
 
     def __init__(
@@ -181,40 +259,58 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         data: DataConfig,
         sbi: SBIConfig,
         seed: int,
+        *,
+        batch_size: int = 1,
+        augment: AugmentConfig | None = None,
     ) -> None:
-        self.real = [t for t in tracks if t.label == 0]
-        self.fake = [t for t in tracks if t.label == 1]
-        if not self.real:
+        real = [t for t in tracks if t.label == 0]
+        fake = [t for t in tracks if t.label == 1]
+        if not real:
             raise DatasetError("training needs at least one real face track")
+        self.real = _pool(real, "item" if data.balance else "track")
+        self.fake = _pool(fake, "method" if data.balance else "track")
         self.pre, self.data, self.sbi, self.seed = pre, data, sbi, seed
-        self.epoch = 0
+        self.augment = augment or AugmentConfig()
+        self.batch_size = batch_size
+        self.steps = max(1, math.ceil(data.clips_per_epoch / batch_size))
+        self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose draws ``__getitem__`` returns."""
+        """Select the epoch whose draws ``__getitem__`` returns (and plan its steps)."""
         self.epoch = epoch
+        lengths = self.data.clip_lengths or [self.data.clip_frames]
+        budget = self.batch_size * self.data.clip_frames
+        self.plan: list[tuple[int, int]] = []  # (T, clips) per step
+        for step in range(self.steps):
+            rng = np.random.default_rng([self.seed, epoch, step, 7])
+            steps = int(lengths[int(rng.integers(len(lengths)))])
+            self.plan.append((steps, max(1, budget // steps)))
+        self.offsets = [0]
+        for _, clips in self.plan:
+            self.offsets.append(self.offsets[-1] + clips)
 
     def __len__(self) -> int:
-        return self.data.clips_per_epoch
+        return self.offsets[-1]
+
+    def clip_length(self, index: int) -> int:
+        """T of the step that ``index`` belongs to."""
+        return self.plan[bisect.bisect_right(self.offsets, index) - 1][0]
 
     def spec(self, index: int) -> ClipSpec:
         """The clip drawn for ``index`` in the current epoch."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        steps = self.data.clip_frames
+        steps, stride = self.clip_length(index), self.data.frame_stride
         fake = bool(rng.uniform() < self.data.fake_ratio)
         use_dataset_fake = fake and bool(self.fake) and rng.uniform() >= self.data.sbi_share
-        pool = self.fake if use_dataset_fake else self.real
-        track = pool[int(rng.integers(len(pool)))]
-        start = int(rng.integers(max(1, len(track.crops) - steps + 1)))
-        low, high = self.data.jpeg_quality
+        track = _draw(self.fake if use_dataset_fake else self.real, rng)
+        span = (steps - 1) * stride + 1
+        start = int(rng.integers(max(1, len(track.crops) - span + 1)))
         return ClipSpec(
             track=track,
-            positions=window(len(track.crops), steps, start),
+            positions=window(len(track.crops), steps, start, stride),
             label=int(fake),
             blend=sample_blend_params(rng, self.sbi) if fake and not use_dataset_fake else None,
-            flip=bool(rng.uniform() < self.data.hflip),
-            jpeg_quality=int(rng.integers(low, high + 1))
-            if rng.uniform() < self.data.jpeg_probability
-            else None,
+            degradation=sample_degradation(rng, self.augment),
         )
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -223,24 +319,47 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return clip, torch.tensor(float(spec.label))
 
 
+class StepBatches(Sampler[list[int]]):
+    """The batches of a :class:`TrainClips` epoch, one per planned step; with several ranks,
+    rank ``r`` takes steps ``r, r + world, ...`` (every rank the same count)."""
+
+    def __init__(self, dataset: TrainClips, rank: int = 0, world: int = 1) -> None:
+        self.dataset, self.rank, self.world = dataset, rank, world
+
+    def __len__(self) -> int:
+        return self.dataset.steps // self.world or 1
+
+    def __iter__(self) -> Iterator[list[int]]:
+        offsets = self.dataset.offsets
+        for k in range(len(self)):
+            step = (k * self.world + self.rank) % self.dataset.steps
+            yield list(range(offsets[step], offsets[step + 1]))
+
+
 def validation_specs(
     tracks: Sequence[TrackRef], data: DataConfig, sbi: SBIConfig, seed: int
 ) -> list[ClipSpec]:
-    """Fixed validation clips: per real track, real and self-blended versions of
-    ``val_clips_per_track`` windows; per dataset-fake track, its windows as they are."""
+    """Fixed validation clips of ``data.val_clip_frames`` crops (the inference length): per
+    real track, ``val_clips_per_track`` windows, each also self-blended when ``data.val_sbi``;
+    per dataset-fake track, its windows as they are."""
     specs = []
-    steps = data.clip_frames
+    steps = data.val_clip_frames or data.clip_frames
+    stride = data.frame_stride
+    span = (steps - 1) * stride + 1
     for track in tracks:
         n = len(track.crops)
-        starts = np.linspace(0, max(0, n - steps), data.val_clips_per_track).round().astype(int)
+        starts = np.linspace(0, max(0, n - span), data.val_clips_per_track).round().astype(int)
         for k, start in enumerate(dict.fromkeys(int(s) for s in starts)):
-            positions = window(n, steps, start)
+            positions = window(n, steps, start, stride)
             if track.label == 1:
                 specs.append(ClipSpec(track, positions, 1, None))
                 continue
-            rng = np.random.default_rng(_stable_seed(seed, track.item_id, track.crops[0].name, k))
             specs.append(ClipSpec(track, positions, 0, None))
-            specs.append(ClipSpec(track, positions, 1, sample_blend_params(rng, sbi)))
+            if data.val_sbi:
+                rng = np.random.default_rng(
+                    _stable_seed(seed, track.item_id, track.crops[0].name, k)
+                )
+                specs.append(ClipSpec(track, positions, 1, sample_blend_params(rng, sbi)))
     return specs
 
 

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deepverify.errors import ConfigError
+from deepverify.training.augment import AugmentConfig
 from deepverify.training.sbi import SBIConfig
 
 
@@ -25,21 +26,25 @@ class DataConfig(_Section):
     """Where the crops come from and how clips are drawn from them."""
 
     cache: Path | None = None  # face-crop cache written by `deepverify extract`
-    val_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)  # of groups without an official split
+    extra_caches: list[Path] = []  # more caches read with it (e.g. unlabelled real footage)
+    val_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)  # groups that choose the epoch
+    calib_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)  # groups for temperature/threshold
     split_seed: int = 0
-    clip_frames: int = Field(default=8, ge=1)  # T during training; the LSTM takes any length
+    clip_frames: int = Field(default=8, ge=1)  # T during training (and the crop budget per clip)
+    clip_lengths: list[int] = []  # if set, each step draws its T from these (same crop budget)
+    val_clip_frames: int | None = Field(default=None, ge=1)  # validation T (inference length)
+    frame_stride: int = Field(default=1, ge=1)  # cached crops between two clip crops
     min_track_frames: int = Field(default=1, ge=1)  # shorter tracks are not used
-    clips_per_epoch: int = Field(default=256, ge=1)  # training clips drawn per epoch
+    clips_per_epoch: int = Field(default=256, ge=1)  # training clips drawn per epoch (at T)
     fake_ratio: float = Field(default=0.5, ge=0.0, le=1.0)  # share of fake clips in a batch
     sbi_share: float = Field(
         default=1.0, ge=0.0, le=1.0
     )  # of fake clips: self-blended vs dataset fakes
+    balance: bool = False  # draw reals per item and dataset fakes per manipulation, then item
+    val_sbi: bool = True  # validation/calibration also get self-blended versions of real tracks
     val_clips_per_track: int = Field(
         default=2, ge=1
     )  # deterministic real + fake val clips per track
-    hflip: float = Field(default=0.5, ge=0.0, le=1.0)  # probability of a horizontal flip per clip
-    jpeg_probability: float = Field(default=0.3, ge=0.0, le=1.0)  # JPEG re-compression per clip
-    jpeg_quality: tuple[int, int] = (60, 95)
     num_workers: int = Field(default=0, ge=0)  # DataLoader worker processes
 
 
@@ -86,6 +91,7 @@ class TrainConfig(_Section):
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     sbi: SBIConfig = SBIConfig()
+    augment: AugmentConfig = AugmentConfig()
 
 
 def _format_error(exc: ValidationError) -> str:
@@ -108,11 +114,18 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
-    for section, key in ((None, "out_dir"), ("data", "cache")):
+    def resolve(value: str) -> str:
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+
+    for section, key in ((None, "out_dir"), ("data", "cache"), ("data", "extra_caches")):
         node = raw.get(section, {}) if section else raw
-        if isinstance(node, dict) and isinstance(node.get(key), str):
-            path = Path(node[key]).expanduser()
-            node[key] = str(path if path.is_absolute() else (base / path).resolve())
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get(key), str):
+            node[key] = resolve(node[key])
+        elif isinstance(node.get(key), list):
+            node[key] = [resolve(v) if isinstance(v, str) else v for v in node[key]]
 
 
 def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:

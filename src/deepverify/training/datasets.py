@@ -67,10 +67,15 @@ class DatasetOptions:
     Attributes:
         methods: FaceForensics++ manipulation methods to include (None: every one present).
         compression: FaceForensics++ compression level: "raw", "c23" or "c40".
+        manifest: Folder format: the manifest giving labels, groups and manipulations
+            (default: ``manifest.json`` in the folder or its parent, when there is one).
+        report: Folder format: collects the manifest rows that were skipped, and why.
     """
 
     methods: tuple[str, ...] | None = None
     compression: str = "c23"
+    manifest: Path | None = None
+    report: ManifestReport | None = None
 
 
 Loader = Callable[[Path, DatasetOptions], list[VideoItem]]
@@ -102,10 +107,101 @@ def _read_json(path: Path) -> object:
 
 
 # --------------------------------------------------------------------------------------- folder
+MANIFEST_NAME = "manifest.json"
+_MANIFEST_LABELS = {"REAL": 0, "FAKE": 1}
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """What a manifest says about one file."""
+
+    label: int
+    group: str
+    method: str
+    dataset: str
+
+
+@dataclass
+class ManifestReport:
+    """Rows of a manifest that could not be used, one message each (the run goes on)."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def skip(self, message: str) -> None:
+        logger.warning("manifest: %s", message)
+        self.problems.append(message)
+
+
+def find_manifest(root: Path) -> Path | None:
+    """The manifest describing ``root``: ``root/manifest.json``, else the parent's one if it
+    lists files under ``root`` (``data/manifest.json`` lists ``eval/real/x.mp4``)."""
+    own = root / MANIFEST_NAME
+    if own.is_file():
+        return own
+    parent = root.parent / MANIFEST_NAME
+    if parent.is_file() and f'"{root.name}/' in parent.read_text(encoding="utf-8"):
+        return parent
+    return None
+
+
+def _manifest_rows(manifest: object) -> list[object]:
+    if isinstance(manifest, list):
+        return manifest
+    if isinstance(manifest, dict):  # {"eval": [...], "real": [...]}
+        return [row for rows in manifest.values() if isinstance(rows, list) for row in rows]
+    return []
+
+
+def read_manifest(path: Path, report: ManifestReport) -> dict[Path, ManifestRow]:
+    """Resolved file path -> row, for every usable row of a manifest.
+
+    A row's ``file`` is relative to the manifest's folder or to its parent. Rows without a file,
+    rows whose file is missing, labels other than REAL/FAKE, and a file listed twice with
+    different labels are reported and skipped. A group may hold both labels: a real video and
+    the fakes made from it share one, which keeps them on one side of every split.
+    """
+    rows: dict[Path, ManifestRow] = {}
+    conflicts: set[Path] = set()
+    for number, raw in enumerate(_manifest_rows(_read_json(path)), 1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("file"), str):
+            report.skip(f"{path.name} row {number}: no 'file' field")
+            continue
+        rel = raw["file"]
+        candidates = [path.parent / rel, path.parent.parent / rel]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            report.skip(f"{path.name} row {number}: {rel} does not exist")
+            continue
+        label = _MANIFEST_LABELS.get(str(raw.get("label", "")).upper())
+        if label is None:
+            report.skip(
+                f"{path.name} row {number}: {rel} has label {raw.get('label')!r}, "
+                "expected REAL or FAKE"
+            )
+            continue
+        key = found.resolve()
+        if key in rows and rows[key].label != label:
+            report.skip(f"{path.name} row {number}: {rel} is listed again with another label")
+            conflicts.add(key)
+            continue
+        rows[key] = ManifestRow(
+            label=label,
+            group=str(raw.get("group") or raw.get("pair_id") or Path(rel).stem),
+            method="" if label == 0 else str(raw.get("manipulation") or "unknown"),
+            dataset=str(raw.get("dataset") or ""),
+        )
+    for key in conflicts:
+        del rows[key]
+    return rows
+
+
 def load_folder(root: Path, options: DatasetOptions) -> list[VideoItem]:
     """``real/`` and ``fake/`` subfolders of videos or images; either may be absent, not both.
 
-    The group of an item is its file stem, so ``x.jpg`` and ``x.mp4`` stay together.
+    Without a manifest the group of an item is its file stem, so ``x.jpg`` and ``x.mp4`` stay
+    together. With one (``root/manifest.json`` or the parent's, listing ``file``, ``label``,
+    ``group``, ``manipulation``) each file takes its group and manipulation from its row; a file
+    whose row contradicts its folder, or that has no row, is reported and skipped.
     """
     folders = {label: root / name for label, name in ((0, "real"), (1, "fake"))}
     if not any(f.is_dir() for f in folders.values()):
@@ -113,18 +209,35 @@ def load_folder(root: Path, options: DatasetOptions) -> list[VideoItem]:
             f"{root} has neither a real/ nor a fake/ subfolder; the folder format expects "
             "real/ and fake/ subfolders of videos"
         )
+    report = options.report if options.report is not None else ManifestReport()
+    manifest_path = options.manifest or find_manifest(root)
+    manifest = read_manifest(manifest_path, report) if manifest_path else None
     items: list[VideoItem] = []
     for label, folder in folders.items():
         if not folder.is_dir():
             logger.info("%s has no %s/ subfolder", root, folder.name)
             continue
         for path in _media_files(folder, VIDEO_EXTENSIONS | IMAGE_EXTENSIONS):
+            group, method = path.stem, ""
+            if manifest is not None:
+                row = manifest.get(path.resolve())
+                if row is None:
+                    report.skip(f"{folder.name}/{path.name} is not in {manifest_path}")
+                    continue
+                if row.label != label:
+                    report.skip(
+                        f"{folder.name}/{path.name} is labelled "
+                        f"{'FAKE' if row.label else 'REAL'} in the manifest"
+                    )
+                    continue
+                group, method = row.group, row.method
             items.append(
                 VideoItem(
                     path=path,
                     label=label,
-                    group=path.stem,
+                    group=group,
                     item_id=_safe_id(f"{folder.name}_{path.name}"),
+                    method=method,
                 )
             )
     if not items:

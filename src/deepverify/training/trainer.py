@@ -9,7 +9,7 @@ Files in ``out_dir``::
     last.pt              full state after each epoch (model, optimiser, schedule, scaler, epoch)
     best.safetensors     best model so far by validation AUC (+ best.json card)
     model.safetensors    the final model: best weights + threshold and temperature fitted on
-                         the validation split (+ model.json card)
+                         the calibration split, which chose nothing else (+ model.json card)
     metrics.csv          one row per epoch (and TensorBoard events when tensorboard is installed)
 """
 
@@ -33,13 +33,14 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
-from torch.utils.data.distributed import DistributedSampler
 
 from deepverify.errors import ConfigError
 from deepverify.model import DeepfakeDetector, ModelCard, build_model, save_checkpoint
 from deepverify.training.clips import (
     FixedClips,
     Preprocess,
+    StepBatches,
+    TrackRef,
     TrainClips,
     load_split_tracks,
     validation_specs,
@@ -220,17 +221,167 @@ class _Logger:
             self.writer.close()
 
 
-def _loader(
-    dataset: Dataset[Any], cfg: TrainConfig, sampler: Any = None, shuffle: bool = False
-) -> DataLoader[Any]:
-    return DataLoader(
-        dataset,
+def _loader(dataset: Dataset[Any], cfg: TrainConfig, **kwargs: Any) -> DataLoader[Any]:
+    if "batch_sampler" not in kwargs:
+        kwargs["batch_size"] = cfg.optim.batch_size
+    return DataLoader(dataset, num_workers=cfg.data.num_workers, persistent_workers=False, **kwargs)
+
+
+@dataclass
+class _Run:
+    """Everything one training run holds between epochs."""
+
+    cfg: TrainConfig
+    ddp: _Dist
+    device: torch.device
+    card: ModelCard
+    model: DeepfakeDetector
+    net: nn.Module
+    frozen_bn: list[nn.Module]
+    params: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    train_set: TrainClips
+    train_loader: DataLoader[Any]
+    val_loader: DataLoader[Any]
+    calib_loader: DataLoader[Any]
+    split_summary: dict[str, Any]
+    start_epoch: int = 0
+    best_score: float = -math.inf
+    best_epoch: int = -1
+
+
+def _fixed_loader(tracks: list[TrackRef], cfg: TrainConfig, pre: Preprocess) -> DataLoader[Any]:
+    return _loader(FixedClips(validation_specs(tracks, cfg.data, cfg.sbi, cfg.seed), pre), cfg)
+
+
+def _setup(cfg: TrainConfig) -> _Run:
+    """Device, distributed group, data, model, optimiser and schedule for ``cfg``."""
+    if cfg.data.cache is None:
+        raise ConfigError("no face-crop cache: set data.cache in the config or pass --cache")
+    torch.set_num_threads(cfg.threads)
+    device = (
+        torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if torch.cuda.is_available()
+        else torch.device("cpu")
+    )
+    ddp = _init_distributed(device)
+    seed_everything(cfg.seed + ddp.rank)
+    if ddp.main:
+        cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        (cfg.out_dir / "config.json").write_text(cfg.model_dump_json(indent=2), encoding="utf-8")
+    card = make_card(cfg)
+    pre = Preprocess(card.input_size, card.crop_margin, card.mean, card.std)
+    tracks, split_summary = load_split_tracks([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
+    train_set = TrainClips(
+        tracks["train"],
+        pre,
+        cfg.data,
+        cfg.sbi,
+        cfg.seed,
         batch_size=cfg.optim.batch_size,
-        sampler=sampler,
-        shuffle=shuffle,
-        num_workers=cfg.data.num_workers,
-        drop_last=sampler is not None,
-        persistent_workers=False,
+        augment=cfg.augment,
+    )
+    train_loader = _loader(
+        train_set, cfg, batch_sampler=StepBatches(train_set, ddp.rank, ddp.world)
+    )
+    val_loader = _fixed_loader(tracks["val"], cfg, pre)
+    if tracks["calib"]:
+        calib_loader = _fixed_loader(tracks["calib"], cfg, pre)
+    else:
+        logger.warning(
+            "no calibration split (data.calib_fraction = 0): the validation split "
+            "both chooses the epoch and calibrates"
+        )
+        calib_loader = val_loader
+
+    model = build_model(card, pretrained=cfg.model.pretrained).to(device)
+    torch.manual_seed(cfg.seed)  # identical head initialisation on every rank
+    frozen_bn = freeze_backbone_prefix(model, cfg.model.freeze_until)
+    if device.type == "cuda" and cfg.optim.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    steps_per_epoch = max(1, len(train_loader))
+    return _Run(
+        cfg=cfg, ddp=ddp, device=device, card=card, model=model,
+        net=DistributedDataParallel(model) if ddp.world > 1 else model,
+        frozen_bn=frozen_bn, params=params, optimizer=optimizer,
+        scheduler=_schedule(optimizer, cfg.optim.warmup_steps, cfg.optim.epochs * steps_per_epoch),
+        scaler=torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.optim.amp),
+        train_set=train_set, train_loader=train_loader, val_loader=val_loader,
+        calib_loader=calib_loader, split_summary=split_summary,
+    )  # fmt: skip
+
+
+def _resume(run: _Run, state_path: Path) -> None:
+    state = torch.load(state_path, map_location=run.device, weights_only=False)
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.scaler.load_state_dict(state["scaler"])
+    run.start_epoch = state["epoch"] + 1
+    run.best_score, run.best_epoch = state["best_auc"], state["best_epoch"]
+    logger.info("resumed from %s at epoch %d", state_path, run.start_epoch)
+
+
+def _train_epoch(run: _Run, epoch: int, on_step: StepCallback | None) -> float:
+    """One pass over the epoch's steps; returns the mean training loss."""
+    cfg, device = run.cfg, run.device
+    run.train_set.set_epoch(epoch)
+    run.net.train()
+    for module in run.frozen_bn:
+        module.eval()
+    amp = device.type == "cuda" and cfg.optim.amp
+    steps = len(run.train_loader)
+    total, count = 0.0, 0
+    for step, (clips, labels) in enumerate(run.train_loader, 1):
+        clips, labels = clips.to(device, non_blocking=True), labels.to(device)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            loss = _loss(run.net(clips), labels, cfg.optim.frame_loss_weight)
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        if cfg.optim.grad_clip > 0:
+            run.scaler.unscale_(run.optimizer)
+            nn.utils.clip_grad_norm_(run.params, cfg.optim.grad_clip)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        run.scheduler.step()
+        total, count = total + float(loss.detach()), count + 1
+        if run.ddp.main and (step % 10 == 0 or step == steps):
+            logger.info(
+                "epoch %d step %d/%d T=%d loss %.4f",
+                epoch,
+                step,
+                steps,
+                clips.shape[1],
+                total / count,
+            )
+        if on_step and run.ddp.main:
+            on_step(epoch, step, steps, total / count)
+    return total / max(1, count)
+
+
+def _save_epoch(run: _Run, epoch: int, row: dict[str, Any]) -> None:
+    """Keep the best model by the selection score, and the full state for resuming."""
+    score = _selection_score(row)
+    out = run.cfg.out_dir
+    if score > run.best_score:
+        run.best_score, run.best_epoch = score, epoch
+        card = _trained(run.card, run.cfg, run.split_summary, epoch)
+        save_checkpoint(run.model, card, out / "best.safetensors")
+    torch.save(
+        {
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
+            "scaler": run.scaler.state_dict(),
+            "epoch": epoch,
+            "best_auc": run.best_score,
+            "best_epoch": run.best_epoch,
+        },
+        out / "last.pt",
     )
 
 
@@ -241,7 +392,7 @@ def train(
     on_step: StepCallback | None = None,
     on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
-    """Train a detector on a face-crop cache as ``cfg`` describes.
+    """Train a detector on face-crop caches as ``cfg`` describes.
 
     Args:
         cfg: The validated configuration (``cfg.data.cache`` must be set).
@@ -253,123 +404,38 @@ def train(
         ConfigError: No cache given, or options that do not fit the model.
         DatasetError: The cache is missing or unusable.
     """
-    if cfg.data.cache is None:
-        raise ConfigError("no face-crop cache: set data.cache in the config or pass --cache")
-    torch.set_num_threads(cfg.threads)
-    device = (
-        torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        if torch.cuda.is_available()
-        else torch.device("cpu")
-    )
-    ddp = _init_distributed(device)
-    seed_everything(cfg.seed + ddp.rank)
-    out = cfg.out_dir
-    if ddp.main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(cfg.model_dump_json(indent=2), encoding="utf-8")
-
-    card = make_card(cfg)
-    pre = Preprocess(card.input_size, card.crop_margin, card.mean, card.std)
-    tracks, split_summary = load_split_tracks(cfg.data.cache, cfg.data)
-    train_set = TrainClips(tracks["train"], pre, cfg.data, cfg.sbi, cfg.seed)
-    val_set = FixedClips(validation_specs(tracks["val"], cfg.data, cfg.sbi, cfg.seed), pre)
-    sampler: DistributedSampler[Any] = DistributedSampler(
-        train_set, ddp.world, ddp.rank, shuffle=True, seed=cfg.seed, drop_last=True
-    )
-    train_loader = _loader(train_set, cfg, sampler=sampler)
-    val_loader = _loader(val_set, cfg)
-
-    model = build_model(card, pretrained=cfg.model.pretrained).to(device)
-    torch.manual_seed(cfg.seed)  # identical head initialisation on every rank
-    frozen_bn = freeze_backbone_prefix(model, cfg.model.freeze_until)
-    cuda = device.type == "cuda"
-    if cuda and cfg.optim.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    steps_per_epoch = max(1, len(train_loader))
-    scheduler = _schedule(optimizer, cfg.optim.warmup_steps, cfg.optim.epochs * steps_per_epoch)
-    scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.optim.amp)
-    start_epoch, best_auc, best_epoch = 0, -math.inf, -1
-    state_path = out / "last.pt"
+    run = _setup(cfg)
+    state_path = cfg.out_dir / "last.pt"
     if resume and state_path.is_file():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        start_epoch, best_auc, best_epoch = (
-            state["epoch"] + 1,
-            state["best_auc"],
-            state["best_epoch"],
-        )
-        logger.info("resumed from %s at epoch %d", state_path, start_epoch)
-    net: nn.Module = DistributedDataParallel(model) if ddp.world > 1 else model
-    log = _Logger(out) if ddp.main else None
+        _resume(run, state_path)
+    log = _Logger(cfg.out_dir) if run.ddp.main else None
     started = time.monotonic()
-    epoch = start_epoch - 1
+    epoch = run.start_epoch - 1
     try:
-        for epoch in range(start_epoch, cfg.optim.epochs):
+        for epoch in range(run.start_epoch, cfg.optim.epochs):
             t0 = time.monotonic()
-            sampler.set_epoch(epoch)
-            train_set.set_epoch(epoch)
-            net.train()
-            for module in frozen_bn:
-                module.eval()
-            total, count = 0.0, 0
-            for step, (clips, labels) in enumerate(train_loader, 1):
-                clips, labels = clips.to(device, non_blocking=True), labels.to(device)
-                with torch.autocast(
-                    device.type, dtype=torch.float16, enabled=cuda and cfg.optim.amp
-                ):
-                    loss = _loss(net(clips), labels, cfg.optim.frame_loss_weight)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.optim.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                total, count = total + float(loss.detach()), count + 1
-                if ddp.main and (step % 10 == 0 or step == steps_per_epoch):
-                    logger.info(
-                        "epoch %d step %d/%d loss %.4f", epoch, step, steps_per_epoch, total / count
-                    )
-                if on_step and ddp.main:
-                    on_step(epoch, step, steps_per_epoch, total / count)
+            train_loss = _train_epoch(run, epoch, on_step)
             stop = False
-            if ddp.main:
+            if run.ddp.main:
                 row = _end_epoch(
-                    model, card, val_loader, device, epoch, total / max(1, count), optimizer
+                    run.model,
+                    run.card,
+                    run.val_loader,
+                    run.device,
+                    epoch,
+                    train_loss,
+                    run.optimizer,
                 )
                 row["seconds"] = round(time.monotonic() - t0, 1)
-                score = _selection_score(row)
-                if score > best_auc:
-                    best_auc, best_epoch = score, epoch
-                    save_checkpoint(
-                        model, _trained(card, cfg, split_summary, epoch), out / "best.safetensors"
-                    )
-                torch.save(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "epoch": epoch,
-                        "best_auc": best_auc,
-                        "best_epoch": best_epoch,
-                    },
-                    state_path,
-                )
+                _save_epoch(run, epoch, row)
                 assert log is not None
                 log.log(row)
                 if on_epoch:
                     on_epoch(row)
                 budget = cfg.max_minutes
                 stop = budget is not None and (time.monotonic() - started) / 60 > budget
-            if ddp.world > 1:
-                flag = torch.tensor([int(stop)], device=device)
+            if run.ddp.world > 1:
+                flag = torch.tensor([int(stop)], device=run.device)
                 dist.broadcast(flag, src=0)
                 stop = bool(flag.item())
             if stop:
@@ -380,13 +446,14 @@ def train(
     finally:
         if log is not None:
             log.close()
-    result = TrainResult(
-        None, None, best_epoch, best_auc if best_auc > -0.5 else None, epoch + 1 - start_epoch
-    )
-    if ddp.main:
-        final = finalize(out, val_loader, device)
-        result = dataclasses.replace(result, model_path=out / "model.safetensors", card=final)
-    if ddp.world > 1:
+    best = run.best_score if run.best_score > -0.5 else None
+    result = TrainResult(None, None, run.best_epoch, best, epoch + 1 - run.start_epoch)
+    if run.ddp.main:
+        final = finalize(cfg.out_dir, run.calib_loader, run.device, run.val_loader)
+        result = dataclasses.replace(
+            result, model_path=cfg.out_dir / "model.safetensors", card=final
+        )
+    if run.ddp.world > 1:
         dist.barrier()
     return result
 
@@ -406,8 +473,12 @@ def _trained(card: ModelCard, cfg: TrainConfig, summary: dict[str, Any], epoch: 
         trained=True,
         training_data={
             "cache": cfg.data.cache.name if cfg.data.cache else "",
+            "extra_caches": [c.name for c in cfg.data.extra_caches],
             "self_blended_fakes": cfg.data.sbi_share > 0,
+            "sbi_share": cfg.data.sbi_share,
             "clip_frames": cfg.data.clip_frames,
+            "clip_lengths": cfg.data.clip_lengths or [cfg.data.clip_frames],
+            "frame_stride": cfg.data.frame_stride,
             "epochs_at_best": epoch + 1,
             "clips_per_epoch": cfg.data.clips_per_epoch,
             "seed": cfg.seed,
@@ -437,20 +508,43 @@ def _end_epoch(
     }
 
 
-def finalize(out: Path, val_loader: DataLoader[Any], device: torch.device) -> ModelCard:
-    """Fit temperature and threshold of the best model on validation; write ``model.*``."""
-    from deepverify.model import load_checkpoint
-
-    model, card = load_checkpoint(out / "best.safetensors", device=str(device))
-    labels, logits, frames = predict(model, val_loader, device)
-    temperature = fit_temperature(labels, logits)
+def _split_metrics(
+    labels: np.ndarray,
+    logits: np.ndarray,
+    frames: np.ndarray,
+    temperature: float,
+    threshold: float,
+) -> dict[str, Any]:
     probs = calibrated_probabilities(logits, temperature)
-    threshold = fit_threshold(labels, probs)
     video = classification_metrics(labels, probs, threshold) if labels.size else {}
     frame_labels = np.repeat(labels, frames.shape[1]) if frames.size else labels[:0]
     frame = classification_metrics(
         frame_labels, calibrated_probabilities(frames.reshape(-1), temperature), threshold
     )
+    return {"video": video, "frame": frame, "clips": int(labels.size)}
+
+
+def finalize(
+    out: Path,
+    calib_loader: DataLoader[Any],
+    device: torch.device,
+    val_loader: DataLoader[Any] | None = None,
+) -> ModelCard:
+    """Fit temperature and threshold of the best model on the calibration clips; write
+    ``model.*`` with the calibration metrics and (when given) the selection split's."""
+    from deepverify.model import load_checkpoint
+
+    model, card = load_checkpoint(out / "best.safetensors", device=str(device))
+    labels, logits, frames = predict(model, calib_loader, device)
+    temperature = fit_temperature(labels, logits)
+    threshold = fit_threshold(labels, calibrated_probabilities(logits, temperature))
+    metrics = {"calibration": _split_metrics(labels, logits, frames, temperature, threshold)}
+    if val_loader is not None and val_loader is not calib_loader:
+        metrics["validation"] = _split_metrics(
+            *predict(model, val_loader, device), temperature, threshold
+        )
+    else:
+        metrics["validation"] = metrics["calibration"]
     final = dataclasses.replace(
         card,
         threshold=round(threshold, 6),
@@ -458,6 +552,6 @@ def finalize(out: Path, val_loader: DataLoader[Any], device: torch.device) -> Mo
         weights_sha256="",
         model_id="",
         created="",
-        metrics={"validation": {"video": video, "frame": frame, "clips": int(labels.size)}},
+        metrics=metrics,
     )
     return save_checkpoint(model, final, out / "model.safetensors")
