@@ -94,6 +94,9 @@ def test_train_then_evaluate(cache: Path, dataset: Path, tmp_path: Path) -> None
     assert report["counts"] == {"items": 6, "scored": 4, "no_face": 0, "failed": 2}
     assert report["video"]["n"] == 4 and report["video"]["n_fake"] == 1
     assert report["frame"]["n"] == 4 * 4
+    rows = {row["manipulation"]: row for row in report["per_manipulation"]}
+    assert set(rows) == {"none", "unknown"} and rows["unknown"]["scored"] == 1
+    assert "AUC vs real" in result.stdout
     assert (out / "roc_video.png").is_file() and (out / "reliability_video.png").is_file()
     card = ModelCard.read(model.with_suffix(".json"))
     assert card.metrics["evaluation"]["fixture"]["video"]["roc_auc"] == report["video"]["roc_auc"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -12,7 +12,12 @@ from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
 from deepverify.faces import available_detectors, create_detector
-from deepverify.training.datasets import available_formats, load_dataset
+from deepverify.training.datasets import (
+    DatasetOptions,
+    ManifestReport,
+    available_formats,
+    load_dataset,
+)
 
 
 def evaluate(
@@ -40,13 +45,21 @@ def evaluate(
         ),
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder format: labels, groups and manipulations from this manifest "
+            "(default: manifest.json in the folder or its parent)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Score every video as `scan` would; write accuracy, F1, AUC, AP, log loss, ECE, plots."""
     setup_logging(verbose)
     with user_errors():
-        items = load_dataset(data, fmt)
+        manifest_report = ManifestReport()
+        items = load_dataset(data, fmt, DatasetOptions(manifest=manifest, report=manifest_report))
         from deepverify.model import default_model_path
         from deepverify.pipeline import load_model
         from deepverify.training.evaluation import evaluate_items, record_in_card, write_outputs
@@ -80,6 +93,7 @@ def evaluate(
         ]
         table.add_row(level, str(m["n"]), *("n/a" if v is None else f"{v:.3f}" for v in cells))
     console.print(table)
+    console.print(_manipulation_table(result))
     cm = result["video"]["confusion_matrix"]
     console.print(
         f"threshold {result['model']['threshold']:.3f}: TN {cm['tn']}  FP {cm['fp']}  "
@@ -93,8 +107,26 @@ def evaluate(
             "unreadable file(s) were left out of the metrics[/]",
             highlight=False,
         )
+    for problem in manifest_report.problems:
+        err_console.print(f"[yellow]manifest[/] {problem}", highlight=False)
     for failure in result["failed"]:
         err_console.print(
             f"[yellow]skipped[/] {failure['file']}: {failure['reason']}", highlight=False
         )
     console.print(f"results: {out / files['json']}")
+
+
+def _manipulation_table(result: dict[str, Any]) -> Table:
+    table = Table("manipulation", "videos", "scored", "above threshold", "mean P(fake)",
+                  "AUC vs real")  # fmt: skip
+    for row in result["per_manipulation"]:
+        mean, auc = row["mean_probability"], row["roc_auc_vs_real"]
+        table.add_row(
+            row["manipulation"],
+            str(row["videos"]),
+            str(row["scored"]),
+            f"{row['above_threshold']}/{row['scored']}",
+            "n/a" if mean is None else f"{mean:.3f}",
+            "n/a" if auc is None else f"{auc:.3f}",
+        )
+    return table

@@ -75,6 +75,7 @@ def evaluate_items(
                 {
                     "file": item.path.name,
                     "label": item.label,
+                    "manipulation": _manipulation(item),
                     "probability": report.probability,
                     "verdict": report.verdict,
                     "tracks": len(report.tracks),
@@ -104,10 +105,45 @@ def evaluate_items(
         "frame": classification_metrics(
             np.array(frame_labels, dtype=int), np.array(frame_probs), card.threshold
         ),
+        "per_manipulation": per_manipulation(per_video, card.threshold),
         "videos": per_video,
         "no_face": no_face,
         "failed": failed,
     }
+
+
+def _manipulation(item: VideoItem) -> str:
+    if item.label == 0:
+        return "none"
+    return item.method or "unknown"
+
+
+def per_manipulation(videos: Sequence[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """One row per manipulation (and "none" for the real videos): videos, scored, detected at
+    ``threshold`` (for reals: wrongly flagged), mean probability, and the ROC AUC of that
+    manipulation's fakes against every scored real video — "which fakes do we miss"."""
+    real = [v["probability"] for v in videos if v["label"] == 0 and v["probability"] is not None]
+    rows = []
+    for name in sorted({v["manipulation"] for v in videos}, key=lambda m: (m != "none", m)):
+        group = [v for v in videos if v["manipulation"] == name]
+        probs = [v["probability"] for v in group if v["probability"] is not None]
+        auc = None
+        if name != "none" and probs and real:
+            auc = classification_metrics(
+                np.array([0] * len(real) + [1] * len(probs)), np.array(real + probs)
+            )["roc_auc"]
+        rows.append(
+            {
+                "manipulation": name,
+                "videos": len(group),
+                "scored": len(probs),
+                "above_threshold": sum(p >= threshold for p in probs),
+                "mean_probability": round(float(np.mean(probs)), 4) if probs else None,
+                "roc_auc_vs_real": auc,
+                "files": [v["file"] for v in group],
+            }
+        )
+    return rows
 
 
 def write_outputs(result: dict[str, Any], out_dir: Path) -> dict[str, str]:
