@@ -54,12 +54,12 @@ def analyze(
     """Time ``analyze_video`` on ``path`` with heatmaps, writing the report to a temp folder."""
     import torch
 
-    from deepverify.faces import create_detector
+    from deepverify.faces import DEFAULT_DETECTOR, create_detector
     from deepverify.pipeline import analyze_video, load_model
 
     torch.set_num_threads(2)
     model = load_model(model_path)
-    detector = create_detector(detector_name)
+    detector = create_detector(detector_name or DEFAULT_DETECTOR)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         report = analyze_video(path, model=model, detector=detector, num_frames=frames,
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("mode", choices=["analyze", "decode", "provenance"])
     parser.add_argument("clip", type=Path)
     parser.add_argument("--model", type=Path, default=None, help="default: the packaged model")
-    parser.add_argument("--detector", default="opencv-ssd")
+    parser.add_argument("--detector", default=None, help="default: the registry's default")
     parser.add_argument("--frames", type=int, default=32)
     args = parser.parse_args()
     if args.mode == "decode":

@@ -102,25 +102,50 @@ def whole_process(out: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Run every measurement and write the results file."""
+    """Run every measurement, saving the results file after each (a partial run stays usable)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument("--skip-long", action="store_true", help="skip the 5-minute clip")
     args = parser.parse_args()
-
-    clip_10s = generated_1080p(10.0)
-    clips = [*sorted((SHARED / "eval").rglob("*.mp4")), clip_10s]
-    runs = {clip.name: measured("analyze", clip) for clip in clips}
-    decode_10s = measured("decode", clip_10s)
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "settings": {"frames": FRAMES, "heatmaps": True, "model": "packaged default"},
-        "median_realtime_factor": round(statistics.median(r["realtime_factor"] for r in runs.values()), 4),
-        "e2e_over_decode_1080p": round(runs[clip_10s.name]["e2e_s"] / decode_10s["decode_s"], 3),
-        "decode_only_1080p_s": decode_10s["decode_s"],
-    }  # fmt: skip
-    peaks = [r["peak_rss_mb"] for r in runs.values()]
+        "complete": False,
+    }
+
+    def save() -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+    peaks: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        processes = whole_process(Path(tmp))
+    peaks.append(processes["scan"]["peak_rss_mb"])
+    for key in ("speedup_vs_ancestor", "help_seconds", "help_rss_mb"):
+        results[key] = processes.pop(key)
+    results["whole_process"] = processes
+    save()
+
+    clip_10s = generated_1080p(10.0)
+    results["provenance_seconds"] = measured("provenance", clip_10s)["provenance_s"]
+    runs: dict[str, dict[str, Any]] = {clip_10s.name: measured("analyze", clip_10s)}
+    decode_10s = measured("decode", clip_10s)
+    results["e2e_over_decode_1080p"] = round(
+        runs[clip_10s.name]["e2e_s"] / decode_10s["decode_s"], 3
+    )
+    results["decode_only_1080p_s"] = decode_10s["decode_s"]
+    results["per_video"] = runs
+    save()
+
+    for clip in sorted((SHARED / "eval").rglob("*.mp4")):
+        runs[clip.name] = measured("analyze", clip)
+        factors = [r["realtime_factor"] for r in runs.values()]
+        results["median_realtime_factor"] = round(statistics.median(factors), 4)
+        results["peak_rss_mb"] = max(*peaks, *(r["peak_rss_mb"] for r in runs.values()))
+        save()
+    peaks.extend(r["peak_rss_mb"] for r in runs.values())
+
     if not args.skip_long:
         clip_5min = generated_1080p(300.0)
         long_run = measured("analyze", clip_5min)
@@ -129,21 +154,14 @@ def main() -> None:
         long_run["e2e_over_decode"] = round(long_run["e2e_s"] / long_decode["decode_s"], 3)
         results["long_1080p_5min"] = long_run
         peaks.append(long_run["peak_rss_mb"])
-    with tempfile.TemporaryDirectory() as tmp:
-        processes = whole_process(Path(tmp))
-    peaks.append(processes["scan"]["peak_rss_mb"])
     results["peak_rss_mb"] = max(peaks)
-    results["speedup_vs_ancestor"] = processes.pop("speedup_vs_ancestor")
-    results["help_seconds"] = processes.pop("help_seconds")
-    results["help_rss_mb"] = processes.pop("help_rss_mb")
-    results["provenance_seconds"] = measured("provenance", clip_10s)["provenance_s"]
-    results["whole_process"] = processes
-    results["per_video"] = runs
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    headline = ("median_realtime_factor", "e2e_over_decode_1080p", "peak_rss_mb",
-                "speedup_vs_ancestor", "help_seconds", "help_rss_mb", "provenance_seconds")  # fmt: skip
-    print(json.dumps({key: results[key] for key in headline}))  # noqa: T201
+    results["complete"] = True
+    save()
+    headline = (
+        "median_realtime_factor", "e2e_over_decode_1080p", "peak_rss_mb", "speedup_vs_ancestor",
+        "help_seconds", "help_rss_mb", "provenance_seconds",
+    )  # fmt: skip
+    print(json.dumps({key: results[key] for key in headline}))
 
 
 if __name__ == "__main__":
