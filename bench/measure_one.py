@@ -1,10 +1,16 @@
-"""One benchmark measurement in a fresh process; prints a JSON line (see ``run_bench.py``)."""
+"""One benchmark measurement in a fresh process; prints a JSON line (see ``run_bench.py``).
+
+Modes: ``analyze`` times :func:`deepverify.pipeline.analyze_video` in-process, stage by stage;
+``decode`` times decoding every frame of the file and nothing else; ``provenance`` times
+``deepverify.provenance.read_provenance`` when that module exists. ``peak_rss_mb`` is this
+process's own high-water mark (``VmHWM``), which a new program image starts from zero.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -12,7 +18,15 @@ from pathlib import Path
 import av
 
 
-def decode_only(path: Path) -> float:
+def vm_hwm_mb() -> float:
+    """Peak resident memory of this process image, from ``/proc/self/status`` (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def decode_only(path: Path) -> dict[str, object]:
     """Seconds to decode every frame of the file with PyAV (threaded), converting nothing."""
     start = time.perf_counter()
     with av.open(str(path)) as container:
@@ -20,43 +34,65 @@ def decode_only(path: Path) -> float:
         stream.thread_type = "AUTO"
         for _ in container.decode(stream):
             pass
-    return time.perf_counter() - start
+    return {"decode_s": round(time.perf_counter() - start, 4), "peak_rss_mb": vm_hwm_mb()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("clip", type=Path)
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--decode-only", action="store_true")
-    args = parser.parse_args()
-    if args.decode_only:
-        print(json.dumps({"decode_s": round(decode_only(args.clip), 4)}))
-        return
+def provenance(path: Path) -> dict[str, object]:
+    """Seconds ``read_provenance(path)`` takes, or ``None`` while it does not exist."""
+    try:
+        read = importlib.import_module("deepverify.provenance").read_provenance
+    except (ImportError, AttributeError):
+        return {"provenance_s": None}
+    start = time.perf_counter()
+    read(path)
+    return {"provenance_s": round(time.perf_counter() - start, 4), "peak_rss_mb": vm_hwm_mb()}
 
+
+def analyze(
+    path: Path, model_path: Path | None, detector_name: str, frames: int
+) -> dict[str, object]:
+    """Time ``analyze_video`` on ``path`` with heatmaps, writing the report to a temp folder."""
     import torch
 
-    from deepverify.faces import create_detector
+    from deepverify.faces import DEFAULT_DETECTOR, create_detector
     from deepverify.pipeline import analyze_video, load_model
 
     torch.set_num_threads(2)
-    model = load_model(args.model)
-    detector = create_detector("opencv-ssd")
+    model = load_model(model_path)
+    detector = create_detector(detector_name or DEFAULT_DETECTOR)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        report = analyze_video(args.clip, model=model, detector=detector, num_frames=32,
+        report = analyze_video(path, model=model, detector=detector, num_frames=frames,
                                out_dir=Path(out) / "r", explain=True)  # fmt: skip
         e2e = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({
+    return {
         "seconds": report.video.duration_s,
         "resolution": f"{report.video.width}x{report.video.height}",
         "e2e_s": round(e2e, 4),
         "realtime_factor": round(e2e / max(report.video.duration_s, 1e-6), 4),
         "stages_s": report.timings,
         "verdict": report.verdict,
+        "probability": report.probability,
         "faces": sum(len(f.faces) for f in report.frames),
-        "peak_rss_mb": round(peak_kb / 1024, 1),
-    }))  # fmt: skip
+        "peak_rss_mb": vm_hwm_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["analyze", "decode", "provenance"])
+    parser.add_argument("clip", type=Path)
+    parser.add_argument("--model", type=Path, default=None, help="default: the packaged model")
+    parser.add_argument("--detector", default=None, help="default: the registry's default")
+    parser.add_argument("--frames", type=int, default=32)
+    args = parser.parse_args()
+    if args.mode == "decode":
+        result = decode_only(args.clip)
+    elif args.mode == "provenance":
+        result = provenance(args.clip)
+    else:
+        result = analyze(args.clip, args.model, args.detector, args.frames)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

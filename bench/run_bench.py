@@ -1,17 +1,26 @@
-"""Pipeline benchmark: speed and memory of ``analyze_video`` on real and generated clips.
+"""Pipeline benchmark: speed and memory of deepverify on real and generated clips.
 
-Each measurement runs in a fresh subprocess (``bench/measure_one.py``) so that peak RSS is the
-pipeline's own and one clip cannot warm another's caches. Writes a JSON file with per-stage
-seconds per video and the headline figures:
+Every figure comes from a process of its own, started through ``bench/launch.py`` (a small fresh
+Python that forks the measured command), so a peak RSS is the measured program's own and not
+inherited from this benchmark. The generated clips are encoded by ``bench/make_clip.py`` in a
+process of their own too. Writes a JSON file (``make bench``: ``bench/results.json``) with:
 
-- ``median_realtime_factor``: end-to-end seconds / clip seconds, median over the clips.
-- ``e2e_over_decode_1080p``: end-to-end time / time to only decode the same file, for the
-  generated 10 s 1080p clip.
-- ``peak_rss_mb``: the largest peak resident memory of any run.
+- ``median_realtime_factor``: end-to-end seconds / clip seconds of ``analyze_video``, median over
+  the eval clips and the generated 10 s 1080p clip.
+- ``e2e_over_decode_1080p``: ``analyze_video`` time / time to only decode the same file, for
+  the generated 10 s 1080p clip.
+- ``peak_rss_mb``: the largest peak resident memory of any analysis, the 5-minute 1080p clip
+  and the whole-process ``deepverify scan`` included.
+- ``speedup_vs_ancestor``: wall time of the ancestor-style reference pipeline
+  (``../shared/bench/ancestor_baseline.py``) / wall time of ``deepverify scan``, both whole
+  processes on ``eval/real/dfdc_lynaeydofd.mp4`` in the same run.
+- ``help_seconds`` / ``help_rss_mb``: ``deepverify --help`` as a whole process.
+- ``provenance_seconds``: ``deepverify.provenance.read_provenance`` on the 10 s 1080p clip;
+  ``null`` while that module does not exist.
 
-Targets (2 CPU cores, efficientnet_lite0, 32 frames, Grad-CAM on): realtime factor <= 0.3,
-e2e/decode <= 2.5, peak RSS <= 1500 MB, also for a 5-minute 1080p clip; resnext50_32x4d
-realtime factor <= 1.0.
+Targets (issue 9; 2 CPU cores, default model, 32 frames, heatmaps on): e2e/decode <= 2.0,
+realtime factor <= 0.15, speedup vs ancestor >= 10, peak RSS <= 600 MB at every length,
+``--help`` under 1 s and 150 MB. Figures from a busy machine are noisy: compare within one run.
 """
 
 from __future__ import annotations
@@ -25,122 +34,134 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
-
-import av
-import cv2
-import numpy as np
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SHARED = Path(os.environ.get("DEEPVERIFY_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
-CACHE = HERE / ".cache"
+ROOT = HERE.parent
+SHARED = Path(os.environ.get("DEEPVERIFY_SHARED_DATA", ROOT.parent / "shared" / "data"))
+ANCESTOR = SHARED.parent / "bench" / "ancestor_baseline.py"
+ANCESTOR_CLIP = SHARED / "eval" / "real" / "dfdc_lynaeydofd.mp4"
 SOURCE_CLIP = SHARED / "real" / "liveportrait_s18.mp4"  # 1280x720 talking head, 9.4 s
+CACHE = HERE / ".cache"
+FRAMES = 32
 
 
-def generate_1080p(path: Path, seconds: float, fps: int = 30) -> Path:
-    """Encode a 1080p H.264 clip of a real talking face (a real clip upscaled and looped)."""
-    if path.is_file():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(SOURCE_CLIP)) as source:
-        frames = [
-            cv2.resize(f.to_ndarray(format="rgb24"), (1920, 1080), interpolation=cv2.INTER_LINEAR)
-            for f in source.decode(video=0)
-        ]
-    tmp = path.with_suffix(".partial.mp4")
-    total = int(seconds * fps)
-    with av.open(str(tmp), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
-        stream.time_base = Fraction(1, fps)
-        for i in range(total):
-            # Ping-pong through the source so motion stays continuous.
-            cycle = 2 * len(frames) - 2
-            j = i % cycle
-            image = frames[j if j < len(frames) else cycle - j]
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    tmp.replace(path)
+def launched(*command: str) -> dict[str, Any]:
+    """Run ``command`` as a whole process under the launcher; its wall time and peak RSS."""
+    launcher = [sys.executable, str(HERE / "launch.py"), "--", *command]
+    done = subprocess.run(launcher, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["returncode"] != 0:
+        raise RuntimeError(f"{' '.join(command)} failed with exit code {result['returncode']}")
+    return result
+
+
+def measured(mode: str, clip: Path, *extra: str) -> dict[str, Any]:
+    """One ``bench/measure_one.py`` run (fresh process); its JSON result."""
+    run = launched(sys.executable, str(HERE / "measure_one.py"), mode, str(clip), *extra)
+    result: dict[str, Any] = json.loads(run["stdout_tail"])
+    result["process_wall_s"] = run["wall_s"]
+    return result
+
+
+def generated_1080p(seconds: float) -> Path:
+    """The cached generated 1080p clip of ``seconds``, encoded in a separate process if missing."""
+    path = CACHE / f"face_1080p_{seconds:g}s.mp4"
+    if not path.is_file():
+        command = [sys.executable, str(HERE / "make_clip.py"), str(SOURCE_CLIP), str(path)]
+        subprocess.run([*command, str(seconds)], check=True)
     return path
 
 
-def measure(clip: Path, checkpoint: Path, *, decode_only: bool = False) -> dict[str, object]:
-    """Run one measurement in a fresh interpreter and return its JSON result."""
-    cmd = [sys.executable, str(HERE / "measure_one.py"), str(clip), "--model", str(checkpoint)]
-    if decode_only:
-        cmd.append("--decode-only")
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def deepverify_command() -> list[str]:
+    """How a user starts deepverify: the console script beside this interpreter."""
+    script = Path(sys.executable).with_name("deepverify")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "from deepverify.cli.app import main; main()"]
 
 
-def make_checkpoint(backbone: str, directory: Path) -> Path:
-    """The packaged default model for efficientnet_lite0 if present, else a fresh one."""
-    from deepverify.model import ModelCard, build_model, default_model_path, save_checkpoint
-
-    default = default_model_path()
-    if backbone == "efficientnet_lite0" and default is not None:
-        return default
-    card = ModelCard(backbone=backbone, input_size=224, frames=32)
-    path = directory / f"{backbone}.safetensors"
-    # Speed does not depend on the weights' values; random init needs no download.
-    save_checkpoint(build_model(card, pretrained=False), card, path)
-    return path
+def whole_process(out: Path) -> dict[str, Any]:
+    """``deepverify scan`` and the ancestor-style reference on the same clip, and ``--help``."""
+    scan = launched(
+        *deepverify_command(), "scan", str(ANCESTOR_CLIP), "--out", str(out / "scan"),
+        "--frames", str(FRAMES), "--json",
+    )  # fmt: skip
+    result: dict[str, Any] = {"scan": scan}
+    if ANCESTOR.is_file():
+        ancestor = launched(sys.executable, str(ANCESTOR), str(ANCESTOR_CLIP), str(FRAMES))
+        result["ancestor"] = ancestor
+        result["speedup_vs_ancestor"] = round(ancestor["wall_s"] / scan["wall_s"], 2)
+    else:
+        result["speedup_vs_ancestor"] = None
+    helps = [launched(*deepverify_command(), "--help") for _ in range(3)]
+    result["help_seconds"] = round(statistics.median(h["wall_s"] for h in helps), 3)
+    result["help_rss_mb"] = max(h["peak_rss_mb"] for h in helps)
+    return result
 
 
 def main() -> None:
+    """Run every measurement, saving the results file after each (a partial run stays usable)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument("--skip-long", action="store_true", help="skip the 5-minute clip")
     args = parser.parse_args()
-
-    clips = sorted((SHARED / "eval").rglob("*.mp4"))
-    clip_1080p = generate_1080p(CACHE / "face_1080p_10s.mp4", 10.0)
-    results: dict[str, object] = {
+    results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "settings": {"frames": 32, "gradcam": True, "detector": "opencv-ssd"},
+        "settings": {"frames": FRAMES, "heatmaps": True, "model": "packaged default"},
+        "complete": False,
     }
+
+    def save() -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+    peaks: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for backbone in ("efficientnet_lite0", "resnext50_32x4d"):
-            checkpoint = make_checkpoint(backbone, Path(tmp))
-            runs = {c.name: measure(c, checkpoint) for c in [*clips, clip_1080p]}
-            factors = [r["realtime_factor"] for r in runs.values()]
-            decode = measure(clip_1080p, checkpoint, decode_only=True)
-            summary: dict[str, object] = {
-                "median_realtime_factor": round(statistics.median(factors), 4),  # type: ignore[type-var]
-                "e2e_over_decode_1080p": round(
-                    runs[clip_1080p.name]["e2e_s"] / decode["decode_s"],
-                    3,  # type: ignore[operator]
-                ),
-                "decode_only_1080p_s": decode["decode_s"],
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in runs.values()),  # type: ignore[type-var]
-                "per_video": runs,
-            }
-            if backbone == "efficientnet_lite0" and not args.skip_long:
-                long_clip = generate_1080p(CACHE / "face_1080p_300s.mp4", 300.0)
-                long_run = measure(long_clip, checkpoint)
-                long_decode = measure(long_clip, checkpoint, decode_only=True)
-                summary["long_1080p_5min"] = {
-                    **long_run,
-                    "decode_only_s": long_decode["decode_s"],
-                    "e2e_over_decode": round(long_run["e2e_s"] / long_decode["decode_s"], 3),  # type: ignore[operator]
-                }
-            results[backbone] = summary
-    headline = results["efficientnet_lite0"]
-    assert isinstance(headline, dict)
-    for key in ("median_realtime_factor", "e2e_over_decode_1080p"):
-        results[key] = headline[key]
-    # Peak memory over every efficientnet_lite0 run, the 5-minute clip included.
-    long_run = headline.get("long_1080p_5min", {})
-    results["peak_rss_mb"] = max(headline["peak_rss_mb"], long_run.get("peak_rss_mb", 0))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print(json.dumps({k: results[k] for k in ("median_realtime_factor", "e2e_over_decode_1080p",
-                                               "peak_rss_mb")}))  # fmt: skip
+        processes = whole_process(Path(tmp))
+    peaks.append(processes["scan"]["peak_rss_mb"])
+    for key in ("speedup_vs_ancestor", "help_seconds", "help_rss_mb"):
+        results[key] = processes.pop(key)
+    results["whole_process"] = processes
+    save()
+
+    clip_10s = generated_1080p(10.0)
+    results["provenance_seconds"] = measured("provenance", clip_10s)["provenance_s"]
+    runs: dict[str, dict[str, Any]] = {clip_10s.name: measured("analyze", clip_10s)}
+    decode_10s = measured("decode", clip_10s)
+    results["e2e_over_decode_1080p"] = round(
+        runs[clip_10s.name]["e2e_s"] / decode_10s["decode_s"], 3
+    )
+    results["decode_only_1080p_s"] = decode_10s["decode_s"]
+    results["per_video"] = runs
+    save()
+
+    for clip in sorted((SHARED / "eval").rglob("*.mp4")):
+        runs[clip.name] = measured("analyze", clip)
+        factors = [r["realtime_factor"] for r in runs.values()]
+        results["median_realtime_factor"] = round(statistics.median(factors), 4)
+        results["peak_rss_mb"] = max(*peaks, *(r["peak_rss_mb"] for r in runs.values()))
+        save()
+    peaks.extend(r["peak_rss_mb"] for r in runs.values())
+
+    if not args.skip_long:
+        clip_5min = generated_1080p(300.0)
+        long_run = measured("analyze", clip_5min)
+        long_decode = measured("decode", clip_5min)
+        long_run["decode_only_s"] = long_decode["decode_s"]
+        long_run["e2e_over_decode"] = round(long_run["e2e_s"] / long_decode["decode_s"], 3)
+        results["long_1080p_5min"] = long_run
+        peaks.append(long_run["peak_rss_mb"])
+    results["peak_rss_mb"] = max(peaks)
+    results["complete"] = True
+    save()
+    headline = (
+        "median_realtime_factor", "e2e_over_decode_1080p", "peak_rss_mb", "speedup_vs_ancestor",
+        "help_seconds", "help_rss_mb", "provenance_seconds",
+    )  # fmt: skip
+    print(json.dumps({key: results[key] for key in headline}))
 
 
 if __name__ == "__main__":

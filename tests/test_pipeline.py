@@ -34,7 +34,9 @@ def test_real_clip_gives_a_full_report(tiny_model, ssd, real_clip, tmp_path):
     report = analyze_video(
         real_clip, model=tiny_model, detector=ssd, num_frames=12, out_dir=out,
         progress=lambda stage, fraction: events.append((stage, fraction)),
+        display_name="my clip.mp4",
     )  # fmt: skip
+    assert report.video.filename == "my clip.mp4"
     assert report.verdict in {"REAL", "FAKE"}
     assert 0.0 <= report.probability <= 1.0
     assert report.threshold == tiny_model.card.threshold
@@ -57,10 +59,21 @@ def test_real_clip_gives_a_full_report(tiny_model, ssd, real_clip, tmp_path):
     plain = cv2.imread(str(out / report.frames[0].faces[0].crop))
     assert plain.shape == image.shape and not np.array_equal(plain, image)
     assert all((out / f.image).is_file() for f in report.frames if f.faces)
+    # Each face's crop is the plain twin of its heatmap, each frame's plain image of its overlay.
+    for frame in report.frames:
+        for face in frame.faces:
+            assert face.heatmap.startswith("heatmaps/") and face.heatmap.endswith(".jpg")
+            assert face.crop == face.heatmap.replace("heatmaps/", "crops/")
+        if frame.faces:
+            assert frame.image == frame.overlay.replace("frame_", "plain_")
+            overlay_image = cv2.imread(str(out / frame.overlay))
+            assert overlay_image.shape == cv2.imread(str(out / frame.image)).shape
+            assert max(overlay_image.shape[:2]) <= 640
     # Files: JSON that round-trips through the schema, a self-contained HTML page.
     assert Report.model_validate_json((out / "report.json").read_text()) == report
     html = (out / "report.html").read_text()
-    assert "data:image/png;base64," in html and 'src="heatmaps/' not in html
+    assert "data:image/jpeg;base64," in html and 'src="heatmaps/' not in html
+    assert "data:image/png;base64," in html  # the timeline plot stays lossless
     assert (out / "timeline.png").stat().st_size > 1000
     assert UNTRAINED_WARNING in report.warnings
     # Progress: every stage reported, ending complete, in pipeline order.

@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -140,7 +140,7 @@ def sample_frames(
 
     The targets are the centres of ``num_frames`` equal time slices of the measured duration;
     each picks the frame on screen at that time (distinct frames, in order). A video with fewer
-    frames gives every frame once.
+    frames gives every frame once. :class:`FrameStream` gives the same frames one at a time.
 
     Args:
         path: The video file.
@@ -153,42 +153,74 @@ def sample_frames(
         InvalidVideoError: The file is missing, empty, not a video, or no frame decodes.
         ValueError: ``num_frames`` is below 1.
     """
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-    path = Path(path)
-    with _open_video(path) as (container, stream):
-        timeline = _scan(path, container, stream)
-    wanted = select_indices(timeline.times, timeline.duration_s, num_frames)
-    wanted_set = set(wanted)
-    index_of = {tick: i for i, tick in enumerate(timeline.ticks)} if timeline.timed else {}
-    times = timeline.times
-    frames: list[Frame] = []
-    rotation, size = 0, None
-    with _open_video(path) as (container, stream):
-        stream.thread_type = "AUTO"
-        for ordinal, frame in enumerate(_decoded(path, container, stream)):
-            if size is None:
-                rotation, size = _rotation(frame), (frame.width, frame.height)
-            index = index_of.get(frame.pts, ordinal) if frame.pts is not None else ordinal
-            if index not in wanted_set:
-                continue
-            wanted_set.discard(index)  # a duplicated timestamp must not give the frame twice
-            image: np.ndarray = frame.to_ndarray(format="rgb24")
-            if rotation:
-                image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
-            frames.append(
-                Frame(index=index, timestamp=times[min(index, len(times) - 1)], image=image)
-            )
-            if not wanted_set:
-                break  # everything selected is decoded; the rest of the file is not needed
-        if size is not None:
-            info = _info(container, stream, timeline, rotation, size)
-    if size is None or not frames:
-        raise InvalidVideoError(f"{path.name}: no frame could be decoded; the file is corrupt")
-    if wanted_set:
-        logger.warning("%s: %d selected frames did not decode", path.name, len(wanted_set))
-    frames.sort(key=lambda f: f.index)
-    return info, frames
+    stream = FrameStream(path, num_frames)
+    frames = sorted(stream, key=lambda f: f.index)
+    return stream.info, frames
+
+
+class FrameStream:
+    """The sampled frames of a video, decoded one at a time (see :func:`sample_frames`).
+
+    Creating it runs the demux pass (so a file that is not a video fails here); iterating decodes
+    and yields the selected frames, so only the frame in hand is held in memory. :attr:`info` is
+    available once iteration has finished.
+    """
+
+    def __init__(self, path: Path, num_frames: int = DEFAULT_NUM_FRAMES) -> None:
+        """Measure ``path`` and choose its ``num_frames`` frames.
+
+        Raises:
+            InvalidVideoError: The file is missing, empty, not a video, or unusable.
+            ValueError: ``num_frames`` is below 1.
+        """
+        if num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        self.path = Path(path)
+        with _open_video(self.path) as (container, stream):
+            self._timeline = _scan(self.path, container, stream)
+        self.wanted = select_indices(self._timeline.times, self._timeline.duration_s, num_frames)
+        self._info: VideoInfo | None = None
+
+    @property
+    def info(self) -> VideoInfo:
+        """What the video is; raises ``RuntimeError`` before a frame was decoded."""
+        if self._info is None:
+            raise RuntimeError("FrameStream.info is known only after iterating")
+        return self._info
+
+    def __iter__(self) -> Generator[Frame, None, None]:
+        """Decode and yield the selected frames, normally in time order.
+
+        Raises:
+            InvalidVideoError: No frame could be decoded.
+        """
+        path, timeline = self.path, self._timeline
+        wanted_set = set(self.wanted)
+        index_of = {tick: i for i, tick in enumerate(timeline.ticks)} if timeline.timed else {}
+        times = timeline.times
+        rotation, size = 0, None
+        yielded = 0
+        with _open_video(path) as (container, stream):
+            stream.thread_type = "AUTO"
+            for ordinal, frame in enumerate(_decoded(path, container, stream)):
+                if size is None:
+                    rotation, size = _rotation(frame), (frame.width, frame.height)
+                    self._info = _info(container, stream, timeline, rotation, size)
+                index = index_of.get(frame.pts, ordinal) if frame.pts is not None else ordinal
+                if index not in wanted_set:
+                    continue
+                wanted_set.discard(index)  # a duplicated timestamp must not give the frame twice
+                image: np.ndarray = frame.to_ndarray(format="rgb24")
+                if rotation:
+                    image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+                yielded += 1
+                yield Frame(index=index, timestamp=times[min(index, len(times) - 1)], image=image)
+                if not wanted_set:
+                    break  # everything selected is decoded; the rest of the file is not needed
+        if size is None or not yielded:
+            raise InvalidVideoError(f"{path.name}: no frame could be decoded; the file is corrupt")
+        if wanted_set:
+            logger.warning("%s: %d selected frames did not decode", path.name, len(wanted_set))
 
 
 def select_indices(times: list[float], duration_s: float, num_frames: int) -> list[int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import mimetypes
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -59,8 +60,8 @@ class FaceObservation(_Schema):
     box: Box = Field(description="x1, y1, x2, y2 in upright full-resolution pixels")
     detection_score: float
     fake_probability: float = Field(description="Calibrated per-frame probability of 'fake'")
-    heatmap: str | None = Field(None, description="Grad-CAM overlay on the face crop (PNG)")
-    crop: str | None = Field(None, description="The face crop the model saw, no overlay (PNG)")
+    heatmap: str | None = Field(None, description="Grad-CAM overlay on the face crop (JPEG)")
+    crop: str | None = Field(None, description="The face crop the model saw, no overlay (JPEG)")
 
 
 class FrameResult(_Schema):
@@ -70,8 +71,8 @@ class FrameResult(_Schema):
     index: int = Field(description="Frame index in the video stream")
     timestamp: float = Field(description="Seconds from the start")
     faces: list[FaceObservation]
-    overlay: str | None = Field(None, description="The frame with every face's heatmap (PNG)")
-    image: str | None = Field(None, description="The frame without overlay, downscaled (PNG)")
+    overlay: str | None = Field(None, description="The frame with every face's heatmap (JPEG)")
+    image: str | None = Field(None, description="The frame without overlay, downscaled (JPEG)")
 
 
 class TrackResult(_Schema):
@@ -183,7 +184,8 @@ def key_frames(report: Report, count: int = HTML_FRAMES) -> list[FrameResult]:
 
 
 def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{media_type};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def render_html(report: Report, out_dir: Path) -> str:

@@ -41,7 +41,6 @@ class PipelineAnalyzer:
     ) -> dict[str, Any]:
         """Analyse ``video_path`` into ``out_dir``; the report names the file ``display_name``."""
         from deepverify.pipeline import analyze_video
-        from deepverify.report import render_html
 
         report = analyze_video(
             video_path,
@@ -51,13 +50,7 @@ class PipelineAnalyzer:
             out_dir=out_dir,
             explain=self.settings.explain,
             progress=progress,
+            # The upload is stored under a generated name; the report shows the user's own.
+            display_name=display_name,
         )
-        if display_name:
-            # The upload is stored under a generated name; show the user's own in the report.
-            video = report.video.model_copy(update={"filename": display_name})
-            report = report.model_copy(update={"video": video})
-            (out_dir / "report.json").write_text(report.to_json(), encoding="utf-8")
-            if report.report_html:
-                html = render_html(report, out_dir)
-                (out_dir / report.report_html).write_text(html, encoding="utf-8")
         return report.model_dump(mode="json")

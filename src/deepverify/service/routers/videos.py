@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import mimetypes
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
@@ -283,19 +284,20 @@ def report_html(
     response_class=FileResponse,
     response_model=None,
     operation_id="videos_image",
-    responses={200: {"content": {"image/png": {}}}, **_ERRORS},
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **_ERRORS},
 )
 def report_image(
     video_id: str, image_path: str, session: SessionDep, user: VideoReader, settings: SettingsDep
 ) -> FileResponse:
-    """A PNG the report names (heatmap, face crop, frame with or without overlay, timeline)."""
+    """An image the report names (heatmap, face crop, frame with or without overlay, timeline)."""
     video = _done(session, user, video_id)
     if image_path not in _image_paths(video.report):  # only files the report names
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such image in this report")
     path = result_dir(settings, video.id) / image_path
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the image is missing on the server")
-    return FileResponse(path, media_type="image/png", headers={"X-Content-Type-Options": "nosniff"})
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
 def _event(video: Video) -> VideoEvent:

@@ -188,7 +188,7 @@ export interface paths {
         };
         /**
          * Report Image
-         * @description A PNG the report names (heatmap, face crop, frame with or without overlay, timeline).
+         * @description An image the report names (heatmap, face crop, frame with or without overlay, timeline).
          */
         get: operations["videos_image"];
         put?: never;
@@ -329,12 +329,12 @@ export interface components {
             fake_probability: number;
             /**
              * Heatmap
-             * @description Grad-CAM overlay on the face crop (PNG)
+             * @description Grad-CAM overlay on the face crop (JPEG)
              */
             heatmap?: string | null;
             /**
              * Crop
-             * @description The face crop the model saw, no overlay (PNG)
+             * @description The face crop the model saw, no overlay (JPEG)
              */
             crop?: string | null;
         };
@@ -362,12 +362,12 @@ export interface components {
             faces: components["schemas"]["FaceObservation"][];
             /**
              * Overlay
-             * @description The frame with every face's heatmap (PNG)
+             * @description The frame with every face's heatmap (JPEG)
              */
             overlay?: string | null;
             /**
              * Image
-             * @description The frame without overlay, downscaled (PNG)
+             * @description The frame without overlay, downscaled (JPEG)
              */
             image?: string | null;
         };
@@ -1278,6 +1278,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "image/jpeg": unknown;
                     "image/png": unknown;
                 };
             };

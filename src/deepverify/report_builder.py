@@ -1,0 +1,185 @@
+"""Assemble a :class:`~deepverify.report.Report` from what the pipeline stages measured.
+
+Pure: no files are read or written here. The verdict rule lives here, in one place: a video is
+manipulated when its worst face track's calibrated probability reaches the card's threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from deepverify.report import (
+    FaceObservation,
+    FrameResult,
+    ModelInfo,
+    Report,
+    TrackResult,
+    Verdict,
+    VideoMeta,
+    explain_verdict,
+)
+from deepverify.tracks import Track
+
+if TYPE_CHECKING:
+    from deepverify.frames import VideoInfo
+    from deepverify.model import ModelCard
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """An image with a heatmap overlay and the same image without it (paths relative to the
+    report's folder), for an overlay on/off toggle."""
+
+    overlay: str
+    plain: str
+
+
+class TrackScore(Protocol):
+    """What scoring a track gives: calibrated probabilities for the track and per frame."""
+
+    @property
+    def probability(self) -> float:
+        """Video-level probability of "fake" from the whole track."""
+        ...
+
+    @property
+    def frame_probabilities(self) -> np.ndarray:
+        """One probability per detection of the track."""
+        ...
+
+
+class SampledFrameInfo(Protocol):
+    """Where a sampled frame sits in the video."""
+
+    @property
+    def index(self) -> int:
+        """Frame index in the stream."""
+        ...
+
+    @property
+    def timestamp(self) -> float:
+        """Seconds from the start."""
+        ...
+
+
+def verdict_of(probability: float | None, threshold: float) -> Verdict:
+    """``NO_FACE`` without a probability, else ``FAKE`` at or above ``threshold``."""
+    if probability is None:
+        return "NO_FACE"
+    return "FAKE" if probability >= threshold else "REAL"
+
+
+def build_report(
+    *,
+    filename: str,
+    info: VideoInfo,
+    sha256: str,
+    frames: Sequence[SampledFrameInfo],
+    tracks: Sequence[Track],
+    scored: Sequence[TrackScore],
+    card: ModelCard,
+    heatmaps: dict[tuple[int, int], ImagePair],
+    overlays: dict[int, ImagePair],
+    timings: dict[str, float],
+    warnings: list[str],
+    report_html: str | None,
+    timeline_plot: str | None,
+) -> Report:
+    """The report of one analysis.
+
+    Args:
+        filename: The name the report shows for the video.
+        info: What the decoder measured.
+        sha256: The file's digest.
+        frames: The sampled frames, in time order (positions index this list).
+        tracks: The scored face tracks.
+        scored: One score per track, in the same order.
+        card: The model card (threshold, temperature, identity).
+        heatmaps: Face images per ``(track_id, position)``.
+        overlays: Frame images per position.
+        timings: Seconds per stage so far.
+        warnings: Messages for the reader.
+        report_html: The HTML page's file name, if one is written.
+        timeline_plot: The timeline plot's file name, if one is written.
+    """
+    observations: dict[int, list[FaceObservation]] = {}
+    track_results: list[TrackResult] = []
+    for track, s in zip(tracks, scored, strict=True):
+        sizes = []
+        for pos, det, fprob in zip(
+            track.positions, track.detections, s.frame_probabilities, strict=True
+        ):
+            x1, y1, x2, y2 = det.box
+            sizes.append(max(x2 - x1, y2 - y1))
+            images = heatmaps.get((track.track_id, pos))
+            observations.setdefault(pos, []).append(
+                FaceObservation(
+                    track_id=track.track_id,
+                    box=(round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)),
+                    detection_score=round(det.score, 4),
+                    fake_probability=round(float(fprob), 4),
+                    heatmap=images.overlay if images else None,
+                    crop=images.plain if images else None,
+                )
+            )
+        track_results.append(
+            TrackResult(
+                track_id=track.track_id,
+                probability=round(s.probability, 4),
+                frames=len(track.positions),
+                first_timestamp=round(frames[track.positions[0]].timestamp, 4),
+                last_timestamp=round(frames[track.positions[-1]].timestamp, 4),
+                median_face_px=round(float(np.median(sizes)), 1),
+            )
+        )
+    # One manipulated face makes the video manipulated: the video score is the worst track's.
+    probability = max((s.probability for s in scored), default=None)
+    verdict = verdict_of(probability, card.threshold)
+    return Report(
+        verdict=verdict,
+        probability=None if probability is None else round(probability, 4),
+        threshold=card.threshold,
+        explanation=explain_verdict(verdict, probability, card.threshold, track_results),
+        video=VideoMeta(
+            filename=filename,
+            sha256=sha256,
+            container=info.container,
+            codec=info.codec,
+            width=info.width,
+            height=info.height,
+            rotation=info.rotation,
+            duration_s=round(info.duration_s, 4),
+            fps=round(info.fps, 4),
+            frame_count=info.frame_count,
+        ),
+        model=ModelInfo(
+            model_id=card.model_id,
+            backbone=card.backbone,
+            input_size=card.input_size,
+            trained=card.trained,
+            threshold=card.threshold,
+            temperature=card.temperature,
+        ),
+        tracks=track_results,
+        frames=[
+            FrameResult(
+                position=pos,
+                index=frame.index,
+                timestamp=round(frame.timestamp, 4),
+                faces=observations.get(pos, []),
+                overlay=overlays[pos].overlay if pos in overlays else None,
+                image=overlays[pos].plain if pos in overlays else None,
+            )
+            for pos, frame in enumerate(frames)
+        ],
+        timings=dict(timings),
+        warnings=warnings,
+        created_at=datetime.now(UTC),
+        report_html=report_html,
+        timeline_plot=timeline_plot,
+    )

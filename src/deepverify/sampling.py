@@ -1,0 +1,194 @@
+"""Decode the sampled frames and find the faces in them, the two stages overlapped.
+
+A decoder thread feeds a small bounded queue; the caller's thread runs face detection on each
+frame as it arrives (detectors work on a downscaled copy) and keeps only what the later stages
+need: a preview of the frame (longest side :data:`~deepverify.explain.OVERLAY_MAX_SIDE`, for the
+report's images) and, per face, the network's input crop and its square window. The
+full-resolution frame is dropped at once, so memory holds a few frames whatever the video's
+length or resolution. PyAV and OpenCV release the GIL, so decoding and detection use both cores.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deepverify import crops as crops_mod
+from deepverify.explain import downscale
+from deepverify.faces import Detection, FaceDetector
+from deepverify.frames import Frame, FrameStream, VideoInfo
+
+QUEUE_FRAMES = 3
+"""Decoded frames waiting for detection at most (bounds memory, keeps the decoder ahead)."""
+_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, cut out for the network.
+
+    Attributes:
+        detection: The detector's box and score, full-resolution pixels.
+        crop: The square crop the network sees, RGB ``uint8`` at the card's input size.
+        window: The square crop window ``(x1, y1, x2, y2)`` in full-resolution pixels.
+    """
+
+    detection: Detection
+    crop: np.ndarray
+    window: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """A sampled frame reduced to what the later stages need.
+
+    Attributes:
+        index: Frame index in the stream.
+        timestamp: Seconds from the start.
+        preview: The frame, RGB ``uint8``, downscaled for the report's images.
+        scale: Factor from full-resolution coordinates to ``preview`` (<= 1).
+        faces: The faces found, best first.
+    """
+
+    index: int
+    timestamp: float
+    preview: np.ndarray
+    scale: float
+    faces: tuple[Face, ...] = field(default=())
+
+    @property
+    def detections(self) -> list[Detection]:
+        """The faces' detections, best first (what tracking links)."""
+        return [face.detection for face in self.faces]
+
+    def face(self, detection: Detection) -> Face:
+        """The face a detection of this frame belongs to (found by identity)."""
+        for face in self.faces:
+            if face.detection is detection:
+                return face
+        raise KeyError("the detection does not belong to this frame")
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """What decoding and detection give: the video's description, its frames and timings.
+
+    Attributes:
+        info: The video as measured by the decoder.
+        frames: The sampled frames in time order.
+        decode_s: Wall seconds until the decoder had delivered its last frame.
+        faces_s: Seconds spent detecting and cropping faces (overlapping the decode).
+    """
+
+    info: VideoInfo
+    frames: list[SampledFrame]
+    decode_s: float
+    faces_s: float
+
+
+_DONE = object()
+
+
+def decode_and_detect(
+    path: Path,
+    num_frames: int,
+    *,
+    detector: FaceDetector,
+    margin: float,
+    size: int,
+    notify: Callable[[str, float], None],
+) -> Sampled:
+    """Decode ``num_frames`` sampled frames of ``path`` and find the faces in them.
+
+    Args:
+        path: The video file.
+        num_frames: Frames to sample uniformly over the whole video.
+        detector: The face detector (used from the caller's thread only).
+        margin: Crop margin, as in :func:`deepverify.crops.crop_face`.
+        size: Crop side in pixels.
+        notify: Progress callback, called from the caller's thread only.
+
+    Raises:
+        InvalidVideoError: The file is not a decodable video.
+    """
+    started = time.perf_counter()
+    stream = FrameStream(path, num_frames)  # the demux pass: bad files fail here
+    total = len(stream.wanted)
+    handoff: queue.Queue[object] = queue.Queue(maxsize=QUEUE_FRAMES)
+    stop = threading.Event()
+    decode_done = [0.0]
+
+    def put(item: object) -> bool:
+        """Hand ``item`` over unless the caller has stopped listening."""
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        frames = iter(stream)
+        last: object = _DONE
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return
+        except BaseException as exc:  # handed to the caller's thread and raised there
+            last = exc
+        finally:
+            frames.close()  # releases the container now, not at garbage collection
+        decode_done[0] = time.perf_counter() - started
+        put(last)
+
+    decoder = threading.Thread(target=produce, name="decode", daemon=True)
+    decoder.start()
+    frames: list[SampledFrame] = []
+    faces_s = 0.0
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Frame)
+            notify("decode", min(1.0, (len(frames) + 1) / total) if total else 1.0)
+            tick = time.perf_counter()
+            frames.append(_reduce(item, detector, margin=margin, size=size))
+            faces_s += time.perf_counter() - tick
+            notify("faces", len(frames) / total if total else 1.0)
+    finally:
+        stop.set()
+        decoder.join()
+    frames.sort(key=lambda f: f.index)
+    return Sampled(info=stream.info, frames=frames, decode_s=decode_done[0], faces_s=faces_s)
+
+
+def _reduce(frame: Frame, detector: FaceDetector, *, margin: float, size: int) -> SampledFrame:
+    """Detect the faces of a full-resolution frame and keep only crops and a preview."""
+    image = frame.image
+    frame_size = (image.shape[1], image.shape[0])
+    faces = tuple(
+        Face(
+            detection=det,
+            crop=crops_mod.crop_face(image, det.box, margin=margin, size=size),
+            window=crops_mod.square_box(det.box, margin=margin, frame_size=frame_size),
+        )
+        for det in detector.detect(image)
+    )
+    preview, scale = downscale(image)
+    return SampledFrame(
+        index=frame.index,
+        timestamp=frame.timestamp,
+        preview=np.ascontiguousarray(preview),
+        scale=scale,
+        faces=faces,
+    )
