@@ -36,7 +36,9 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from deepverify.errors import ConfigError
+from deepverify.faces import DEFAULT_DETECTOR
 from deepverify.model import DeepfakeDetector, ModelCard, build_model, save_checkpoint
+from deepverify.training.cache import cache_detector
 from deepverify.training.clips import (
     FixedClips,
     Preprocess,
@@ -104,7 +106,7 @@ def seed_everything(seed: int) -> None:
 
 
 def make_card(cfg: TrainConfig) -> ModelCard:
-    """The model card the config describes (backbone's own normalisation)."""
+    """The model card the config describes (backbone's own normalisation, the cache's detector)."""
     m = cfg.model
     return ModelCard.for_backbone(
         m.backbone,
@@ -113,6 +115,8 @@ def make_card(cfg: TrainConfig) -> ModelCard:
         crop_margin=m.crop_margin,
         lstm_hidden=m.lstm_hidden,
         lstm_layers=m.lstm_layers,
+        detector=cache_detector(cfg.data.cache) if cfg.data.cache else DEFAULT_DETECTOR,
+        train_sequence_length=cfg.data.clip_frames,
     )
 
 
