@@ -47,7 +47,9 @@ def test_cam_equals_gradcam_on_real_crops(backbone, real_face_crops):
     cams, _ = _cams(model, batch)
     reference = _gradcam(model, batch)
     assert cams.shape == reference.shape == (len(batch), card.input_size, card.input_size)
-    correlations = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(cams, reference)]
+    correlations = [
+        np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(cams, reference, strict=True)
+    ]
     assert all(c >= 0.99 for c in correlations), correlations
     np.testing.assert_allclose(cams, reference, atol=1e-3)
 

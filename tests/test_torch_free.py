@@ -61,19 +61,9 @@ def test_help_imports_nothing_heavy():
 
 @pytest.mark.slow
 def test_scan_runs_without_torch(tiny_checkpoint, real_clip, tmp_path):
-    code, stderr, imported = _run(
-        [
-            "scan",
-            str(real_clip),
-            "--model",
-            str(tiny_checkpoint.with_suffix(".onnx")),
-            "--frames",
-            "6",
-            "--out",
-            str(tmp_path),
-            "--json",
-        ]  # fmt: skip
-    )
+    model = str(tiny_checkpoint.with_suffix(".onnx"))
+    args = ["scan", str(real_clip), "--model", model, "--frames", "6", "--out", str(tmp_path)]
+    code, stderr, imported = _run(args)
     assert code == 0, stderr
     assert "torch" not in imported
     report = json.loads((tmp_path / real_clip.stem / "report.json").read_text())

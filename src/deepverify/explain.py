@@ -64,11 +64,12 @@ def overlay(image: np.ndarray, cam: np.ndarray, *, image_weight: float = 0.5) ->
     height, width = image.shape[:2]
     if cam.shape != (height, width):
         cam = cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
-    heat = cv2.applyColorMap(np.uint8(255 * np.clip(cam, 0.0, 1.0)), cv2.COLORMAP_JET)
+    levels = (255 * np.clip(cam, 0.0, 1.0)).astype(np.uint8)
+    heat = cv2.applyColorMap(levels, cv2.COLORMAP_JET)
     heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
     blended = (1 - image_weight) * heat + image_weight * (image.astype(np.float32) / 255.0)
     blended /= max(float(blended.max()), _EPS)
-    return np.uint8(255 * blended)
+    return (255 * blended).astype(np.uint8)
 
 
 # Frame overlays are for looking at, not measuring: cap their size to keep PNG writing cheap.

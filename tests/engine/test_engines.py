@@ -1,4 +1,4 @@
-"""Engines: the ONNX graph matches PyTorch on real crops; a graph that is not its card's is refused."""
+"""Engines: the ONNX graph matches PyTorch on real crops; a graph not its card's is refused."""
 
 from __future__ import annotations
 
