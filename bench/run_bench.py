@@ -88,6 +88,9 @@ def make_checkpoint(backbone: str, directory: Path) -> Path:
     path = directory / f"{backbone}.safetensors"
     # Speed does not depend on the weights' values; random init needs no download.
     save_checkpoint(build_model(card, pretrained=False), card, path)
+    from deepverify.model.export import export_onnx
+
+    export_onnx(path)  # scans run on the default (ONNX) engine
     return path
 
 
