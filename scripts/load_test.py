@@ -65,11 +65,13 @@ def make_checkpoint(folder: Path) -> Path:
     import torch
 
     from deepverify.model import ModelCard, build_model, save_checkpoint
+    from deepverify.model.export import export_onnx
 
     torch.manual_seed(0)
     card = ModelCard.for_backbone("efficientnet_lite0", input_size=64, frames=8, lstm_hidden=16)
     path = folder / "tiny.safetensors"
     save_checkpoint(build_model(card, pretrained=False), card, path)
+    export_onnx(path)  # the service's default engine runs the ONNX graph
     return path
 
 

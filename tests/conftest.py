@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,14 +68,34 @@ def face_image(shared_data: Path) -> Path:
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight, untrained efficientnet_lite0 checkpoint (input 64, 8 frames).
 
-    Returns the ``.safetensors`` path; its model card sits beside it as ``.json``.
+    Returns the ``.safetensors`` path; its model card sits beside it as ``.json`` and its ONNX
+    graph (for the default engine) as ``.onnx``.
     """
     import torch
 
     from deepverify.model import ModelCard, build_model, save_checkpoint
+    from deepverify.model.export import export_onnx
 
     torch.manual_seed(0)
     card = ModelCard.for_backbone("efficientnet_lite0", input_size=64, frames=8, lstm_hidden=16)
     path = tmp_path_factory.mktemp("tiny_model") / "tiny.safetensors"
     save_checkpoint(build_model(card, pretrained=False), card, path)
+    export_onnx(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def real_face_crops(real_clip: Path) -> list[np.ndarray]:
+    """Eight RGB uint8 face crops (224 px, margin 0.3) cut by scan's own code from a real clip."""
+    from deepverify.crops import crop_face
+    from deepverify.faces import create_detector
+    from deepverify.frames import sample_frames
+
+    detector = create_detector("opencv-ssd")
+    crops = []
+    for frame in sample_frames(real_clip, 8)[1]:
+        found = detector.detect(frame.image)
+        if found:
+            crops.append(crop_face(frame.image, found[0].box, margin=0.3, size=224))
+    assert len(crops) >= 6, "the real clip should show a face in most frames"
+    return crops

@@ -7,20 +7,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
+from deepverify.engine import Engine, TrackScores, load_engine
 from deepverify.errors import InvalidVideoError
 from deepverify.faces import create_detector
-from deepverify.model import DetectorOutput
-from deepverify.pipeline import UNTRAINED_WARNING, LoadedModel, analyze_video, load_model
+from deepverify.pipeline import UNTRAINED_WARNING, analyze_video
 from deepverify.report import Report
 from deepverify.stages import STAGES
 from tests.videos import make_video
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_checkpoint: Path) -> LoadedModel:
-    return load_model(tiny_checkpoint)
+def tiny_model(tiny_checkpoint: Path) -> Engine:
+    return load_engine(tiny_checkpoint)
 
 
 @pytest.fixture(scope="module")
@@ -102,20 +101,21 @@ def test_bad_input_raises_and_leaves_nothing(tiny_model, ssd, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.mp4"]
 
 
-class _OneFakeTrack(torch.nn.Module):
-    """Scores the first track it sees as real and every later one as fake."""
+class _OneFakeTrack:
+    """An engine scoring the first track it sees as real and every later one as fake."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    name = "stub"
+
+    def __init__(self, like: Engine) -> None:
+        self.card = like.card
+        self.cam_weights = like.cam_weights
         self.calls = 0
 
-    def forward(self, clips: torch.Tensor) -> DetectorOutput:
+    def score_track(self, crops: np.ndarray) -> TrackScores:
         logit = -6.0 if self.calls == 0 else 6.0
         self.calls += 1
-        batch, steps = clips.shape[:2]
-        return DetectorOutput(
-            video_logits=torch.full((batch,), logit), frame_logits=torch.full((batch, steps), logit)
-        )
+        maps = np.ones((len(crops), len(self.cam_weights), 2, 2), np.float32)
+        return TrackScores(logit, np.full(len(crops), logit, np.float32), maps)
 
 
 def test_one_fake_face_makes_the_video_fake(tiny_model, ssd, shared_data, tmp_path):
@@ -124,7 +124,7 @@ def test_one_fake_face_makes_the_video_fake(tiny_model, ssd, shared_data, tmp_pa
     both = tmp_path / "two.png"
     cv2.imwrite(str(both), np.concatenate([left, cv2.flip(right, 1)], axis=1))
     clip = make_video(tmp_path / "two.mp4", width=512, height=256, seconds=1.0, face_image=both)
-    model = LoadedModel(network=_OneFakeTrack(), card=tiny_model.card, device=torch.device("cpu"))
+    model = _OneFakeTrack(tiny_model)
     report = analyze_video(clip, model=model, detector=ssd, explain=False)
     assert len(report.tracks) == 2
     assert sorted(t.probability < 0.01 for t in report.tracks) == [False, True]

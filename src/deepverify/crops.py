@@ -1,17 +1,21 @@
 """Face crops: the one preprocessing shared by ``scan`` and training.
 
 A crop is the square around a face box grown by ``margin`` of the box size on each side,
-padded with black where it leaves the frame, resized to ``size``; :func:`to_tensor` normalises a
-batch of crops for the network.
+padded with black where it leaves the frame, resized to ``size``; :func:`normalize` turns a batch
+of crops into the network's input array (:func:`to_tensor` wraps it as a torch tensor for
+training). Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 BoxLike = Sequence[float]
 
@@ -75,16 +79,25 @@ def crop_face(image: np.ndarray, box: BoxLike, *, margin: float, size: int) -> n
     )
 
 
-def to_tensor(
+def normalize(
     crops: Sequence[np.ndarray], *, mean: Sequence[float], std: Sequence[float]
-) -> torch.Tensor:
-    """Stack RGB ``uint8`` crops into a normalised ``float32`` tensor ``(N, 3, S, S)``.
+) -> np.ndarray:
+    """Stack RGB ``uint8`` crops into a normalised ``float32`` array ``(N, 3, S, S)``.
 
     Pixels are scaled to [0, 1], then ``(x - mean) / std`` per channel.
     """
     if not crops:
-        raise ValueError("to_tensor needs at least one crop")
-    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-    return ((batch - mean_t) / std_t).contiguous()
+        raise ValueError("normalize needs at least one crop")
+    batch = np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2) / np.float32(255.0)
+    mean_a = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
+    std_a = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
+    return np.ascontiguousarray((batch - mean_a) / std_a, dtype=np.float32)
+
+
+def to_tensor(
+    crops: Sequence[np.ndarray], *, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """:func:`normalize` as a torch tensor (training and the PyTorch engine)."""
+    import torch
+
+    return torch.from_numpy(normalize(crops, mean=mean, std=std))

@@ -28,3 +28,7 @@ class DatasetError(DeepverifyError):
 
 class ConfigError(DeepverifyError):
     """A configuration file or option is invalid."""
+
+
+class MissingExtraError(DeepverifyError):
+    """A command needs an optional dependency group (e.g. ``train``: PyTorch) that is missing."""

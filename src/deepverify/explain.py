@@ -1,88 +1,49 @@
-"""Grad-CAM heatmaps of the per-crop "fake" logit (pytorch-grad-cam).
+"""Heatmaps of the per-crop "fake" logit: class activation maps from the scoring pass.
 
-The explained network is :meth:`DeepfakeDetector.frame_model` (crop -> one logit) and the layer is
-the backbone's last convolutional block. Gradients are only needed from the logit back to that
-layer, so while a heatmap is computed every parameter below it is frozen; the model's training
-mode and ``requires_grad`` flags are restored afterwards, and the Grad-CAM hooks are released by
-using ``GradCAM`` as a context manager.
+The frame head is linear on the spatial mean of the backbone's last feature map ``A`` (``F``
+channels): ``logit = sum_k w_k mean(A_k) + b``. Grad-CAM weights each channel by the mean
+gradient of the logit over the map, which here is ``w_k / (h * w)`` for every crop, so Grad-CAM at
+that layer equals the class activation map ``relu(sum_k w_k A_k)`` up to a positive factor that
+the min-max scaling removes. The maps are therefore computed with numpy from the feature maps the
+scoring pass already returns: no second forward pass, no gradients, no torch.
+(``tests/test_explain.py`` checks this against pytorch-grad-cam's ``GradCAM``.)
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
-import torch
-from pytorch_grad_cam import GradCAM
-from pytorch_grad_cam.utils.image import show_cam_on_image
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-from torch import nn
 
-from deepverify.model.network import DeepfakeDetector
-
-# The frame model returns (N, 1) logits: output 0 is the raw "fake" logit (no softmax).
-_FAKE_LOGIT = ClassifierOutputTarget(0)
-# Grad-CAM flips requires_grad flags and hooks on the shared model: one call at a time, so
-# concurrent callers (service threads) cannot save and restore each other's temporary state.
-_GRADCAM_LOCK = threading.Lock()
+_EPS = 1e-7  # keeps an all-zero map at zero when scaling
 
 
-@contextmanager
-def preserved_state(model: nn.Module, trainable: nn.Module) -> Iterator[None]:
-    """Eval mode with only ``trainable``'s parameters requiring grad; restore both on exit."""
-    modes = {module: module.training for module in model.modules()}
-    flags = {param: param.requires_grad for param in model.parameters()}
-    try:
-        model.eval()
-        for param in model.parameters():
-            param.requires_grad_(False)
-        for param in trainable.parameters():
-            param.requires_grad_(True)
-        yield
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
-        for param, flag in flags.items():
-            param.requires_grad_(flag)
-        model.zero_grad(set_to_none=True)
-
-
-def gradcam(model: DeepfakeDetector, crops: torch.Tensor, *, batch_size: int = 32) -> np.ndarray:
-    """Grad-CAM heatmaps of the "fake" logit for each crop.
+def class_activation_maps(
+    feature_maps: np.ndarray, weights: np.ndarray, *, size: int
+) -> np.ndarray:
+    """Heatmaps of a linear head on globally pooled features, one per crop.
 
     Args:
-        model: the detector (any mode; left as it was found).
-        crops: normalised crops ``(N, 3, S, S)``, as fed to the model.
-        batch_size: crops per Grad-CAM pass (bounds memory).
+        feature_maps: ``(N, F, h, w)`` last feature maps of the crops.
+        weights: ``(F,)`` the head's weights (the "fake" logit's row).
+        size: side of the square crops; the maps are resized to it.
 
     Returns:
-        ``(N, S, S)`` float32 heatmaps, each min-max scaled to [0, 1] (all zeros where the
-        gradient is zero everywhere).
+        ``(N, size, size)`` float32 maps, each ``relu(sum_k w_k A_k)`` min-max scaled to [0, 1]
+        (all zeros where nothing is positive) and bilinearly upsampled.
     """
-    if crops.ndim != 4 or crops.shape[1] != 3:
-        raise ValueError(f"crops must be (N, 3, S, S), got shape {tuple(crops.shape)}")
-    if crops.shape[0] == 0:
-        return np.zeros((0, *crops.shape[2:]), dtype=np.float32)
-    frame_model = model.frame_model()
-    layer = model.gradcam_layer()
-    device = next(model.parameters()).device
-    heatmaps: list[np.ndarray] = []
-    # Grad-CAM needs autograd even when called from inference code.
-    with (
-        _GRADCAM_LOCK,
-        torch.inference_mode(False),
-        torch.enable_grad(),
-        preserved_state(model, layer),
-        GradCAM(model=frame_model, target_layers=[layer]) as cam,
-    ):
-        for start in range(0, crops.shape[0], batch_size):
-            # clone(): crops made under inference_mode cannot take part in autograd.
-            batch = crops[start : start + batch_size].detach().clone().to(device)
-            heatmaps.append(cam(input_tensor=batch, targets=[_FAKE_LOGIT] * batch.shape[0]))
-    return np.concatenate(heatmaps).astype(np.float32, copy=False)
+    if feature_maps.ndim != 4:
+        raise ValueError(f"feature_maps must be (N, F, h, w), got shape {feature_maps.shape}")
+    if weights.shape != (feature_maps.shape[1],):
+        raise ValueError(f"weights {weights.shape} do not match {feature_maps.shape[1]} channels")
+    cams = np.einsum("nfhw,f->nhw", feature_maps.astype(np.float32), weights.astype(np.float32))
+    cams = np.maximum(cams, 0.0)
+    cams -= cams.min(axis=(1, 2), keepdims=True)
+    cams /= _EPS + cams.max(axis=(1, 2), keepdims=True)
+    if len(cams) == 0 or cams.shape[1:] == (size, size):
+        return cams.reshape(len(cams), size, size) if len(cams) == 0 else cams
+    return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in cams])
 
 
 def overlay(image: np.ndarray, cam: np.ndarray, *, image_weight: float = 0.5) -> np.ndarray:
@@ -103,11 +64,12 @@ def overlay(image: np.ndarray, cam: np.ndarray, *, image_weight: float = 0.5) ->
     height, width = image.shape[:2]
     if cam.shape != (height, width):
         cam = cv2.resize(cam, (width, height), interpolation=cv2.INTER_LINEAR)
-    cam = np.clip(cam, 0.0, 1.0).astype(np.float32)
-    blended: np.ndarray = show_cam_on_image(
-        image.astype(np.float32) / 255.0, cam, use_rgb=True, image_weight=image_weight
-    )
-    return blended
+    levels = (255 * np.clip(cam, 0.0, 1.0)).astype(np.uint8)
+    heat = cv2.applyColorMap(levels, cv2.COLORMAP_JET)
+    heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    blended = (1 - image_weight) * heat + image_weight * (image.astype(np.float32) / 255.0)
+    blended /= max(float(blended.max()), _EPS)
+    return (255 * blended).astype(np.uint8)
 
 
 # Frame overlays are for looking at, not measuring: cap their size to keep PNG writing cheap.

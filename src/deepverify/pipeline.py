@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from deepverify import crops as crops_mod
-from deepverify.errors import ModelError
-from deepverify.explain import frame_overlay, gradcam, overlay
+from deepverify.calibration import calibrated_probabilities
+from deepverify.engine import Engine, load_engine
+from deepverify.explain import class_activation_maps, frame_overlay, overlay
 from deepverify.faces import FaceDetector
 from deepverify.files import sha256_file
-from deepverify.model import DeepfakeDetector, ModelCard, default_model_path, load_checkpoint
 from deepverify.output import ImageWriter, report_file_names, staging, write_json, write_pages
 from deepverify.report import Report
 from deepverify.report_builder import ImagePair, build_report
@@ -36,52 +35,15 @@ logger = logging.getLogger(__name__)
 # (a poster, a pattern); it is not scored unless it is the only one.
 MIN_TRACK_FRACTION = 0.2
 
-GRADCAM_BATCH = 8
-
 UNTRAINED_WARNING = (
     "This model is untrained (its card says trained: false): the verdict and probabilities are "
     "meaningless. Use a trained checkpoint."
 )
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    """A network ready for inference, with the card that describes it."""
-
-    network: DeepfakeDetector
-    card: ModelCard
-    device: torch.device
-
-
-def load_model(checkpoint: Path | None = None, *, device: str = "cpu") -> LoadedModel:
-    """Load a checkpoint (or the packaged default model) for inference.
-
-    Args:
-        checkpoint: A ``.safetensors`` checkpoint with its ``.json`` card beside it; ``None`` for
-            the trained default model shipped with the package.
-        device: ``cpu`` or ``cuda`` (``cuda:N``).
-
-    Raises:
-        ModelError: No checkpoint given and no default model installed, an unreadable
-            checkpoint, or an unavailable device.
-    """
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"device {device!r} requested but CUDA is not available; use --device cpu")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ModelError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
-    path = checkpoint if checkpoint is not None else default_model_path()
-    if path is None:
-        raise ModelError(
-            "no trained default model is installed; pass --model CKPT "
-            "(an untrained one can be made with `deepverify model init`)"
-        )
-    network, card = load_checkpoint(Path(path), device=device)
-    network.eval()
-    return LoadedModel(network=network, card=card, device=torch.device(device))
-
-
-def _calibrated(logits: torch.Tensor, card: ModelCard) -> np.ndarray:
-    return torch.sigmoid(logits.float() / card.temperature).cpu().numpy().astype(np.float64)
+# A loaded model is an inference engine (ONNX Runtime or PyTorch) with its card.
+LoadedModel = Engine
+load_model = load_engine
 
 
 def _scored_tracks(tracks: list[Track], num_frames: int) -> list[Track]:
@@ -107,12 +69,13 @@ def analyze_video(
 
     Args:
         path: The video file.
-        model: The network and its card (see :func:`load_model`).
+        model: The engine and its card (see :func:`deepverify.engine.load_engine`).
         detector: A face detector from :func:`deepverify.faces.create_detector`.
         num_frames: Frames to sample uniformly over the whole video; defaults to the card's.
         out_dir: Where to write ``report.json``, ``report.html``, ``timeline.png`` and the heatmap
             images. Files appear only when the analysis succeeds. ``None`` writes nothing.
-        explain: Compute Grad-CAM heatmaps (needs ``out_dir`` to save them).
+        explain: Write heatmaps (class activation maps from the scoring pass; needs
+            ``out_dir`` to save them).
         progress: Called as stages advance, for progress bars and server-sent events.
         display_name: The file name the report shows; defaults to ``path``'s (the service
             stores uploads under generated names and passes the user's own).
@@ -162,13 +125,11 @@ def analyze_video(
         warnings.append(f"the video has only {len(frames)} frames; all were analysed")
 
     with staging(out_dir) as folder, ImageWriter(folder or Path()) as images:
-        scored = _score(frames, tracks, model)
+        scored = _score(frames, tracks, model, explain=explain and folder is not None)
         mark = lap("model", mark)
         notify("heatmaps", 0.0)
         heatmaps, overlays = (
-            _explain(frames, tracks, scored, model, images)
-            if explain and folder is not None
-            else ({}, {})
+            _explain(frames, tracks, scored, images) if explain and folder is not None else ({}, {})
         )
         mark = lap("heatmaps", mark)  # the images are still being written, in the background
         notify("report", 0.0)
@@ -207,12 +168,14 @@ class _ScoredTrack:
     boxes: list[tuple[int, int, int, int]]  # square crop boxes, for pasting CAMs back
     probability: float  # calibrated, from the LSTM over the whole track
     frame_probabilities: np.ndarray  # calibrated, one per crop
+    cams: np.ndarray | None  # (T, S, S) heatmaps in [0, 1], when explaining
 
 
 def _score(
-    frames: list[SampledFrame], tracks: list[Track], model: LoadedModel
+    frames: list[SampledFrame], tracks: list[Track], model: Engine, *, explain: bool
 ) -> list[_ScoredTrack]:
-    """Score each track's face crops (cut at detection time) as one sequence."""
+    """Score each track's face crops (cut at detection time) as one sequence; the same pass
+    gives the class activation maps."""
     card = model.card
     scored = []
     for track in tracks:
@@ -221,16 +184,20 @@ def _score(
             for pos, det in zip(track.positions, track.detections, strict=True)
         ]
         crops = [face.crop for face in faces]
-        boxes = [face.window for face in faces]
-        clip = crops_mod.to_tensor(crops, mean=card.mean, std=card.std).to(model.device)
-        with torch.inference_mode():
-            output = model.network(clip.unsqueeze(0))
+        output = model.score_track(crops_mod.normalize(crops, mean=card.mean, std=card.std))
+        t = card.temperature
+        cams = (
+            class_activation_maps(output.feature_maps, model.cam_weights, size=card.input_size)
+            if explain
+            else None
+        )
         scored.append(
             _ScoredTrack(
                 crops=crops,
-                boxes=boxes,
-                probability=float(_calibrated(output.video_logits, card)[0]),
-                frame_probabilities=_calibrated(output.frame_logits[0], card),
+                boxes=[face.window for face in faces],
+                probability=float(calibrated_probabilities([output.video_logit], t)[0]),
+                frame_probabilities=calibrated_probabilities(output.frame_logits, t),
+                cams=cams,
             )
         )
     return scored
@@ -240,24 +207,16 @@ def _explain(
     frames: list[SampledFrame],
     tracks: list[Track],
     scored: list[_ScoredTrack],
-    model: LoadedModel,
     images: ImageWriter,
 ) -> tuple[dict[tuple[int, int], ImagePair], dict[int, ImagePair]]:
-    """Queue a Grad-CAM overlay and the plain image per face crop and per frame for writing.
+    """Queue a heatmap overlay and the plain image per face crop and per frame for writing.
 
     Returns:
         The face images per ``(track_id, position)`` and the frame images per position.
     """
-    all_crops = [crop for s in scored for crop in s.crops]
-    if not all_crops:
+    cams = [cam for s in scored if s.cams is not None for cam in s.cams]
+    if not cams:
         return {}, {}
-    card = model.card
-    # Small batches keep the activations Grad-CAM holds for its backward pass in check.
-    cams = gradcam(
-        model.network,
-        crops_mod.to_tensor(all_crops, mean=card.mean, std=card.std).to(model.device),
-        batch_size=GRADCAM_BATCH,
-    )
     heatmaps: dict[tuple[int, int], ImagePair] = {}
     per_frame: dict[int, list[tuple[tuple[int, int, int, int], np.ndarray]]] = {}
     k = 0

@@ -36,7 +36,7 @@ def test_scan_file_json(tiny_checkpoint, real_clip, tmp_path):
 
 
 def test_scan_without_model_says_so(monkeypatch, real_clip, tmp_path):
-    monkeypatch.setattr("deepverify.pipeline.default_model_path", lambda: None)
+    monkeypatch.setattr("deepverify.engine.default_model_path", lambda: None)
     result = runner.invoke(app, ["scan", str(real_clip), "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "--model" in _one_line_error(result)

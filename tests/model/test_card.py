@@ -31,6 +31,35 @@ def test_for_backbone_takes_the_backbone_normalisation():
     assert not lite.trained
 
 
+def test_plain_constructor_also_takes_the_backbone_normalisation():
+    # No ImageNet defaults for EfficientNet-Lite0: it was trained on [-1, 1] inputs.
+    assert ModelCard(backbone="efficientnet_lite0").mean == (0.5, 0.5, 0.5)
+    assert ModelCard(backbone="resnext50_32x4d").std == get_backbone("resnext50_32x4d").std
+    assert ModelCard(backbone="efficientnet_lite0", mean=(0.1, 0.2, 0.3)).mean == (0.1, 0.2, 0.3)
+
+
+def test_schema_1_cards_still_load_with_the_new_fields_defaulted():
+    data = _card_dict(schema_version=1)
+    for added in ("detector", "train_sequence_length", "onnx_sha256"):
+        del data[added]
+    card = ModelCard.from_dict(data)
+    assert (card.detector, card.train_sequence_length, card.onnx_sha256) == ("opencv-ssd", None, "")
+    # A current card must have them.
+    data["schema_version"] = CARD_SCHEMA_VERSION
+    with pytest.raises(ModelError, match="missing fields"):
+        ModelCard.from_dict(data)
+
+
+def test_detector_is_checked_and_a_mismatch_warns():
+    card = ModelCard.for_backbone("efficientnet_lite0", detector="yunet", train_sequence_length=8)
+    assert card.detector_warning("yunet") is None
+    assert "'opencv-ssd' differs from the model's 'yunet'" in card.detector_warning("opencv-ssd")
+    with pytest.raises(ModelError, match="unknown face detector 'dlib'"):
+        ModelCard.for_backbone("efficientnet_lite0", detector="dlib")
+    with pytest.raises(ModelError, match="train_sequence_length"):
+        ModelCard.for_backbone("efficientnet_lite0", train_sequence_length=0)
+
+
 def test_json_round_trip_is_exact():
     card = ModelCard.for_backbone(
         "efficientnet_lite0", frames=8, metrics={"auc": 0.91}, training_data={"clips": 12}

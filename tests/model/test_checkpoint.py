@@ -125,7 +125,7 @@ def test_tiny_checkpoint_fixture_loads(tiny_checkpoint):
 
 def test_default_model_path_is_the_packaged_file_or_none():
     path = default_model_path()
-    packaged = Path(__import__("deepverify").__file__).parent / "weights" / "default.safetensors"
+    packaged = Path(__import__("deepverify").__file__).parent / "weights" / "default.json"
     assert path == (packaged if packaged.is_file() else None)
 
 

@@ -8,7 +8,7 @@ from deepverify.cli import db, evaluate, extract, model, scan, serve, train, wor
 
 app = typer.Typer(
     name="deepverify",
-    help="Deepfake video detection with calibrated verdicts and Grad-CAM heatmaps.",
+    help="Deepfake video detection with calibrated verdicts and heatmaps.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from typing import NoReturn
 
 import typer
 from rich.console import Console
 
+from deepverify.engine import ENGINES
 from deepverify.errors import DeepverifyError
 
 console = Console()
@@ -39,3 +41,13 @@ def setup_logging(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning to stderr."""
+    err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+# The engine choices (no import of either engine: that happens when a command runs).
+EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)  # type: ignore[misc]
+ENGINE_HELP = "Inference engine: onnx (ONNX Runtime, base install) or torch (train extra)."

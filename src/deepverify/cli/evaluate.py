@@ -10,7 +10,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deepverify.cli.common import console, err_console, setup_logging, user_errors
+from deepverify.cli.common import (
+    ENGINE_HELP,
+    EngineName,
+    console,
+    err_console,
+    setup_logging,
+    user_errors,
+    warn,
+)
+from deepverify.engine import DEFAULT_ENGINE
 from deepverify.faces import available_detectors, create_detector
 from deepverify.training.datasets import (
     DatasetOptions,
@@ -23,8 +32,10 @@ from deepverify.training.datasets import (
 def evaluate(
     data: Annotated[Path, typer.Argument(help="Labelled dataset folder (see --format).")],
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Checkpoint; default: the packaged one.")
+        Path | None,
+        typer.Option("--model", "-m", help="Model .onnx/.safetensors/.json; default: packaged."),
     ] = None,
+    engine: Annotated[EngineName, typer.Option(help=ENGINE_HELP)] = EngineName(DEFAULT_ENGINE),
     fmt: Annotated[
         str,
         typer.Option("--format", "-f", help=f"Dataset layout: {', '.join(available_formats())}."),
@@ -33,8 +44,11 @@ def evaluate(
         "deepverify-eval"
     ),
     detector: Annotated[
-        str, typer.Option(help=f"Face detector: {', '.join(available_detectors())}.")
-    ] = "opencv-ssd",
+        str | None,
+        typer.Option(
+            help=f"Face detector: {', '.join(available_detectors())} (default: the model's)."
+        ),
+    ] = None,
     frames: Annotated[
         int | None, typer.Option(min=1, max=512, help="Frames per video (default: the model's).")
     ] = None,
@@ -58,13 +72,19 @@ def evaluate(
     """Score every video as `scan` would; write accuracy, F1, AUC, AP, log loss, ECE, plots."""
     setup_logging(verbose)
     with user_errors():
+        from deepverify.engine import load_engine
+
         manifest_report = ManifestReport()
         items = load_dataset(data, fmt, DatasetOptions(manifest=manifest, report=manifest_report))
         from deepverify.model import default_model_path
-        from deepverify.pipeline import load_model
         from deepverify.training.evaluation import evaluate_items, record_in_card, write_outputs
 
-        loaded = load_model(model, device=device)
+        items = load_dataset(data, fmt)
+        loaded = load_engine(model, engine=engine.value, device=device)
+        detector = detector or loaded.card.detector
+        mismatch = loaded.card.detector_warning(detector)
+        if mismatch:
+            warn(mismatch)
         face_detector = create_detector(detector)
         columns = (TextColumn("[bold]evaluate"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[last]}"))  # fmt: skip

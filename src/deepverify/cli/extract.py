@@ -18,7 +18,6 @@ from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
 from deepverify.faces import available_detectors
-from deepverify.training.cache import ExtractOptions, extract_dataset
 from deepverify.training.datasets import (
     FFPP_COMPRESSIONS,
     DatasetOptions,
@@ -60,6 +59,8 @@ def extract(
     """Detect, track and crop the faces of a dataset into a cache for training."""
     setup_logging(verbose)
     with user_errors():
+        from deepverify.training.cache import ExtractOptions, extract_dataset
+
         manifest_report = ManifestReport()
         options = DatasetOptions(
             methods=tuple(m.strip() for m in methods.split(",") if m.strip()) if methods else None,

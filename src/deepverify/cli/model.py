@@ -1,4 +1,4 @@
-"""``deepverify model``: create and inspect detector checkpoints."""
+"""``deepverify model``: create detector checkpoints and export them to ONNX (train extra)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,8 @@ import typer
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
-from deepverify.model import (
-    DEFAULT_BACKBONE,
-    ModelCard,
-    available_backbones,
-    build_model,
-    card_path,
-    save_checkpoint,
-)
+from deepverify.extras import require_torch
+from deepverify.model import DEFAULT_BACKBONE, ModelCard, available_backbones, card_path
 
 # The CLI's choices come from the backbone registry.
 BackboneName = Enum("BackboneName", {name: name for name in available_backbones()}, type=str)  # type: ignore[misc]
@@ -27,7 +21,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 @app.callback()
 def model() -> None:
-    """Create detector checkpoints."""
+    """Create detector checkpoints and export them for ONNX Runtime."""
     # A callback keeps ``init`` a sub-command even while it is the only one.
 
 
@@ -45,8 +39,12 @@ def card_table(card: ModelCard, path: Path) -> Table:
         "crop margin": f"{card.crop_margin:g}",
         "LSTM": f"{card.lstm_layers} layer(s), hidden {card.lstm_hidden}",
         "threshold": f"{card.threshold:g} (temperature {card.temperature:g})",
+        "detector": card.detector,
         "trained": status,
-        "weights": f"{path} (sha256 {card.short_sha}…)",
+        "weights": f"{path.with_suffix('.safetensors')} (sha256 {card.short_sha}…)",
+        "onnx": f"{path.with_suffix('.onnx')} (sha256 {card.onnx_sha256[:12]}…)"
+        if card.onnx_sha256
+        else "none (deepverify model export)",
         "card": str(card_path(path)),
     }
     for key, value in rows.items():
@@ -78,14 +76,17 @@ def init(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Write an untrained checkpoint (ImageNet backbone, random heads) and its model card."""
-    import torch
-
     setup_logging(verbose)
     if out.suffix != ".safetensors":
         fail(f"--out {out} must end in .safetensors (the card is written beside it as .json)")
     if not force and (out.exists() or card_path(out).exists()):
         fail(f"{out} already exists; choose another --out or pass --force")
     with user_errors():
+        require_torch("deepverify model init")
+        import torch
+
+        from deepverify.model import build_model, save_checkpoint
+
         overrides = {"frames": frames, "lstm_hidden": lstm_hidden}
         if input_size is not None:
             overrides["input_size"] = input_size
@@ -97,3 +98,24 @@ def init(
     init_kind = "ImageNet backbone" if pretrained else "random weights"
     console.print(f"[bold]wrote untrained checkpoint[/] ({init_kind}, random heads)")
     console.print(card_table(card, out))
+
+
+@app.command("export")
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint (.safetensors, card beside it).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="ONNX file to write (default: beside the checkpoint)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Export a checkpoint to ONNX for the default engine; its card records the graph's sha256."""
+    setup_logging(verbose)
+    with user_errors():
+        require_torch("deepverify model export")
+        from deepverify.model.export import export_onnx
+
+        with err_console.status(f"exporting {checkpoint}…"):
+            path, card = export_onnx(checkpoint, out)
+    console.print(f"[bold]wrote[/] {path} (sha256 {card.onnx_sha256[:12]}…)")
+    console.print(card_table(card, checkpoint))

@@ -12,12 +12,22 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
+from deepverify.cli.common import (
+    ENGINE_HELP,
+    EngineName,
+    console,
+    err_console,
+    fail,
+    setup_logging,
+    user_errors,
+    warn,
+)
+from deepverify.engine import DEFAULT_ENGINE
 from deepverify.errors import DeepverifyError
 from deepverify.faces import available_detectors, create_detector
 
-if TYPE_CHECKING:  # the pipeline pulls in torch: import it when a scan runs, not for --help
-    from deepverify.pipeline import LoadedModel
+if TYPE_CHECKING:  # the pipeline pulls in OpenCV and ONNX Runtime: import it when a scan runs
+    from deepverify.engine import Engine
     from deepverify.report import Report
 
 VIDEO_SUFFIXES = frozenset(
@@ -68,7 +78,7 @@ def _print_report(report: Report, out_dir: Path) -> None:
         console.print(f"report: {out_dir / report.report_html}")
 
 
-def _scan_one(path: Path, model: LoadedModel, detector_name: str, out: Path, frames: int | None,
+def _scan_one(path: Path, model: Engine, detector_name: str, out: Path, frames: int | None,
               heatmaps: bool, as_json: bool) -> None:  # fmt: skip
     from deepverify.pipeline import analyze_video
 
@@ -84,7 +94,7 @@ def _scan_one(path: Path, model: LoadedModel, detector_name: str, out: Path, fra
         _print_report(report, out)
 
 
-def _scan_folder(folder: Path, model: LoadedModel, detector_name: str, out: Path,
+def _scan_folder(folder: Path, model: Engine, detector_name: str, out: Path,
                  frames: int | None, heatmaps: bool, as_json: bool) -> None:  # fmt: skip
     videos = find_videos(folder)
     if not videos:
@@ -145,29 +155,35 @@ def scan(
     frames: Annotated[
         int | None, typer.Option(min=1, max=512, help="Frames to sample (default: the model's).")
     ] = None,
-    detector: Annotated[DetectorName, typer.Option(help="Face detector.")] = DetectorName(
-        "opencv-ssd"
-    ),
-    model: Annotated[
-        Path | None, typer.Option(help="Checkpoint (.safetensors); default: the packaged model.")
+    detector: Annotated[
+        DetectorName | None,
+        typer.Option(help="Face detector (default: the one the model was trained with)."),
     ] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
-    heatmaps: Annotated[bool, typer.Option(help="Compute Grad-CAM heatmaps.")] = True,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Model .onnx/.safetensors/.json (card); default: the packaged one."),
+    ] = None,
+    engine: Annotated[EngineName, typer.Option(help=ENGINE_HELP)] = EngineName(DEFAULT_ENGINE),
+    device: Annotated[str, typer.Option(help="cpu; cuda or cuda:N with --engine torch.")] = "cpu",
+    heatmaps: Annotated[bool, typer.Option(help="Write heatmaps (class activation maps).")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Say whether a video's faces are manipulated, with the evidence."""
     setup_logging(verbose)
     with user_errors():
-        from deepverify.pipeline import UNTRAINED_WARNING, load_model
+        from deepverify.engine import load_engine
+        from deepverify.pipeline import UNTRAINED_WARNING
 
         if not path.exists():
             fail(f"{path} does not exist")
-        loaded = load_model(model, device=device)
+        loaded = load_engine(model, engine=engine.value, device=device)
         if not loaded.card.trained:
-            err_console.print(
-                f"[bold yellow]warning:[/] {UNTRAINED_WARNING}", highlight=False, soft_wrap=True
-            )
+            warn(UNTRAINED_WARNING)
+        face_detector = detector.value if detector is not None else loaded.card.detector
+        mismatch = loaded.card.detector_warning(face_detector)
+        if mismatch:
+            warn(mismatch)
         if path.is_dir():
-            _scan_folder(path, loaded, detector.value, out, frames, heatmaps, as_json)
+            _scan_folder(path, loaded, face_detector, out, frames, heatmaps, as_json)
         else:
-            _scan_one(path, loaded, detector.value, out / path.stem, frames, heatmaps, as_json)
+            _scan_one(path, loaded, face_detector, out / path.stem, frames, heatmaps, as_json)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from deepverify.cli.common import console, fail, setup_logging, user_errors
+from deepverify.cli.common import ENGINE_HELP, EngineName, console, fail, setup_logging, user_errors
 
 
 def _check_model(path: Path | None) -> None:
@@ -22,6 +22,14 @@ def _check_model(path: Path | None) -> None:
         fail(f"model checkpoint {path} not found; check --model / DEEPVERIFY_MODEL_PATH")
 
 
+def check_engine(name: str) -> None:
+    """Fail with one line now if the engine cannot run here (torch without the train extra)."""
+    if name == "torch":
+        from deepverify.extras import require_torch
+
+        require_torch("--engine torch")
+
+
 def serve(
     host: Annotated[
         str | None,
@@ -32,7 +40,12 @@ def serve(
     ] = None,
     model: Annotated[
         Path | None,
-        typer.Option(help="Checkpoint .safetensors (env DEEPVERIFY_MODEL_PATH, default: packaged)"),
+        typer.Option(
+            help="Model .onnx/.safetensors/.json (env DEEPVERIFY_MODEL_PATH; default packaged)"
+        ),
+    ] = None,
+    engine: Annotated[
+        EngineName | None, typer.Option(help=f"{ENGINE_HELP} Env DEEPVERIFY_ENGINE, default onnx.")
     ] = None,
     workers: Annotated[
         int | None,
@@ -55,6 +68,7 @@ def serve(
             "host": host,
             "port": port,
             "model_path": model,
+            "engine": engine.value if engine is not None else None,
             "worker_concurrency": workers,
         }.items()
         if value is not None
@@ -63,6 +77,7 @@ def serve(
         settings = load_settings(**overrides)
         if not settings.uses_celery:  # the in-process worker needs a model: say so now
             _check_model(settings.model_path)
+            check_engine(settings.engine)
         app = create_app(settings)
     mode = "Celery workers" if settings.uses_celery else "in-process worker"
     console.print(

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
-from deepverify.training.config import load_config
+from deepverify.extras import require_torch
 
 
 def train(
@@ -39,7 +39,10 @@ def train(
     if epochs is not None:
         extra.append(f"optim.epochs={epochs}")
     with user_errors():
+        from deepverify.training.config import load_config  # pulls in OpenCV: not for --help
+
         cfg = load_config(config, extra)
+        require_torch("deepverify train")
         # Imported here: torch and the model load only when a run really starts.
         from deepverify.training.trainer import train as run_training
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from deepverify.cli.common import fail, setup_logging, user_errors
+from deepverify.cli.common import ENGINE_HELP, EngineName, fail, setup_logging, user_errors
 
 
 def worker(
@@ -15,9 +15,13 @@ def worker(
         str,
         typer.Option(help="Celery pool: auto (solo for 1, else threads), threads, solo, prefork."),
     ] = "auto",
+    engine: Annotated[
+        EngineName | None, typer.Option(help=f"{ENGINE_HELP} Env DEEPVERIFY_ENGINE, default onnx.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
     """Run Celery workers on DEEPVERIFY_BROKER_URL (e.g. redis://host:6379/0)."""
+    from deepverify.cli.serve import check_engine
     from deepverify.service.celery_app import run_worker
     from deepverify.service.db import database_from_settings, upgrade_database
     from deepverify.service.settings import load_settings
@@ -26,14 +30,15 @@ def worker(
     if pool not in ("auto", "prefork", "threads", "solo"):
         fail(f"unknown pool {pool!r}; use auto, threads, solo or prefork")
     with user_errors():
-        settings = load_settings()
+        settings = load_settings(**({"engine": engine.value} if engine is not None else {}))
+        check_engine(settings.engine)
         if not settings.broker_url:
             fail("DEEPVERIFY_BROKER_URL is not set; point it at a Redis server")
-        engine = database_from_settings(settings)
+        database = database_from_settings(settings)
         try:
-            upgrade_database(engine)
+            upgrade_database(database)
         finally:
-            engine.dispose()
+            database.dispose()
         run_worker(
             settings, concurrency=concurrency, pool=pool, loglevel="INFO" if verbose else "WARNING"
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 Box = tuple[float, float, float, float]
@@ -67,6 +66,8 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
         return image, 1.0
     scale = max_side / longest
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    import cv2  # not at module level: the detector registry is read by `deepverify --help`
+
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), longest / max_side
 
 
@@ -87,6 +88,8 @@ def non_max_suppression(detections: list[Detection], iou_threshold: float) -> li
         return []
     boxes = [[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in detections]
     scores = [d.score for d in detections]
+    import cv2
+
     keep = cv2.dnn.NMSBoxes(boxes, scores, 0.0, iou_threshold)
     kept = [detections[int(i)] for i in np.asarray(keep).reshape(-1)]
     return sorted(kept, key=lambda d: d.score, reverse=True)

@@ -1,13 +1,14 @@
-"""The face detector registry: name -> how to build it from its weight files."""
+"""The face detector registry: name -> how to build it from its weight files.
+
+Reading the names imports no OpenCV (the CLI lists them in ``--help``); building a detector does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from deepverify.errors import DetectorError
-from deepverify.faces import ssd, yunet
 from deepverify.faces.base import FaceDetector
 from deepverify.faces.rescue import RescuingDetector
 from deepverify.faces.weights import resolve_weights
@@ -15,29 +16,43 @@ from deepverify.faces.weights import resolve_weights
 DEFAULT_DETECTOR = "opencv-ssd"
 
 
-@dataclass(frozen=True)
-class _Entry:
-    build: Callable[[dict[str, Path], float], FaceDetector]
-    min_confidence: float
+# Builders take the weight files and a threshold (None: the detector's own default).
+_Builder = Callable[[dict[str, Path], "float | None"], FaceDetector]
 
 
-def _build_ssd(files: dict[str, Path], min_confidence: float) -> FaceDetector:
-    return ssd.OpenCVSSDDetector(files["model"], files["config"], min_confidence=min_confidence)
+def _build_ssd(files: dict[str, Path], min_confidence: float | None) -> FaceDetector:
+    from deepverify.faces import ssd
+
+    threshold = ssd.DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    return ssd.OpenCVSSDDetector(files["model"], files["config"], min_confidence=threshold)
 
 
-def _build_yunet(files: dict[str, Path], min_confidence: float) -> FaceDetector:
-    return yunet.YuNetDetector(files["model"], min_confidence=min_confidence)
+def _build_yunet(files: dict[str, Path], min_confidence: float | None) -> FaceDetector:
+    from deepverify.faces import yunet
+
+    threshold = yunet.DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    return yunet.YuNetDetector(files["model"], min_confidence=threshold)
 
 
-_REGISTRY: dict[str, _Entry] = {
-    "opencv-ssd": _Entry(_build_ssd, ssd.DEFAULT_MIN_CONFIDENCE),
-    "yunet": _Entry(_build_yunet, yunet.DEFAULT_MIN_CONFIDENCE),
-}
+_REGISTRY: dict[str, _Builder] = {"opencv-ssd": _build_ssd, "yunet": _build_yunet}
 
 
 def available_detectors() -> list[str]:
     """Names accepted by :func:`create_detector`, sorted."""
     return sorted(_REGISTRY)
+
+
+def check_detector_name(name: str) -> str:
+    """Return ``name`` if it is a registered detector.
+
+    Raises:
+        DetectorError: Unknown name; the message lists the valid ones.
+    """
+    if name not in _REGISTRY:
+        raise DetectorError(
+            f"unknown face detector {name!r}; choose one of: {', '.join(available_detectors())}"
+        )
+    return name
 
 
 def create_detector(
@@ -60,13 +75,8 @@ def create_detector(
     Raises:
         DetectorError: Unknown name, bad threshold, or weights missing or corrupt.
     """
-    entry = _REGISTRY.get(name)
-    if entry is None:
-        raise DetectorError(
-            f"unknown face detector {name!r}; choose one of: {', '.join(available_detectors())}"
-        )
-    threshold = entry.min_confidence if min_confidence is None else min_confidence
-    if not 0.0 <= threshold <= 1.0:
-        raise DetectorError(f"min_confidence must be in [0, 1], got {threshold}")
-    detector = entry.build(resolve_weights(name, model_dir), threshold)
+    build = _REGISTRY[check_detector_name(name)]
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise DetectorError(f"min_confidence must be in [0, 1], got {min_confidence}")
+    detector = build(resolve_weights(name, model_dir), min_confidence)
     return RescuingDetector(detector) if rescue else detector

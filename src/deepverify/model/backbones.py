@@ -2,19 +2,24 @@
 
 Each entry knows how to build its network (ImageNet-initialised or random) as a module mapping
 ``(N, 3, S, S)`` crops to pooled ``(N, F)`` features, its feature size ``F``, its default input
-size, the normalisation its ImageNet weights expect, and the layer Grad-CAM explains (the last
-convolutional block, whose output is what gets pooled).
+size, the normalisation its ImageNet weights expect, how to run it up to its last feature map
+``(N, F, h, w)`` (the map the global average pool reads, which class activation maps are made
+of), and that map's layer (Grad-CAM's target, for the reference test).
+
+Importing this module does not import torch: the registry's facts (names, sizes, normalisation)
+are needed by the model card on the torch-free inference path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from deepverify.errors import ModelError
-from deepverify.model import imagenet
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -33,7 +38,10 @@ class BackboneSpec:
         mean: per-channel mean (RGB, on [0, 1] pixels) the ImageNet weights expect.
         std: per-channel std matching ``mean``.
         create: ``create(pretrained)`` -> module mapping ``(N, 3, S, S)`` to ``(N, F)``.
-        target_layer: picks the Grad-CAM layer out of a module made by ``create``.
+        feature_map: ``feature_map(module, crops)`` -> the last feature map ``(N, F, h, w)``;
+            its mean over ``h, w`` is exactly what the module returns.
+        target_layer: picks the layer whose output is that map out of a module made by
+            ``create`` (Grad-CAM's target layer).
     """
 
     name: str
@@ -42,11 +50,15 @@ class BackboneSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     create: Callable[[bool], nn.Module]
+    feature_map: Callable[[nn.Module, Tensor], Tensor]
     target_layer: Callable[[nn.Module], nn.Module]
 
 
 def _create_efficientnet_lite0(pretrained: bool) -> nn.Module:
     import timm
+    from torch import nn
+
+    from deepverify.model import imagenet
 
     # timm's "tf_" variant is the same network as "efficientnet_lite0" (same parameter names)
     # with TensorFlow "same" padding and BN eps 1e-3, which is how Google trained the weights we
@@ -59,13 +71,30 @@ def _create_efficientnet_lite0(pretrained: bool) -> nn.Module:
 
 
 def _create_resnext50(pretrained: bool) -> nn.Module:
+    from torch import nn
     from torchvision.models import resnext50_32x4d
+
+    from deepverify.model import imagenet
 
     model = resnext50_32x4d(weights=None)
     if pretrained:
         imagenet.load_state_strict(model, imagenet.resnext_state_dict(), "resnext50 weights")
     model.fc = nn.Identity()  # the forward now returns pooled (N, 2048) features
     return model
+
+
+def _efficientnet_map(model: nn.Module, crops: Tensor) -> Tensor:
+    # timm: conv_stem .. blocks .. conv_head + bn2; forward_head would average-pool this.
+    fmap: Tensor = model.forward_features(crops)  # type: ignore[operator]
+    return fmap
+
+
+def _resnext_map(model: nn.Module, crops: Tensor) -> Tensor:
+    # torchvision's ResNet.forward up to (not including) avgpool / flatten / fc.
+    x = crops
+    for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
+        x = model.get_submodule(name)(x)
+    return x
 
 
 def _efficientnet_target(model: nn.Module) -> nn.Module:
@@ -75,9 +104,7 @@ def _efficientnet_target(model: nn.Module) -> nn.Module:
 
 
 def _resnext_target(model: nn.Module) -> nn.Module:
-    layer4 = model.get_submodule("layer4")
-    assert isinstance(layer4, nn.Sequential)
-    last: nn.Module = layer4[-1]
+    last: nn.Module = model.get_submodule("layer4")[-1]  # type: ignore[index]
     return last
 
 
@@ -91,6 +118,7 @@ _REGISTRY: dict[str, BackboneSpec] = {
             mean=HALF,
             std=HALF,
             create=_create_efficientnet_lite0,
+            feature_map=_efficientnet_map,
             target_layer=_efficientnet_target,
         ),
         BackboneSpec(
@@ -100,6 +128,7 @@ _REGISTRY: dict[str, BackboneSpec] = {
             mean=IMAGENET_MEAN,
             std=IMAGENET_STD,
             create=_create_resnext50,
+            feature_map=_resnext_map,
             target_layer=_resnext_target,
         ),
     )

@@ -1,8 +1,10 @@
 """The model card: one frozen description of a detector that checkpoint, CLI and service share.
 
-Serialised as JSON beside the weights (``x.safetensors`` + ``x.json``) with a schema version, and
-validated when read: a card that is missing fields, has unknown ones, names an unknown backbone or
-holds out-of-range values raises :class:`~deepverify.errors.ModelError`.
+Serialised as JSON beside the weights (``x.json`` with ``x.safetensors`` and/or ``x.onnx``) with a
+schema version, and validated when read: a card that is missing fields, has unknown ones, names an
+unknown backbone or detector or holds out-of-range values raises
+:class:`~deepverify.errors.ModelError`. Cards of schema 1 (before ``detector``,
+``train_sequence_length`` and ``onnx_sha256`` existed) still load, with those fields' defaults.
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ from typing import Any
 
 import pydantic
 
-from deepverify.errors import ModelError
-from deepverify.model.backbones import IMAGENET_MEAN, IMAGENET_STD, get_backbone
+from deepverify.errors import DeepverifyError, ModelError
+from deepverify.faces.registry import DEFAULT_DETECTOR, check_detector_name
+from deepverify.model.backbones import get_backbone
 
-CARD_SCHEMA_VERSION = 1
+CARD_SCHEMA_VERSION = 2
+# Fields added after schema 1, with the value a schema-1 card gets. Every card before them was
+# made from crops of the OpenCV SSD detector.
+_ADDED_IN_V2: dict[str, Any] = {
+    "detector": DEFAULT_DETECTOR,
+    "train_sequence_length": None,
+    "onnx_sha256": "",
+}
+_READABLE_VERSIONS = (1, CARD_SCHEMA_VERSION)
 
 
 @dataclass(frozen=True)
@@ -28,10 +39,14 @@ class ModelCard:
     Attributes:
         backbone: registry name, see :func:`deepverify.model.available_backbones`.
         input_size: side in pixels of the square face crops fed to the backbone.
-        mean: per-channel RGB mean on [0, 1] pixels used to normalise crops.
-        std: per-channel RGB std on [0, 1] pixels used to normalise crops.
-        frames: frames sampled per video, the LSTM's sequence length.
+        mean: per-channel RGB mean on [0, 1] pixels used to normalise crops; by default the
+            backbone's own (what its ImageNet weights expect).
+        std: per-channel RGB std on [0, 1] pixels, by default the backbone's.
+        frames: frames sampled per video at inference, the LSTM's sequence length there.
         crop_margin: fraction of the face box size added on each side before cropping.
+        detector: the face detector (registry name) whose boxes the training crops were cut
+            from; scanning with another one shifts the crops the network sees.
+        train_sequence_length: crops per clip the LSTM was trained on (None: not recorded).
         lstm_hidden: LSTM hidden size.
         lstm_layers: number of stacked LSTM layers.
         threshold: decision threshold on the calibrated probability of "fake".
@@ -39,6 +54,7 @@ class ModelCard:
         trained: False until the detector head has been trained on deepfake data.
         model_id: ``"<backbone>-<first 12 hex of weights sha256>"``, set when saved.
         weights_sha256: sha256 of the ``.safetensors`` file, set when saved.
+        onnx_sha256: sha256 of the ``.onnx`` graph exported from those weights ("" if none).
         training_data: free-form description of the training data.
         metrics: free-form validation metrics.
         created: ISO 8601 time the checkpoint was written.
@@ -46,10 +62,13 @@ class ModelCard:
 
     backbone: str
     input_size: int = 224
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    # None means "the backbone's", filled in by __post_init__: a card always holds numbers.
+    mean: tuple[float, float, float] = None  # type: ignore[assignment]
+    std: tuple[float, float, float] = None  # type: ignore[assignment]
     frames: int = 32
     crop_margin: float = 0.3
+    detector: str = DEFAULT_DETECTOR
+    train_sequence_length: int | None = None
     lstm_hidden: int = 256
     lstm_layers: int = 1
     threshold: float = 0.5
@@ -57,12 +76,21 @@ class ModelCard:
     trained: bool = False
     model_id: str = ""
     weights_sha256: str = ""
+    onnx_sha256: str = ""
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
 
     def __post_init__(self) -> None:
-        get_backbone(self.backbone)  # raises ModelError listing valid names
+        spec = get_backbone(self.backbone)  # raises ModelError listing valid names
+        if self.mean is None:
+            object.__setattr__(self, "mean", spec.mean)
+        if self.std is None:
+            object.__setattr__(self, "std", spec.std)
+        try:
+            check_detector_name(self.detector)
+        except DeepverifyError as exc:
+            raise ModelError(f"invalid model card: {exc}") from None
         problems = [
             message
             for bad, message in (
@@ -70,6 +98,10 @@ class ModelCard:
                 (len(self.mean) != 3 or len(self.std) != 3, "mean and std need 3 values"),
                 (any(s <= 0 for s in self.std), f"std must be > 0, got {self.std}"),
                 (self.frames < 1, f"frames must be >= 1, got {self.frames}"),
+                (
+                    self.train_sequence_length is not None and self.train_sequence_length < 1,
+                    f"train_sequence_length must be >= 1, got {self.train_sequence_length}",
+                ),
                 (self.crop_margin < 0, f"crop_margin must be >= 0, got {self.crop_margin}"),
                 (self.lstm_hidden < 1 or self.lstm_layers < 1, "LSTM sizes must be >= 1"),
                 (not 0.0 <= self.threshold <= 1.0, f"threshold {self.threshold} not in [0, 1]"),
@@ -82,19 +114,19 @@ class ModelCard:
 
     @classmethod
     def for_backbone(cls, backbone: str, **overrides: Any) -> ModelCard:
-        """A card with the backbone's own input size and normalisation, then ``overrides``.
-
-        Prefer this to ``ModelCard(backbone=...)``: EfficientNet-Lite's ImageNet weights expect
-        mean = std = 0.5, not the ImageNet statistics that are the field defaults.
-        """
-        spec = get_backbone(backbone)
-        values: dict[str, Any] = {
-            "input_size": spec.default_input_size,
-            "mean": spec.mean,
-            "std": spec.std,
-        }
+        """A card with the backbone's own input size (and normalisation), then ``overrides``."""
+        values: dict[str, Any] = {"input_size": get_backbone(backbone).default_input_size}
         values.update(overrides)
         return cls(backbone=backbone, **values)
+
+    def detector_warning(self, detector: str) -> str | None:
+        """A warning when scanning with ``detector`` differs from how the crops were trained."""
+        if detector == self.detector:
+            return None
+        return (
+            f"face detector {detector!r} differs from the model's {self.detector!r} (its "
+            "training crops came from that one); crops shift and scores may degrade"
+        )
 
     @property
     def short_sha(self) -> str:
@@ -120,11 +152,13 @@ class ModelCard:
             raise ModelError(f"{source} is not a JSON object; re-create it with the checkpoint")
         data = dict(data)
         version = data.pop("schema_version", None)
-        if version != CARD_SCHEMA_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise ModelError(
                 f"{source} has schema_version {version!r}, this deepverify reads "
-                f"{CARD_SCHEMA_VERSION}; use a matching deepverify version"
+                f"{' and '.join(map(str, _READABLE_VERSIONS))}; use a matching deepverify version"
             )
+        if version == 1:
+            data = {**_ADDED_IN_V2, **data}
         names = {f.name for f in dataclasses.fields(cls)}
         missing = sorted(names - data.keys())
         unknown = sorted(data.keys() - names)

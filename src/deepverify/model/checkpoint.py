@@ -23,18 +23,11 @@ from safetensors.torch import load_file, save_file
 from deepverify.errors import ModelError
 from deepverify.files import sha256_file
 from deepverify.model.card import ModelCard
+from deepverify.model.files import CARD_SUFFIX, WEIGHTS_SUFFIX, card_path
 from deepverify.model.imagenet import check_state, load_state_strict
 from deepverify.model.network import DeepfakeDetector, build_model
 
 logger = logging.getLogger(__name__)
-
-WEIGHTS_SUFFIX = ".safetensors"
-CARD_SUFFIX = ".json"
-
-
-def card_path(weights: Path) -> Path:
-    """The card file that belongs to a weights file (``x.safetensors`` -> ``x.json``)."""
-    return weights.with_suffix(CARD_SUFFIX)
 
 
 @contextmanager
@@ -87,6 +80,7 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
             card,
             weights_sha256=sha,
             model_id=f"{card.backbone}-{sha[:12]}",
+            onnx_sha256="",  # any exported graph belongs to the previous weights
             created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         with _atomic_target(card_path(path)) as card_tmp:
@@ -107,7 +101,7 @@ def load_checkpoint(path: Path, *, device: str = "cpu") -> tuple[DeepfakeDetecto
             not match the card's architecture.
     """
     path = Path(path)
-    if path.suffix == CARD_SUFFIX:
+    if path.suffix in (CARD_SUFFIX, ".onnx"):
         path = path.with_suffix(WEIGHTS_SUFFIX)
     if not path.is_file():
         raise ModelError(f"checkpoint {path} not found; pass a .safetensors file")
@@ -126,12 +120,6 @@ def load_checkpoint(path: Path, *, device: str = "cpu") -> tuple[DeepfakeDetecto
     with _mismatch_hint():
         load_state_strict(model, state, f"weights in {path}")
     return model.to(device).eval(), card
-
-
-def default_model_path() -> Path | None:
-    """The trained model packaged with deepverify, or None until one is shipped."""
-    path = Path(__file__).resolve().parents[1] / "weights" / f"default{WEIGHTS_SUFFIX}"
-    return path if path.is_file() else None
 
 
 def _state_of(model: DeepfakeDetector) -> dict[str, torch.Tensor]:

@@ -1,11 +1,16 @@
 """The detector: a CNN per face crop, a per-crop "frame" head, and an LSTM over each track.
 
 ``clips`` of shape ``(B, T, 3, S, S)`` are B face tracks of T crops each. The backbone turns every
-crop into a pooled feature vector; a linear head scores each crop on its own (``frame_logits``,
-the timeline and the Grad-CAM target), and an LSTM with ``batch_first=True`` reads each track's
-``(T, F)`` feature sequence. The video logit is a linear head on the **mean of the LSTM outputs
-over time**: every step's output has seen the prefix so far, so the score depends on order (it
-models time) while not hinging on the last crop alone, and works for any ``T``.
+crop into its last feature map, globally average-pooled into a feature vector; a linear head
+scores each crop on its own (``frame_logits``, the timeline and the heatmaps' target), and an
+LSTM with ``batch_first=True`` reads each track's ``(T, F)`` feature sequence. The video logit is
+a linear head on the **mean of the LSTM outputs over time**: every step's output has seen the
+prefix so far, so the score depends on order (it models time) while not hinging on the last crop
+alone, and works for any ``T``.
+
+The forward pass also returns the last feature maps: the frame head is linear on their spatial
+mean, so its class activation map ``relu(sum_k w_k A_k)`` (see :mod:`deepverify.explain`) is the
+heatmap Grad-CAM would compute, with no second pass and no gradients.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ class DetectorOutput:
     Attributes:
         video_logits: ``(B,)`` one per track, from the LSTM over its T crops.
         frame_logits: ``(B, T)`` one per crop, from the per-crop head.
+        feature_maps: ``(B, T, F, h, w)`` the backbone's last feature map per crop; its spatial
+            mean is what both heads read.
     """
 
     video_logits: Tensor
     frame_logits: Tensor
+    feature_maps: Tensor
 
 
 class FrameModel(nn.Module):
@@ -91,36 +99,48 @@ class DeepfakeDetector(nn.Module):
         )
         self.video_head = nn.Linear(lstm_hidden, 1)
 
-    def features(self, crops: Tensor) -> Tensor:
-        """Pooled backbone features, ``(N, 3, S, S)`` -> ``(N, F)`` (crops any memory layout).
+    def feature_maps(self, crops: Tensor, *, chunked: bool = True) -> Tensor:
+        """Last backbone feature maps, ``(N, 3, S, S)`` -> ``(N, F, h, w)`` (any memory layout).
 
-        Without gradients (inference) the crops go through in chunks of ``INFERENCE_CHUNK``:
-        nothing has to be kept between chunks, so activation memory stays bounded.
+        Without gradients (inference) and with ``chunked``, the crops go through in chunks of
+        ``INFERENCE_CHUNK``: nothing has to be kept between chunks, so activation memory stays
+        bounded. (Graph export passes ``chunked=False``: N is symbolic there.)
         """
+        spec = get_backbone(self.backbone_name)
         crops = crops.contiguous(memory_format=torch.channels_last)
-        if torch.is_grad_enabled() or len(crops) <= INFERENCE_CHUNK:
-            features: Tensor = self.backbone(crops)
-            return features
-        return torch.cat([self.backbone(chunk) for chunk in crops.split(INFERENCE_CHUNK)])
+        if not chunked or torch.is_grad_enabled() or len(crops) <= INFERENCE_CHUNK:
+            return spec.feature_map(self.backbone, crops)
+        return torch.cat(
+            [spec.feature_map(self.backbone, chunk) for chunk in crops.split(INFERENCE_CHUNK)]
+        )
 
-    def forward(self, clips: Tensor) -> DetectorOutput:
+    def features(self, crops: Tensor) -> Tensor:
+        """Pooled backbone features, ``(N, 3, S, S)`` -> ``(N, F)``: the maps' spatial mean."""
+        return self.feature_maps(crops).mean(dim=(2, 3))
+
+    def forward(self, clips: Tensor, *, chunked: bool = True) -> DetectorOutput:
         """Score ``clips`` of shape ``(B, T, 3, S, S)`` (normalised crops)."""
         if clips.ndim != 5:
             raise ValueError(f"clips must be (B, T, 3, S, S), got shape {tuple(clips.shape)}")
         batch, steps = clips.shape[:2]
         # One batched backbone pass over all B*T crops.
-        features = self.features(clips.flatten(0, 1))
+        maps = self.feature_maps(clips.flatten(0, 1), chunked=chunked)
+        features = maps.mean(dim=(2, 3))  # the global average pool
         frame_logits = self.frame_head(self.dropout(features)).view(batch, steps)
         sequence, _ = self.lstm(features.view(batch, steps, -1))  # (B, T, H)
         video_logits = self.video_head(self.dropout(sequence.mean(dim=1))).view(batch)
-        return DetectorOutput(video_logits=video_logits, frame_logits=frame_logits)
+        return DetectorOutput(
+            video_logits=video_logits,
+            frame_logits=frame_logits,
+            feature_maps=maps.view(batch, steps, *maps.shape[1:]),
+        )
 
     def frame_model(self) -> FrameModel:
         """The per-crop scorer ``(N, 3, S, S)`` -> ``(N, 1)``, sharing this model's weights."""
         return FrameModel(self.backbone, self.dropout, self.frame_head)
 
     def gradcam_layer(self) -> nn.Module:
-        """The backbone layer Grad-CAM explains (its last convolutional block)."""
+        """The backbone layer whose output is :attr:`DetectorOutput.feature_maps` (Grad-CAM's)."""
         return get_backbone(self.backbone_name).target_layer(self.backbone)
 
 

@@ -1,7 +1,6 @@
 """The real analyzer the workers run: the pipeline core with the configured model and detector.
 
-One :class:`PipelineAnalyzer` per worker thread or process: Grad-CAM registers hooks on the
-network, so a network instance is never shared between concurrent analyses.
+One :class:`PipelineAnalyzer` per worker thread or process, each with its own inference session.
 """
 
 from __future__ import annotations
@@ -20,16 +19,28 @@ class PipelineAnalyzer:
     """Calls :func:`deepverify.pipeline.analyze_video` with a model loaded once."""
 
     def __init__(self, settings: Settings) -> None:
-        import torch
-
+        from deepverify.engine import load_engine
         from deepverify.faces import create_detector
-        from deepverify.pipeline import load_model
 
-        torch.set_num_threads(settings.torch_threads)
         self.settings = settings
-        self.model = load_model(settings.model_path, device=settings.device)
-        self.detector = create_detector(settings.detector)
-        logger.info("model %s loaded for analysis", self.model.card.model_id or "(unnamed)")
+        self.model = load_engine(
+            settings.model_path,
+            engine=settings.engine,
+            device=settings.device,
+            threads=settings.torch_threads,
+        )
+        card = self.model.card
+        detector = settings.detector or card.detector
+        warning = card.detector_warning(detector)
+        if warning:
+            logger.warning("%s", warning)
+        self.detector = create_detector(detector)
+        logger.info(
+            "model %s loaded for analysis (%s engine, %s detector)",
+            card.model_id or "(unnamed)",
+            self.model.name,
+            detector,
+        )
 
     def __call__(
         self,

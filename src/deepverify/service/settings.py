@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deepverify.engine import DEFAULT_ENGINE, ENGINES
 from deepverify.errors import ConfigError
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-outside-development"
@@ -74,11 +75,12 @@ class Settings(BaseSettings):
 
     # Analysis.
     model_path: Path | None = None  # None: the packaged default model
-    detector: str = "opencv-ssd"
+    engine: str = DEFAULT_ENGINE  # one of ENGINES; torch needs the train extra
+    detector: str | None = None  # None: the one the model card was trained with
     num_frames: int | None = Field(default=None, ge=1)
     device: str = "cpu"
     explain: bool = True
-    torch_threads: int = Field(default=2, ge=1)
+    torch_threads: int = Field(default=2, ge=1)  # CPU threads for inference (either engine)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -91,6 +93,8 @@ class Settings(BaseSettings):
                 )
             if len(key) < 32:
                 raise ValueError("DEEPVERIFY_SECRET_KEY must be at least 32 characters long")
+        if self.engine not in ENGINES:
+            raise ValueError(f"DEEPVERIFY_ENGINE must be one of {', '.join(ENGINES)}")
         if self.oidc_issuer and not self.oidc_audience:
             raise ValueError("DEEPVERIFY_OIDC_AUDIENCE must be set when DEEPVERIFY_OIDC_ISSUER is")
         if any(alg.lower() == "none" or alg.startswith("HS") for alg in self.oidc_algorithms):

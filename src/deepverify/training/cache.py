@@ -259,6 +259,15 @@ def _check_options(cache_dir: Path, options: ExtractOptions, dataset: dict[str, 
         _atomic_write(meta_path, json.dumps(meta, indent=2))
 
 
+def cache_detector(cache_dir: Path) -> str:
+    """The face detector whose boxes a cache's crops were cut from (from ``cache.json``)."""
+    try:
+        meta = json.loads((cache_dir / "cache.json").read_text(encoding="utf-8"))
+        return str(meta["options"]["detector"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{cache_dir} is not a face-crop cache (cache.json: {exc})") from None
+
+
 def _records(cache_dir: Path) -> Iterator[dict[str, Any]]:
     for path in sorted((cache_dir / "items").glob("*.json")):
         yield json.loads(path.read_text(encoding="utf-8"))

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from deepverify.engine import Engine
 from deepverify.errors import DeepverifyError, ModelError
 from deepverify.faces import FaceDetector
 from deepverify.model import ModelCard, card_path
-from deepverify.pipeline import LoadedModel, analyze_video
+from deepverify.pipeline import analyze_video
 from deepverify.training.datasets import VideoItem
 from deepverify.training.metrics import (
     classification_metrics,
@@ -38,7 +39,7 @@ EvalProgress = Callable[[int, int, str], None]
 def evaluate_items(
     items: Sequence[VideoItem],
     *,
-    model: LoadedModel,
+    model: Engine,
     detector: FaceDetector,
     num_frames: int | None = None,
     progress: EvalProgress | None = None,

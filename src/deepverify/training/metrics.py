@@ -15,19 +15,9 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn import metrics as skm
 
+from deepverify.calibration import sigmoid
+
 _EPS = 1e-7
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64))))
-
-
-def calibrated_probabilities(
-    logits: Sequence[float] | np.ndarray, temperature: float
-) -> np.ndarray:
-    """``sigmoid(logit / temperature)``."""
-    return sigmoid(np.asarray(logits, dtype=np.float64) / temperature)
 
 
 def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> float:

@@ -34,8 +34,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from deepverify.calibration import calibrated_probabilities
 from deepverify.errors import ConfigError
+from deepverify.faces import DEFAULT_DETECTOR
 from deepverify.model import DeepfakeDetector, ModelCard, build_model, save_checkpoint
+from deepverify.training.cache import cache_detector
 from deepverify.training.clips import (
     FixedClips,
     Preprocess,
@@ -47,7 +50,6 @@ from deepverify.training.clips import (
 )
 from deepverify.training.config import TrainConfig
 from deepverify.training.metrics import (
-    calibrated_probabilities,
     classification_metrics,
     fit_temperature,
     fit_threshold,
@@ -105,7 +107,7 @@ def seed_everything(seed: int) -> None:
 
 
 def make_card(cfg: TrainConfig) -> ModelCard:
-    """The model card the config describes (backbone's own normalisation)."""
+    """The model card the config describes (backbone's own normalisation, the cache's detector)."""
     m = cfg.model
     return ModelCard.for_backbone(
         m.backbone,
@@ -114,6 +116,8 @@ def make_card(cfg: TrainConfig) -> ModelCard:
         crop_margin=m.crop_margin,
         lstm_hidden=m.lstm_hidden,
         lstm_layers=m.lstm_layers,
+        detector=cache_detector(cfg.data.cache) if cfg.data.cache else DEFAULT_DETECTOR,
+        train_sequence_length=cfg.data.clip_frames,
     )
 
 

@@ -1,0 +1,79 @@
+"""Inference engines behind one interface: ONNX Runtime (default, base install) or PyTorch.
+
+``load_engine(path, engine="onnx")`` takes any file of a model (``x.json``, ``x.onnx`` or
+``x.safetensors``; None for the packaged default), reads the card beside it and returns an
+:class:`Engine` whose :meth:`~Engine.score_track` gives the logits and feature maps of one track.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepverify.engine.base import Engine, TrackScores
+from deepverify.errors import ModelError
+from deepverify.model.card import ModelCard
+from deepverify.model.files import card_path, default_model_path, onnx_path, safetensors_path
+
+ENGINES = ("onnx", "torch")
+DEFAULT_ENGINE = "onnx"
+
+
+def available_engines() -> list[str]:
+    """Names accepted by :func:`load_engine` (and by ``--engine``)."""
+    return list(ENGINES)
+
+
+def load_engine(
+    path: Path | None = None,
+    *,
+    engine: str = DEFAULT_ENGINE,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> Engine:
+    """Load a model for inference, verified against its card.
+
+    Args:
+        path: any of the model's files (card, graph or checkpoint); None for the packaged
+            default model.
+        engine: ``"onnx"`` (ONNX Runtime, CPU) or ``"torch"`` (needs the train extra).
+        device: ``cpu``, or ``cuda[:N]`` with the torch engine.
+        threads: CPU threads for inference (None: the engine's default).
+
+    Raises:
+        ModelError: no such model, a card/weights mismatch, an unknown engine or device.
+        MissingExtraError: ``engine="torch"`` without PyTorch installed.
+    """
+    if engine not in ENGINES:
+        raise ModelError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+    if path is None:
+        path = default_model_path()
+        if path is None:
+            raise ModelError(
+                "no trained default model is installed; pass --model CKPT "
+                "(an untrained one can be made with `deepverify model init`)"
+            )
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model {path} not found; pass its .onnx, .safetensors or .json file")
+    if path.suffix not in (".json", ".onnx", ".safetensors"):
+        raise ModelError(f"model {path} must be a .onnx, .safetensors or .json (card) file")
+    if engine == "torch":
+        from deepverify.engine.torch_engine import TorchEngine
+
+        return TorchEngine(safetensors_path(path), device=device, threads=threads)
+    if device != "cpu":
+        raise ModelError(f"the onnx engine runs on the CPU; use --engine torch for {device!r}")
+    from deepverify.engine.onnx_engine import OnnxEngine
+
+    card = ModelCard.read(card_path(path))
+    return OnnxEngine(onnx_path(path), card, threads=threads)
+
+
+__all__ = [
+    "DEFAULT_ENGINE",
+    "ENGINES",
+    "Engine",
+    "TrackScores",
+    "available_engines",
+    "load_engine",
+]

@@ -1,0 +1,102 @@
+"""Engines: the ONNX graph matches PyTorch on real crops; a graph not its card's is refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepverify.crops import normalize
+from deepverify.engine import load_engine
+from deepverify.errors import ModelError
+from deepverify.model import ModelCard, card_path, default_model_path
+
+pytest.importorskip("torch")
+
+
+def _compare(path: Path, crops: list[np.ndarray]) -> float:
+    onnx, torch_ = load_engine(path, engine="onnx"), load_engine(path, engine="torch")
+    card = onnx.card
+    batch = normalize(crops, mean=card.mean, std=card.std)
+    worst = 0.0
+    for n in (1, 3, len(batch)):  # the graph takes any number of crops
+        a, b = onnx.score_track(batch[:n]), torch_.score_track(batch[:n])
+        worst = max(
+            worst,
+            abs(a.video_logit - b.video_logit),
+            float(np.abs(a.frame_logits - b.frame_logits).max()),
+            float(np.abs(a.feature_maps - b.feature_maps).max()),
+        )
+    np.testing.assert_array_equal(onnx.cam_weights, torch_.cam_weights)
+    return worst
+
+
+@pytest.mark.slow
+def test_packaged_onnx_matches_pytorch_on_real_crops(real_face_crops):
+    path = default_model_path()
+    if path is None:
+        pytest.skip("no packaged default model")
+    assert _compare(path, real_face_crops) <= 1e-4
+
+
+def test_tiny_onnx_matches_pytorch(tiny_checkpoint, real_face_crops):
+    import cv2
+
+    crops = [cv2.resize(c, (64, 64), interpolation=cv2.INTER_AREA) for c in real_face_crops]
+    assert _compare(tiny_checkpoint, crops) <= 1e-4
+
+
+def _copy(tiny_checkpoint: Path, tmp_path: Path) -> Path:
+    for suffix in (".safetensors", ".json", ".onnx"):
+        shutil.copy(tiny_checkpoint.with_suffix(suffix), tmp_path / f"m{suffix}")
+    return tmp_path / "m.onnx"
+
+
+def test_any_file_of_the_model_loads(tiny_checkpoint, tmp_path):
+    graph = _copy(tiny_checkpoint, tmp_path)
+    for path in (graph, graph.with_suffix(".json"), graph.with_suffix(".safetensors")):
+        assert load_engine(path).card.input_size == 64
+
+
+def test_tampered_graph_is_refused(tiny_checkpoint, tmp_path):
+    graph = _copy(tiny_checkpoint, tmp_path)
+    graph.write_bytes(graph.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ModelError, match="does not match its card"):
+        load_engine(graph)
+
+
+def test_corrupt_graph_with_matching_card_is_one_error(tiny_checkpoint, tmp_path):
+    from deepverify.files import sha256_file
+
+    graph = _copy(tiny_checkpoint, tmp_path)
+    graph.write_bytes(b"not a graph")
+    card = ModelCard.read(card_path(graph))
+    fixed = dataclasses.replace(card, onnx_sha256=sha256_file(graph))
+    card_path(graph).write_text(fixed.to_json(), encoding="utf-8")
+    with pytest.raises(ModelError, match="cannot be loaded"):
+        load_engine(graph)
+
+
+def test_graph_for_another_input_size_is_refused(tiny_checkpoint, tmp_path):
+    graph = _copy(tiny_checkpoint, tmp_path)
+    card = ModelCard.read(card_path(graph))
+    card_path(graph).write_text(dataclasses.replace(card, input_size=96).to_json(), "utf-8")
+    with pytest.raises(ModelError, match="takes crops of shape"):
+        load_engine(graph)
+
+
+def test_missing_graph_says_how_to_export(tiny_checkpoint, tmp_path):
+    graph = _copy(tiny_checkpoint, tmp_path)
+    graph.unlink()
+    with pytest.raises(ModelError, match="model export"):
+        load_engine(graph.with_suffix(".json"))
+
+
+def test_unknown_engine_and_device_are_refused(tiny_checkpoint):
+    with pytest.raises(ModelError, match="unknown engine"):
+        load_engine(tiny_checkpoint, engine="tensorrt")
+    with pytest.raises(ModelError, match="engine torch"):
+        load_engine(tiny_checkpoint, engine="onnx", device="cuda")
