@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepverify.calibration import calibrated_probabilities
 from deepverify.training.metrics import (
-    calibrated_probabilities,
     classification_metrics,
     expected_calibration_error,
     fit_temperature,

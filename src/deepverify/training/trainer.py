@@ -35,6 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from deepverify.calibration import calibrated_probabilities, sigmoid
 from deepverify.errors import ConfigError
 from deepverify.faces import DEFAULT_DETECTOR
 from deepverify.model import DeepfakeDetector, ModelCard, build_model, save_checkpoint
@@ -47,13 +48,7 @@ from deepverify.training.clips import (
     validation_specs,
 )
 from deepverify.training.config import TrainConfig
-from deepverify.training.metrics import (
-    calibrated_probabilities,
-    classification_metrics,
-    fit_temperature,
-    fit_threshold,
-    sigmoid,
-)
+from deepverify.training.metrics import classification_metrics, fit_temperature, fit_threshold
 
 logger = logging.getLogger(__name__)
 
