@@ -34,11 +34,11 @@ def worker(
         check_engine(settings.engine)
         if not settings.broker_url:
             fail("DEEPVERIFY_BROKER_URL is not set; point it at a Redis server")
-        engine = database_from_settings(settings)
+        database = database_from_settings(settings)
         try:
-            upgrade_database(engine)
+            upgrade_database(database)
         finally:
-            engine.dispose()
+            database.dispose()
         run_worker(
             settings, concurrency=concurrency, pool=pool, loglevel="INFO" if verbose else "WARNING"
         )
