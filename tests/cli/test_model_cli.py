@@ -83,3 +83,28 @@ def test_bad_arguments_are_rejected(tmp_path):
     )
     assert result.exit_code == 2
     assert "resnext50_32x4d" in result.output
+
+
+def test_export_writes_the_graph_and_card_elsewhere(tiny_checkpoint, tmp_path):
+    from deepverify.engine import load_engine
+    from deepverify.files import sha256_file
+    from deepverify.model import ModelCard
+
+    out = tmp_path / "exported" / "m.onnx"
+    out.parent.mkdir()
+    result = runner.invoke(app, ["model", "export", str(tiny_checkpoint), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    card = ModelCard.read(out.with_suffix(".json"))
+    assert card.onnx_sha256 == sha256_file(out)
+    assert (
+        card.weights_sha256 == ModelCard.read(tiny_checkpoint.with_suffix(".json")).weights_sha256
+    )
+    assert load_engine(out).card == card
+
+
+def test_export_refuses_a_bad_out_suffix(tiny_checkpoint, tmp_path):
+    result = runner.invoke(
+        app, ["model", "export", str(tiny_checkpoint), "-o", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 1
+    assert "must end in .onnx" in result.output

@@ -18,6 +18,7 @@ pytest.importorskip("torch")
 
 
 def _compare(path: Path, crops: list[np.ndarray]) -> float:
+    """Largest logit difference between the engines; feature maps must agree to 1e-4 relative."""
     onnx, torch_ = load_engine(path, engine="onnx"), load_engine(path, engine="torch")
     card = onnx.card
     batch = normalize(crops, mean=card.mean, std=card.std)
@@ -28,8 +29,10 @@ def _compare(path: Path, crops: list[np.ndarray]) -> float:
             worst,
             abs(a.video_logit - b.video_logit),
             float(np.abs(a.frame_logits - b.frame_logits).max()),
-            float(np.abs(a.feature_maps - b.feature_maps).max()),
         )
+        # Activations reach ~6 (ReLU6): float32 reordering gives ~1e-4 absolute there.
+        scale = float(np.abs(b.feature_maps).max())
+        np.testing.assert_allclose(a.feature_maps, b.feature_maps, rtol=0, atol=1e-4 * scale)
     np.testing.assert_array_equal(onnx.cam_weights, torch_.cam_weights)
     return worst
 

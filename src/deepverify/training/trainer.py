@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from deepverify.calibration import calibrated_probabilities
+from deepverify.calibration import calibrated_probabilities, sigmoid
 from deepverify.errors import ConfigError
 from deepverify.faces import DEFAULT_DETECTOR
 from deepverify.model import DeepfakeDetector, ModelCard, build_model, save_checkpoint
@@ -49,12 +49,7 @@ from deepverify.training.clips import (
     validation_specs,
 )
 from deepverify.training.config import TrainConfig
-from deepverify.training.metrics import (
-    classification_metrics,
-    fit_temperature,
-    fit_threshold,
-    sigmoid,
-)
+from deepverify.training.metrics import classification_metrics, fit_temperature, fit_threshold
 
 logger = logging.getLogger(__name__)
 
