@@ -46,7 +46,7 @@ class ModelCard:
         crop_margin: fraction of the face box size added on each side before cropping.
         detector: the face detector (registry name) whose boxes the training crops were cut
             from; scanning with another one shifts the crops the network sees.
-        train_sequence_length: crops per clip the LSTM was trained on (None: not recorded).
+        train_sequence_length: longest clip (crops) the LSTM was trained on (None: not recorded).
         lstm_hidden: LSTM hidden size.
         lstm_layers: number of stacked LSTM layers.
         threshold: decision threshold on the calibrated probability of "fake".

@@ -112,7 +112,7 @@ def make_card(cfg: TrainConfig) -> ModelCard:
         lstm_hidden=m.lstm_hidden,
         lstm_layers=m.lstm_layers,
         detector=cache_detector(cfg.data.cache) if cfg.data.cache else DEFAULT_DETECTOR,
-        train_sequence_length=cfg.data.clip_frames,
+        train_sequence_length=max(cfg.data.clip_lengths or [cfg.data.clip_frames]),
     )
 
 
