@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.provenance.signing import SignedClips
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,3 +82,11 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tiny_model") / "tiny.safetensors"
     save_checkpoint(build_model(card, pretrained=False), card, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def c2pa_clips(real_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> SignedClips:
+    """The real clip signed with a test-made certificate chain, in every provenance state."""
+    from tests.provenance.signing import make_signed_clips
+
+    return make_signed_clips(real_clip, tmp_path_factory.mktemp("c2pa"))

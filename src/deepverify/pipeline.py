@@ -30,6 +30,7 @@ from deepverify.faces import FaceDetector
 from deepverify.files import sha256_file
 from deepverify.frames import Frame, VideoInfo, sample_frames
 from deepverify.model import DeepfakeDetector, ModelCard, default_model_path, load_checkpoint
+from deepverify.provenance import Provenance, read_provenance
 from deepverify.report import (
     FaceObservation,
     FrameResult,
@@ -176,6 +177,7 @@ def analyze_video(
     notify("decode", 0.0)
     info, frames = sample_frames(path, n_frames)
     sha256 = sha256_file(path)
+    provenance = read_provenance(path)  # never raises for a bad manifest: it says "unreadable"
     mark = lap("decode", started)
 
     notify("faces", 0.0)
@@ -219,6 +221,7 @@ def analyze_video(
             timings=timings,
             warnings=warnings,
             with_files=staging is not None,
+            provenance=provenance,
         )
         if staging is not None:
             if report.timeline_plot:
@@ -340,6 +343,7 @@ def _build_report(
     timings: dict[str, float],
     warnings: list[str],
     with_files: bool,
+    provenance: Provenance | None = None,
 ) -> Report:
     observations: dict[int, list[FaceObservation]] = {}
     track_results: list[TrackResult] = []
@@ -381,7 +385,9 @@ def _build_report(
         verdict=verdict,
         probability=None if probability is None else round(probability, 4),
         threshold=card.threshold,
-        explanation=explain_verdict(verdict, probability, card.threshold, track_results),
+        explanation=explain_verdict(
+            verdict, probability, card.threshold, track_results, provenance
+        ),
         video=VideoMeta(
             filename=path.name,
             sha256=sha256,
@@ -419,4 +425,5 @@ def _build_report(
         created_at=datetime.now(UTC),
         report_html="report.html" if with_files else None,
         timeline_plot="timeline.png" if with_files and tracks else None,
+        provenance=provenance,
     )
