@@ -108,7 +108,7 @@ class Report(_Schema):
     report_html: str | None = None
     timeline_plot: str | None = None
     provenance: Provenance | None = Field(
-        None,
+        default=None,
         description="Content Credentials and container tags: beside the verdict, never part of "
         "it (null in reports made before schema 1.1)",
     )

@@ -37,8 +37,8 @@ class ValidationCode(_Schema):
 class Signer(_Schema):
     """Who signed the manifest, from the signing certificate."""
 
-    subject: str | None = Field(None, description="Common name of the signing certificate")
-    issuer: str | None = Field(None, description="Organisation that issued the certificate")
+    subject: str | None = Field(default=None, description="Common name of the signing certificate")
+    issuer: str | None = Field(default=None, description="Organisation that issued the certificate")
     serial_number: str | None = None
     algorithm: str | None = None
 
@@ -48,7 +48,7 @@ class ProvenanceAction(_Schema):
 
     action: str = Field(description='The C2PA action, e.g. "c2pa.created"')
     digital_source_type: str | None = Field(
-        None, description='IPTC short name, e.g. "trainedAlgorithmicMedia"'
+        default=None, description='IPTC short name, e.g. "trainedAlgorithmicMedia"'
     )
     software_agent: str | None = None
     when: str | None = None
@@ -59,7 +59,9 @@ class Ingredient(_Schema):
 
     title: str | None = None
     format: str | None = None
-    relationship: str | None = Field(None, description='"parentOf", "componentOf" or "inputTo"')
+    relationship: str | None = Field(
+        default=None, description='"parentOf", "componentOf" or "inputTo"'
+    )
     has_credentials: bool = Field(description="The ingredient carried its own manifest")
 
 
@@ -72,21 +74,23 @@ class ContentCredentials(_Schema):
         "the video was changed after signing; signature_invalid: the manifest or its signature "
         "does not verify; unreadable: the manifest could not be read (see reason)"
     )
-    reason: str | None = Field(None, description="Why the manifest is unreadable, one line")
+    reason: str | None = Field(default=None, description="Why the manifest is unreadable, one line")
     validation_state: str | None = Field(
-        None, description='The library\'s overall state: "Invalid", "Valid" or "Trusted"'
+        default=None, description='The library\'s overall state: "Invalid", "Valid" or "Trusted"'
     )
     validation_codes: list[ValidationCode] = Field(default_factory=list)
     signer: Signer | None = None
-    claim_generator: str | None = Field(None, description="The software that wrote the manifest")
+    claim_generator: str | None = Field(
+        default=None, description="The software that wrote the manifest"
+    )
     signed_at: str | None = Field(
-        None, description="Signing time from a trusted timestamp (absent without one)"
+        default=None, description="Signing time from a trusted timestamp (absent without one)"
     )
     title: str | None = None
     actions: list[ProvenanceAction] = Field(default_factory=list)
     digital_source_types: list[str] = Field(default_factory=list)
     ingredients: list[Ingredient] = Field(default_factory=list)
-    manifests: int = Field(0, description="Number of manifests in the store")
+    manifests: int = Field(default=0, description="Number of manifests in the store")
 
     @property
     def declares_ai(self) -> bool:
@@ -108,7 +112,9 @@ class ContainerMetadata(_Schema):
 
     status: Literal["read", "unreadable"]
     reason: str | None = None
-    format: str | None = Field(None, description="The container format as the demuxer names it")
+    format: str | None = Field(
+        default=None, description="The container format as the demuxer names it"
+    )
     hints: list[MetadataTag] = Field(default_factory=list)
     location: list[MetadataTag] = Field(
         default_factory=list,
