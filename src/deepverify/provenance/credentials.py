@@ -18,6 +18,7 @@ from typing import Any
 
 from deepverify.errors import ConfigError
 from deepverify.provenance.schema import (
+    AI_SOURCE_TYPES,
     ContentCredentials,
     CredentialsStatus,
     Ingredient,
@@ -214,7 +215,7 @@ def parse_store(store: dict[str, Any], state: str | None) -> ContentCredentials:
     manifest = manifests.get(store.get("active_manifest")) or {}
     codes = _codes(store)
     actions = _actions(manifest)
-    source_types = list(dict.fromkeys(a.digital_source_type for a in actions))
+    source_types = [t for t in dict.fromkeys(a.digital_source_type for a in actions) if t]
     return ContentCredentials(
         status=_classify(state, {c.code for c in codes if c.kind == "failure"}),
         validation_state=_text(state),
@@ -224,7 +225,8 @@ def parse_store(store: dict[str, Any], state: str | None) -> ContentCredentials:
         signed_at=_text((manifest.get("signature_info") or {}).get("time")),
         title=_text(manifest.get("title")),
         actions=actions,
-        digital_source_types=[t for t in source_types if t],
+        digital_source_types=source_types,
+        declares_ai=any(t in AI_SOURCE_TYPES for t in source_types),
         ingredients=_ingredients(manifest),
         manifests=len(manifests),
     )

@@ -91,11 +91,11 @@ class ContentCredentials(_Schema):
     digital_source_types: list[str] = Field(default_factory=list)
     ingredients: list[Ingredient] = Field(default_factory=list)
     manifests: int = Field(default=0, description="Number of manifests in the store")
-
-    @property
-    def declares_ai(self) -> bool:
-        """The manifest says the content was made (wholly or partly) by generative AI."""
-        return any(t in AI_SOURCE_TYPES for t in self.digital_source_types)
+    declares_ai: bool = Field(
+        default=False,
+        description="A digitalSourceType says generative AI made (part of) the content: "
+        + ", ".join(sorted(AI_SOURCE_TYPES)),
+    )
 
 
 class MetadataTag(_Schema):
