@@ -18,6 +18,13 @@ export function ProvenancePanel({ provenance }: { provenance: Provenance }) {
   const cc = provenance.content_credentials;
   const container = provenance.container;
   const signed = cc.status !== "absent" && cc.status !== "unreadable";
+  // Lists the API may leave out when empty (they have defaults in the schema).
+  const sourceTypes = cc.digital_source_types ?? [];
+  const actions = cc.actions ?? [];
+  const ingredients = cc.ingredients ?? [];
+  const codes = cc.validation_codes ?? [];
+  const hints = container.hints ?? [];
+  const location = container.location ?? [];
   return (
     <div data-testid="provenance-panel">
       <p>
@@ -57,25 +64,25 @@ export function ProvenancePanel({ provenance }: { provenance: Provenance }) {
             <div>
               <dt>AI declaration</dt>
               <dd data-testid="provenance-ai">
-                The signer says it was made with AI ({cc.digital_source_types.join(", ")})
+                The signer says it was made with AI ({sourceTypes.join(", ")})
               </dd>
             </div>
           )}
-          {cc.actions.length > 0 && (
+          {actions.length > 0 && (
             <div>
               <dt>Actions</dt>
               <dd>
-                {cc.actions
+                {actions
                   .map((a) => [a.action, a.digital_source_type, a.software_agent].filter(Boolean).join(" · "))
                   .join("; ")}
               </dd>
             </div>
           )}
-          {cc.ingredients.length > 0 && (
+          {ingredients.length > 0 && (
             <div>
               <dt>Made from</dt>
               <dd>
-                {cc.ingredients
+                {ingredients
                   .map((i) => `${i.title ?? "untitled"} (${i.relationship ?? "ingredient"})`)
                   .join("; ")}
               </dd>
@@ -83,11 +90,11 @@ export function ProvenancePanel({ provenance }: { provenance: Provenance }) {
           )}
         </dl>
       )}
-      {cc.validation_codes.length > 0 && (
+      {codes.length > 0 && (
         <details>
           <summary>Validation codes ({cc.validation_state ?? "no state"})</summary>
           <ul>
-            {cc.validation_codes.map((v) => (
+            {codes.map((v) => (
               <li key={`${v.kind}-${v.code}`}>
                 <code>{v.code}</code> <span className="muted">{v.kind}{v.explanation ? `: ${v.explanation}` : ""}</span>
               </li>
@@ -95,21 +102,21 @@ export function ProvenancePanel({ provenance }: { provenance: Provenance }) {
           </ul>
         </details>
       )}
-      {(container.hints.length > 0 || container.location.length > 0) && (
+      {(hints.length > 0 || location.length > 0) && (
         <details>
           <summary>Container metadata: hints anyone can write</summary>
           <div className="table-wrap">
             <table>
               <caption className="visually-hidden">Container and stream tags</caption>
               <tbody>
-                {container.hints.map((tag) => (
+                {hints.map((tag) => (
                   <tr key={`${tag.source}-${tag.key}`}>
                     <th scope="row">{tag.label}</th>
                     <td>{tag.value}</td>
                     <td className="muted hide-narrow">{tag.source}</td>
                   </tr>
                 ))}
-                {container.location.map((tag) => (
+                {location.map((tag) => (
                   <tr key={`loc-${tag.source}-${tag.key}`}>
                     <th scope="row">Location (only you see this)</th>
                     <td>{tag.value}</td>
