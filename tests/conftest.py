@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from tests.provenance.signing import SignedClips
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,3 +103,11 @@ def real_face_crops(real_clip: Path) -> list[np.ndarray]:
             crops.append(crop_face(frame.image, found[0].box, margin=0.3, size=224))
     assert len(crops) >= 6, "the real clip should show a face in most frames"
     return crops
+
+
+@pytest.fixture(scope="session")
+def c2pa_clips(real_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> SignedClips:
+    """The real clip signed with a test-made certificate chain, in every provenance state."""
+    from tests.provenance.signing import make_signed_clips
+
+    return make_signed_clips(real_clip, tmp_path_factory.mktemp("c2pa"))

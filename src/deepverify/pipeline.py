@@ -22,6 +22,7 @@ from deepverify.explain import class_activation_maps, frame_overlay, overlay
 from deepverify.faces import FaceDetector
 from deepverify.files import sha256_file
 from deepverify.output import ImageWriter, report_file_names, staging, write_json, write_pages
+from deepverify.provenance import read_provenance
 from deepverify.report import Report
 from deepverify.report_builder import ImagePair, build_report
 from deepverify.sampling import SampledFrame, decode_and_detect
@@ -107,6 +108,7 @@ def analyze_video(
             notify=notify,
         )  # fmt: skip
         sha256 = digest.result()
+    provenance = read_provenance(path)  # never raises for a bad manifest: it says "unreadable"
     frames = sampled.frames
     timings["decode"] = round(sampled.decode_s, 4)
     notify("decode", 1.0)
@@ -150,6 +152,7 @@ def analyze_video(
             warnings=warnings,
             report_html=report_html,
             timeline_plot=timeline_plot,
+            provenance=provenance,
         )
         if folder is not None:
             write_pages(report, folder, images)

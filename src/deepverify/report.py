@@ -17,7 +17,10 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION: Literal["1.0"] = "1.0"
+from deepverify.provenance.schema import Provenance, decisive_ai_declaration
+
+# 1.1 added the provenance section; 1.0 reports (stored by earlier versions) still validate.
+SCHEMA_VERSION: Literal["1.1"] = "1.1"
 
 Verdict = Literal["REAL", "FAKE", "NO_FACE"]
 Box = tuple[float, float, float, float]
@@ -89,7 +92,7 @@ class TrackResult(_Schema):
 class Report(_Schema):
     """The result of analysing one video."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     verdict: Verdict
     probability: float | None = Field(
         description="Calibrated probability that the video is manipulated; null when no face"
@@ -105,6 +108,11 @@ class Report(_Schema):
     created_at: datetime
     report_html: str | None = None
     timeline_plot: str | None = None
+    provenance: Provenance | None = Field(
+        default=None,
+        description="Content Credentials and container tags: beside the verdict, never part of "
+        "it (null in reports made before schema 1.1)",
+    )
 
     def to_json(self) -> str:
         """The report as indented JSON text."""
@@ -112,9 +120,31 @@ class Report(_Schema):
 
 
 def explain_verdict(
+    verdict: Verdict,
+    probability: float | None,
+    threshold: float,
+    tracks: list[TrackResult],
+    provenance: Provenance | None = None,
+) -> str:
+    """Say in plain language what the verdict means and what drove it.
+
+    Provenance is mentioned only where it is decisive (a valid manifest declaring AI generation);
+    a missing or broken manifest never counts against a video.
+    """
+    text = _explain_score(verdict, probability, threshold, tracks)
+    if provenance is not None and decisive_ai_declaration(provenance):
+        signer = provenance.content_credentials.signer
+        who = signer.subject if signer and signer.subject else "a trusted signer"
+        text += (
+            f" Independently of the model, the video carries valid Content Credentials in which "
+            f"{who} declares it was made with AI."
+        )
+    return text
+
+
+def _explain_score(
     verdict: Verdict, probability: float | None, threshold: float, tracks: list[TrackResult]
 ) -> str:
-    """Say in plain language what the verdict means and what drove it."""
     if verdict == "NO_FACE" or probability is None:
         return (
             "No face was found in the sampled frames, so the video could not be assessed. "

@@ -28,6 +28,7 @@ from deepverify.tracks import Track
 if TYPE_CHECKING:
     from deepverify.frames import VideoInfo
     from deepverify.model import ModelCard
+    from deepverify.provenance import Provenance
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def build_report(
     warnings: list[str],
     report_html: str | None,
     timeline_plot: str | None,
+    provenance: Provenance | None = None,
 ) -> Report:
     """The report of one analysis.
 
@@ -106,6 +108,7 @@ def build_report(
         warnings: Messages for the reader.
         report_html: The HTML page's file name, if one is written.
         timeline_plot: The timeline plot's file name, if one is written.
+        provenance: Content Credentials and container hints, shown beside the verdict.
     """
     observations: dict[int, list[FaceObservation]] = {}
     track_results: list[TrackResult] = []
@@ -144,7 +147,9 @@ def build_report(
         verdict=verdict,
         probability=None if probability is None else round(probability, 4),
         threshold=card.threshold,
-        explanation=explain_verdict(verdict, probability, card.threshold, track_results),
+        explanation=explain_verdict(
+            verdict, probability, card.threshold, track_results, provenance
+        ),
         video=VideoMeta(
             filename=filename,
             sha256=sha256,
@@ -182,4 +187,5 @@ def build_report(
         created_at=datetime.now(UTC),
         report_html=report_html,
         timeline_plot=timeline_plot,
+        provenance=provenance,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deepverify.cli import db, evaluate, extract, model, scan, serve, train, worker
+from deepverify.cli import db, evaluate, extract, model, provenance, scan, serve, train, worker
 
 app = typer.Typer(
     name="deepverify",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("scan")(scan.scan)
+app.command("provenance")(provenance.provenance)
 app.command("extract")(extract.extract)
 app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)

@@ -63,6 +63,8 @@ def _print_report(report: Report, out_dir: Path) -> None:
         f"[{_COLOURS[report.verdict]}] {verdict} [/]{prob}  (threshold {report.threshold:.0%})"
     )
     console.print(report.explanation, highlight=False)
+    if report.provenance is not None:
+        console.print(f"provenance: {report.provenance.summary}", highlight=False, soft_wrap=True)
     if report.tracks:
         table = Table("track", "P(fake)", "frames", "from (s)", "to (s)", "face px")
         for t in report.tracks:

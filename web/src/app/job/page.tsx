@@ -6,6 +6,7 @@ import { Suspense, useState } from "react";
 import { Alert } from "@/components/Alert";
 import { DeleteButton } from "@/components/DeleteButton";
 import { HeatmapGallery } from "@/components/HeatmapGallery";
+import { ProvenancePanel } from "@/components/ProvenancePanel";
 import { ScoreChart } from "@/components/ScoreChart";
 import { StageProgress } from "@/components/StageProgress";
 import { TracksTable } from "@/components/TracksTable";
@@ -107,6 +108,12 @@ function JobView({ id }: { id: string }) {
                 ))}
               </ul>
             </Alert>
+          )}
+          {report.provenance && (
+            <section className="card" aria-labelledby="provenance-heading">
+              <h2 id="provenance-heading">Provenance</h2>
+              <ProvenancePanel provenance={report.provenance} />
+            </section>
           )}
           <section className="card" aria-labelledby="tracks-heading">
             <h2 id="tracks-heading">Faces</h2>

@@ -304,6 +304,86 @@ export interface components {
             client_secret?: string | null;
         };
         /**
+         * ContainerMetadata
+         * @description Tags of the container and its streams that matter for verification: hints, not proof.
+         */
+        ContainerMetadata: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "read" | "unreadable";
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Format
+             * @description The container format as the demuxer names it
+             */
+            format?: string | null;
+            /** Hints */
+            hints?: components["schemas"]["MetadataTag"][];
+            /**
+             * Location
+             * @description Location tags: shown to the video's owner only, never logged
+             */
+            location?: components["schemas"]["MetadataTag"][];
+        };
+        /**
+         * ContentCredentials
+         * @description The C2PA manifest store of the file, as validated by the C2PA library.
+         */
+        ContentCredentials: {
+            /**
+             * Status
+             * @description absent: no manifest; valid: intact and signed by a trusted signer; untrusted_signer: intact, but the signer is not on the trust list; content_changed: the video was changed after signing; signature_invalid: the manifest or its signature does not verify; unreadable: the manifest could not be read (see reason)
+             * @enum {string}
+             */
+            status: "absent" | "valid" | "untrusted_signer" | "content_changed" | "signature_invalid" | "unreadable";
+            /**
+             * Reason
+             * @description Why the manifest is unreadable, one line
+             */
+            reason?: string | null;
+            /**
+             * Validation State
+             * @description The library's overall state: "Invalid", "Valid" or "Trusted"
+             */
+            validation_state?: string | null;
+            /** Validation Codes */
+            validation_codes?: components["schemas"]["ValidationCode"][];
+            signer?: components["schemas"]["Signer"] | null;
+            /**
+             * Claim Generator
+             * @description The software that wrote the manifest
+             */
+            claim_generator?: string | null;
+            /**
+             * Signed At
+             * @description Signing time from a trusted timestamp (absent without one)
+             */
+            signed_at?: string | null;
+            /** Title */
+            title?: string | null;
+            /** Actions */
+            actions?: components["schemas"]["ProvenanceAction"][];
+            /** Digital Source Types */
+            digital_source_types?: string[];
+            /** Ingredients */
+            ingredients?: components["schemas"]["Ingredient"][];
+            /**
+             * Manifests
+             * @description Number of manifests in the store
+             * @default 0
+             */
+            manifests: number;
+            /**
+             * Declares Ai
+             * @description A digitalSourceType says generative AI made (part of) the content: compositeWithTrainedAlgorithmicMedia, trainedAlgorithmicMedia
+             * @default false
+             */
+            declares_ai: boolean;
+        };
+        /**
          * FaceObservation
          * @description One face in one sampled frame.
          */
@@ -389,6 +469,26 @@ export interface components {
             status: "ok";
         };
         /**
+         * Ingredient
+         * @description A file the signed video was made from.
+         */
+        Ingredient: {
+            /** Title */
+            title?: string | null;
+            /** Format */
+            format?: string | null;
+            /**
+             * Relationship
+             * @description "parentOf", "componentOf" or "inputTo"
+             */
+            relationship?: string | null;
+            /**
+             * Has Credentials
+             * @description The ingredient carried its own manifest
+             */
+            has_credentials: boolean;
+        };
+        /**
          * MediaToken
          * @description A short-lived, read-only token for one video's events, report and heatmaps.
          *
@@ -408,6 +508,29 @@ export interface components {
         Message: {
             /** Detail */
             detail: string;
+        };
+        /**
+         * MetadataTag
+         * @description One container or stream tag.
+         */
+        MetadataTag: {
+            /**
+             * Label
+             * @description What the tag means, in plain words
+             */
+            label: string;
+            /**
+             * Key
+             * @description The tag as stored in the file
+             */
+            key: string;
+            /** Value */
+            value: string;
+            /**
+             * Source
+             * @description "container" or the stream, e.g. "video stream 0"
+             */
+            source: string;
         };
         /**
          * ModelInfo
@@ -444,6 +567,39 @@ export interface components {
             provider_name: string;
         };
         /**
+         * Provenance
+         * @description Where the video says it came from; beside the verdict, never folded into it.
+         */
+        Provenance: {
+            /**
+             * Summary
+             * @description What the Content Credentials say, in plain language
+             */
+            summary: string;
+            content_credentials: components["schemas"]["ContentCredentials"];
+            container: components["schemas"]["ContainerMetadata"];
+        };
+        /**
+         * ProvenanceAction
+         * @description One action the manifest records (created, edited, ...).
+         */
+        ProvenanceAction: {
+            /**
+             * Action
+             * @description The C2PA action, e.g. "c2pa.created"
+             */
+            action: string;
+            /**
+             * Digital Source Type
+             * @description IPTC short name, e.g. "trainedAlgorithmicMedia"
+             */
+            digital_source_type?: string | null;
+            /** Software Agent */
+            software_agent?: string | null;
+            /** When */
+            when?: string | null;
+        };
+        /**
          * Readiness
          * @description Readiness: the database answers, a worker runs and the model is loaded.
          */
@@ -471,10 +627,10 @@ export interface components {
         Report: {
             /**
              * Schema Version
-             * @default 1.0
-             * @constant
+             * @default 1.1
+             * @enum {string}
              */
-            schema_version: "1.0";
+            schema_version: "1.0" | "1.1";
             /**
              * Verdict
              * @enum {string}
@@ -516,6 +672,28 @@ export interface components {
             report_html?: string | null;
             /** Timeline Plot */
             timeline_plot?: string | null;
+            /** @description Content Credentials and container tags: beside the verdict, never part of it (null in reports made before schema 1.1) */
+            provenance?: components["schemas"]["Provenance"] | null;
+        };
+        /**
+         * Signer
+         * @description Who signed the manifest, from the signing certificate.
+         */
+        Signer: {
+            /**
+             * Subject
+             * @description Common name of the signing certificate
+             */
+            subject?: string | null;
+            /**
+             * Issuer
+             * @description Organisation that issued the certificate
+             */
+            issuer?: string | null;
+            /** Serial Number */
+            serial_number?: string | null;
+            /** Algorithm */
+            algorithm?: string | null;
         };
         /**
          * Token
@@ -589,6 +767,24 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * ValidationCode
+         * @description One validation status the C2PA library reported, in its own words.
+         */
+        ValidationCode: {
+            /**
+             * Code
+             * @description The C2PA status code, e.g. "assertion.bmffHash.mismatch"
+             */
+            code: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "failure" | "informational";
+            /** Explanation */
+            explanation?: string | null;
         };
         /** ValidationError */
         ValidationError: {
