@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from deepverify.errors import ModelError
-from deepverify.files import sha256_file
+from deepverify.files import atomic_target, atomic_write_text, sha256_file
 from deepverify.model.card import ModelCard
 from deepverify.model.imagenet import check_state, load_state_strict
 from deepverify.model.network import DeepfakeDetector, build_model
@@ -35,19 +33,6 @@ CARD_SUFFIX = ".json"
 def card_path(weights: Path) -> Path:
     """The card file that belongs to a weights file (``x.safetensors`` -> ``x.json``)."""
     return weights.with_suffix(CARD_SUFFIX)
-
-
-@contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it over ``path`` only if the body succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name, not mkstemp: the file is then created with the usual (umask) permissions.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> ModelCard:
@@ -77,7 +62,7 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
     state = _state_of(model)
     with _mismatch_hint():
         check_state(reference, state, f"model for {path}")
-    with _atomic_target(path) as tmp:
+    with atomic_target(path) as tmp:
         tmp.touch()  # created with the user's umask; safetensors itself writes mode 0600
         mode = tmp.stat().st_mode & 0o777
         save_file(state, str(tmp), metadata={"format": "pt"})
@@ -89,8 +74,7 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
             model_id=f"{card.backbone}-{sha[:12]}",
             created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        with _atomic_target(card_path(path)) as card_tmp:
-            card_tmp.write_text(completed.to_json(), encoding="utf-8")
+        atomic_write_text(card_path(path), completed.to_json())
     logger.info("saved checkpoint %s (%s)", path, completed.model_id)
     return completed
 
