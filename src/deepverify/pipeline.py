@@ -25,10 +25,11 @@ import torch
 
 from deepverify import crops as crops_mod
 from deepverify.errors import ModelError
-from deepverify.explain import downscale, frame_overlay, gradcam, overlay
+from deepverify.explain import OVERLAY_MAX_SIDE, frame_overlay, gradcam, overlay
 from deepverify.faces import FaceDetector
 from deepverify.files import sha256_file
 from deepverify.frames import Frame, VideoInfo, sample_frames
+from deepverify.imaging import downscale
 from deepverify.model import DeepfakeDetector, ModelCard, default_model_path, load_checkpoint
 from deepverify.report import (
     FaceObservation,
@@ -43,14 +44,10 @@ from deepverify.report import (
     timeline_png,
 )
 from deepverify.stages import ProgressCallback
-from deepverify.tracks import Track, link_tracks
+from deepverify.tracks import MIN_TRACK_FRACTION, Track, link_tracks
 
 logger = logging.getLogger(__name__)
 
-
-# A track seen in fewer than this fraction of the sampled frames is most likely a false detection
-# (a poster, a pattern); it is not scored unless it is the only one.
-MIN_TRACK_FRACTION = 0.2
 
 GRADCAM_BATCH = 8
 
@@ -304,7 +301,7 @@ def _explain(
             k += 1
     overlays: dict[int, str] = {}
     for pos, faces in per_frame.items():
-        image, scale = downscale(frames[pos].image)
+        image, scale = downscale(frames[pos].image, OVERLAY_MAX_SIDE)
         rel = f"frames/frame_{pos:03d}.png"
         images.append((out / rel, frame_overlay(image, scale, faces)))
         images.append((out / "frames" / f"plain_{pos:03d}.png", image))

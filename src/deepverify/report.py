@@ -16,10 +16,11 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepverify.geometry import Box
+
 SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
 Verdict = Literal["REAL", "FAKE", "NO_FACE"]
-Box = tuple[float, float, float, float]
 
 
 class _Schema(BaseModel):

@@ -10,8 +10,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from deepverify.service.jobs import ProgressCallback
 from deepverify.service.settings import Settings
+from deepverify.stages import ProgressCallback
 
 logger = logging.getLogger(__name__)
 
