@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
+from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.faces import available_detectors, create_detector
 from deepverify.training.datasets import available_formats, load_dataset
 
@@ -29,7 +30,7 @@ def evaluate(
     ),
     detector: Annotated[
         str, typer.Option(help=f"Face detector: {', '.join(available_detectors())}.")
-    ] = "opencv-ssd",
+    ] = DEFAULT_DETECTOR,
     frames: Annotated[
         int | None, typer.Option(min=1, max=512, help="Frames per video (default: the model's).")
     ] = None,

@@ -13,17 +13,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
+from deepverify.defaults import DEFAULT_DETECTOR, VIDEO_SUFFIXES
 from deepverify.errors import DeepverifyError
 from deepverify.faces import available_detectors, create_detector
 
 if TYPE_CHECKING:  # the pipeline pulls in torch: import it when a scan runs, not for --help
     from deepverify.pipeline import LoadedModel
     from deepverify.report import Report
-
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".m4v", ".mov", ".webm", ".avi", ".mkv", ".gif", ".mpg", ".mpeg", ".wmv", ".flv",
-     ".3gp", ".ts", ".mts"}
-)  # fmt: skip
 
 # The CLI's choices come from the detector registry.
 DetectorName = Enum("DetectorName", {name: name for name in available_detectors()}, type=str)  # type: ignore[misc]
@@ -146,7 +142,7 @@ def scan(
         int | None, typer.Option(min=1, max=512, help="Frames to sample (default: the model's).")
     ] = None,
     detector: Annotated[DetectorName, typer.Option(help="Face detector.")] = DetectorName(
-        "opencv-ssd"
+        DEFAULT_DETECTOR
     ),
     model: Annotated[
         Path | None, typer.Option(help="Checkpoint (.safetensors); default: the packaged model.")

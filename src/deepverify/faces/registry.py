@@ -6,12 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
 from deepverify.faces import ssd, yunet
 from deepverify.faces.base import FaceDetector
 from deepverify.faces.weights import resolve_weights
-
-DEFAULT_DETECTOR = "opencv-ssd"
 
 
 @dataclass(frozen=True)

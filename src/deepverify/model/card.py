@@ -15,6 +15,7 @@ from typing import Any
 
 import pydantic
 
+from deepverify.defaults import DEFAULT_NUM_FRAMES
 from deepverify.errors import ModelError
 from deepverify.model.backbones import IMAGENET_MEAN, IMAGENET_STD, get_backbone
 
@@ -48,7 +49,7 @@ class ModelCard:
     input_size: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    frames: int = 32
+    frames: int = DEFAULT_NUM_FRAMES
     crop_margin: float = 0.3
     lstm_hidden: int = 256
     lstm_layers: int = 1

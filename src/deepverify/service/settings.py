@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import ConfigError
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-outside-development"
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
 
     # Analysis.
     model_path: Path | None = None  # None: the packaged default model
-    detector: str = "opencv-ssd"
+    detector: str = DEFAULT_DETECTOR
     num_frames: int | None = Field(default=None, ge=1)
     device: str = "cpu"
     explain: bool = True

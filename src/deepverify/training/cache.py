@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from deepverify import crops as crops_mod
+from deepverify.defaults import DEFAULT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.errors import DatasetError, DeepverifyError
 from deepverify.faces import Detection, FaceDetector, create_detector
 from deepverify.files import atomic_write_text
@@ -60,8 +61,8 @@ class ExtractOptions:
             the cache margin is 0.5 (224 * 2.0 / 1.6).
     """
 
-    num_frames: int = 32
-    detector: str = "opencv-ssd"
+    num_frames: int = DEFAULT_NUM_FRAMES
+    detector: str = DEFAULT_DETECTOR
     landmark_detector: str | None = "yunet"
     margin: float = 0.5
     size: int = 280
