@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import cv2
@@ -117,3 +119,41 @@ def test_one_fake_face_makes_the_video_fake(tiny_model, ssd, shared_data, tmp_pa
     assert sorted(t.probability < 0.01 for t in report.tracks) == [False, True]
     assert report.verdict == "FAKE"
     assert report.probability > 0.99
+
+
+class _ConstantLogit(torch.nn.Module):
+    """Gives every clip and every crop the same raw logit."""
+
+    def __init__(self, logit: float) -> None:
+        super().__init__()
+        self.logit = logit
+
+    def forward(self, clips: torch.Tensor) -> DetectorOutput:
+        batch, steps = clips.shape[:2]
+        return DetectorOutput(
+            video_logits=torch.full((batch,), self.logit),
+            frame_logits=torch.full((batch, steps), self.logit),
+        )
+
+
+@pytest.mark.parametrize(
+    ("logit", "verdict"),
+    [
+        # sigmoid(1 / 4) = 0.562 < 0.6: REAL. Ignoring the temperature (sigmoid(1) = 0.731) or
+        # the threshold (0.562 >= 0.5) would both say FAKE.
+        (1.0, "REAL"),
+        # sigmoid(2 / 4) = 0.622 >= 0.6: FAKE.
+        (2.0, "FAKE"),
+    ],
+)
+def test_the_card_temperature_and_threshold_decide_the_verdict(
+    tiny_model, ssd, real_clip, logit, verdict
+):
+    card = dataclasses.replace(tiny_model.card, temperature=4.0, threshold=0.6)
+    model = LoadedModel(network=_ConstantLogit(logit), card=card, device=torch.device("cpu"))
+    report = analyze_video(real_clip, model=model, detector=ssd, num_frames=4, explain=False)
+    expected = 1.0 / (1.0 + math.exp(-logit / 4.0))
+    assert report.probability == pytest.approx(expected, abs=1e-4)
+    assert report.threshold == 0.6
+    assert report.verdict == verdict
+    assert all(t.probability == pytest.approx(expected, abs=1e-4) for t in report.tracks)
