@@ -29,6 +29,9 @@ def worker(
         settings = load_settings()
         if not settings.broker_url:
             fail("DEEPVERIFY_BROKER_URL is not set; point it at a Redis server")
+        from deepverify.service.analysis import check_analysis_settings
+
+        check_analysis_settings(settings)
         engine = database_from_settings(settings)
         try:
             upgrade_database(engine)
