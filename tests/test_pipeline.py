@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import cv2
@@ -11,6 +13,7 @@ import pytest
 from deepverify.engine import Engine, TrackScores, load_engine
 from deepverify.errors import InvalidVideoError
 from deepverify.faces import create_detector
+from deepverify.model.card import ModelCard
 from deepverify.pipeline import UNTRAINED_WARNING, analyze_video
 from deepverify.report import Report
 from deepverify.stages import STAGES
@@ -130,3 +133,44 @@ def test_one_fake_face_makes_the_video_fake(tiny_model, ssd, shared_data, tmp_pa
     assert sorted(t.probability < 0.01 for t in report.tracks) == [False, True]
     assert report.verdict == "FAKE"
     assert report.probability > 0.99
+
+
+class _ConstantLogit:
+    """An engine that gives every track and every crop the same raw logit."""
+
+    name = "constant"
+
+    def __init__(self, logit: float, card: ModelCard) -> None:
+        self.logit, self.card = logit, card
+        self.cam_weights = np.ones(4, dtype=np.float32)
+
+    def score_track(self, crops: np.ndarray) -> TrackScores:
+        steps = crops.shape[0]
+        return TrackScores(
+            video_logit=self.logit,
+            frame_logits=np.full(steps, self.logit, dtype=np.float32),
+            feature_maps=np.zeros((steps, 4, 2, 2), dtype=np.float32),
+        )
+
+
+@pytest.mark.parametrize(
+    ("logit", "verdict"),
+    [
+        # sigmoid(1 / 4) = 0.562 < 0.6: REAL. Ignoring the temperature (sigmoid(1) = 0.731) or
+        # the threshold (0.562 >= 0.5) would both say FAKE.
+        (1.0, "REAL"),
+        # sigmoid(2 / 4) = 0.622 >= 0.6: FAKE.
+        (2.0, "FAKE"),
+    ],
+)
+def test_the_card_temperature_and_threshold_decide_the_verdict(
+    tiny_model, ssd, real_clip, logit, verdict
+):
+    card = dataclasses.replace(tiny_model.card, temperature=4.0, threshold=0.6)
+    model = _ConstantLogit(logit, card)
+    report = analyze_video(real_clip, model=model, detector=ssd, num_frames=4, explain=False)
+    expected = 1.0 / (1.0 + math.exp(-logit / 4.0))
+    assert report.probability == pytest.approx(expected, abs=1e-4)
+    assert report.threshold == 0.6
+    assert report.verdict == verdict
+    assert all(t.probability == pytest.approx(expected, abs=1e-4) for t in report.tracks)

@@ -76,16 +76,6 @@ def overlay(image: np.ndarray, cam: np.ndarray, *, image_weight: float = 0.5) ->
 OVERLAY_MAX_SIDE = 640
 
 
-def downscale(image: np.ndarray, max_side: int = OVERLAY_MAX_SIDE) -> tuple[np.ndarray, float]:
-    """Shrink an image so its longest side is at most ``max_side``; return it and the scale."""
-    height, width = image.shape[:2]
-    scale = min(1.0, max_side / max(height, width))
-    if scale < 1.0:
-        size = (round(width * scale), round(height * scale))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return image, scale
-
-
 def frame_overlay(
     image: np.ndarray,
     scale: float,

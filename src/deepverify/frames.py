@@ -31,11 +31,11 @@ import av.stream
 import av.video.stream
 import numpy as np
 
+from deepverify.defaults import DEFAULT_NUM_FRAMES, VIDEO_SUFFIXES
 from deepverify.errors import InvalidVideoError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_NUM_FRAMES = 32
 MAX_SIDE = 8192
 """Largest accepted frame side in pixels (8K UHD is 7680); checked from the header."""
 MAX_PACKETS = 2_000_000
@@ -45,7 +45,7 @@ MAX_SCAN_SECONDS = 120.0
 MAX_DECODE_ERRORS = 200
 """Corrupt packets tolerated before giving up on a file."""
 
-_SUPPORTED = "mp4, mov, webm, mkv, avi or gif"
+_SUPPORTED = ", ".join(suffix.lstrip(".") for suffix in VIDEO_SUFFIXES)
 # FFmpeg reads still pictures through these demuxers; a single picture is not a video.
 _IMAGE_FORMATS = ("image2", "image2pipe")
 # Picture codecs: one frame of these (a one-frame GIF, a lone MJPEG) is a still image too.

@@ -27,14 +27,10 @@ from deepverify.report import Report
 from deepverify.report_builder import ImagePair, build_report
 from deepverify.sampling import SampledFrame, decode_and_detect
 from deepverify.stages import ProgressCallback
-from deepverify.tracks import Track, link_tracks
+from deepverify.tracks import MIN_TRACK_FRACTION, Track, link_tracks
 
 logger = logging.getLogger(__name__)
 
-
-# A track seen in fewer than this fraction of the sampled frames is most likely a false detection
-# (a poster, a pattern); it is not scored unless it is the only one.
-MIN_TRACK_FRACTION = 0.2
 
 UNTRAINED_WARNING = (
     "This model is untrained (its card says trained: false): the verdict and probabilities are "

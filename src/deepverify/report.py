@@ -17,13 +17,13 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepverify.geometry import Box
 from deepverify.provenance.schema import Provenance, decisive_ai_declaration
 
 # 1.1 added the provenance section; 1.0 reports (stored by earlier versions) still validate.
 SCHEMA_VERSION: Literal["1.1"] = "1.1"
 
 Verdict = Literal["REAL", "FAKE", "NO_FACE"]
-Box = tuple[float, float, float, float]
 
 
 class _Schema(BaseModel):

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from deepverify import crops as crops_mod
-from deepverify.explain import downscale
+from deepverify.explain import OVERLAY_MAX_SIDE
 from deepverify.faces import Detection, FaceDetector
 from deepverify.frames import Frame, FrameStream, VideoInfo
+from deepverify.imaging import downscale
 
 QUEUE_FRAMES = 3
 """Decoded frames waiting for detection at most (bounds memory, keeps the decoder ahead)."""
@@ -184,7 +185,7 @@ def _reduce(frame: Frame, detector: FaceDetector, *, margin: float, size: int) -
         )
         for det in detector.detect(image)
     )
-    preview, scale = downscale(image)
+    preview, scale = downscale(image, OVERLAY_MAX_SIDE)
     return SampledFrame(
         index=frame.index,
         timestamp=frame.timestamp,

@@ -6,10 +6,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from deepverify.faces.base import Box, Detection
+from deepverify.faces.base import Detection
+from deepverify.geometry import Box
 
 DEFAULT_MAX_GAP = 2
 """Sampled frames a track may miss (occlusion, a missed detection) and still be continued."""
+
+MIN_TRACK_FRACTION = 0.2
+"""A track seen in fewer than this share of the sampled frames is most likely a false detection
+(a poster, a pattern). The pipeline does not score it (unless it is the only track) and training
+does not learn from it."""
 
 RESCUE_MIN_FRACTION = 0.15
 """A track made only of second-pass (``rescued``) detections is kept when it holds at least this

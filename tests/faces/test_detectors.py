@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
 from deepverify.faces import Detection, FaceDetector, available_detectors, create_detector
 from deepverify.frames import sample_frames
@@ -26,6 +27,10 @@ def detector(request: pytest.FixtureRequest) -> FaceDetector:
 
 def test_registry_lists_both() -> None:
     assert available_detectors() == ["opencv-ssd", "yunet"]
+
+
+def test_default_detector_is_registered() -> None:
+    assert DEFAULT_DETECTOR in available_detectors()
 
 
 def test_unknown_name_lists_valid_ones() -> None:

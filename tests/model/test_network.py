@@ -1,21 +1,22 @@
-"""The detector's shapes, and proof that its LSTM steps over time, not over the batch."""
+"""The detector's shapes, and proof that its LSTM steps over time, not over the batch.
+
+Every test runs for every registered backbone (random weights, small input).
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from deepverify.model import DeepfakeDetector, ModelCard, build_model
+from deepverify.model import DeepfakeDetector, ModelCard, available_backbones, build_model
 
 SIZE, FRAMES = 64, 4
 
 
-@pytest.fixture(scope="module")
-def model() -> DeepfakeDetector:
+@pytest.fixture(scope="module", params=available_backbones())
+def model(request: pytest.FixtureRequest) -> DeepfakeDetector:
     torch.manual_seed(0)
-    card = ModelCard.for_backbone(
-        "efficientnet_lite0", input_size=SIZE, frames=FRAMES, lstm_hidden=16
-    )
+    card = ModelCard.for_backbone(request.param, input_size=SIZE, frames=FRAMES, lstm_hidden=16)
     return build_model(card, pretrained=False)
 
 
@@ -93,9 +94,10 @@ def test_wrong_input_rank_is_rejected(model):
         model(torch.zeros(2, 3, SIZE, SIZE))
 
 
-def test_gradients_reach_both_heads_and_the_lstm_in_training_mode():
+@pytest.mark.parametrize("backbone", available_backbones())
+def test_gradients_reach_both_heads_and_the_lstm_in_training_mode(backbone: str) -> None:
     torch.manual_seed(0)
-    card = ModelCard.for_backbone("efficientnet_lite0", input_size=32, lstm_hidden=8)
+    card = ModelCard.for_backbone(backbone, input_size=32, lstm_hidden=8)
     model = build_model(card, pretrained=False).train()
     out = model(torch.randn(2, 2, 3, 32, 32))
     (out.video_logits.sum() + out.frame_logits.sum()).backward()

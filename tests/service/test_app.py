@@ -8,6 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.service.main import create_app
+from deepverify.service.routers.web import resolve_page
+
+SECRET = "the-secret-a-traversal-would-leak"
 
 pytestmark = pytest.mark.parametrize("database_url", [None])  # nothing database-specific here
 
@@ -20,8 +23,10 @@ def test_web_ui_is_served_with_spa_fallback(settings, fake_analyzer):
     (web / "videos").mkdir()
     (web / "videos" / "index.html").write_text("<html>videos</html>")
     (web / "_next" / "static" / "app.js").write_text("console.log(1)")
-    (settings.home / "secret.txt").parent.mkdir(parents=True, exist_ok=True)
-    (settings.home / "secret.txt").write_text("secret")
+    # Beside the web folder: exactly where a "../" escaping it would land.
+    (web.parent / "secret.txt").write_text(SECRET)
+    (web.parent / "secret").mkdir()
+    (web.parent / "secret" / "index.html").write_text(SECRET)
     with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
         assert client.get("/").text == "<html>home</html>"
         assert client.get("/login").text == "<html>login</html>"
@@ -33,8 +38,10 @@ def test_web_ui_is_served_with_spa_fallback(settings, fake_analyzer):
         missing = client.get("/api/no-such-endpoint")
         assert missing.status_code == 404 and missing.json()["detail"] == "no such API endpoint"
         assert client.get("/api/health").json() == {"status": "ok"}
-        assert "secret" not in client.get("/../secret.txt").text
-        assert "secret" not in client.get("/%2e%2e/secret.txt").text
+        for probe in ("/%2e%2e/secret.txt", "/%2E%2E/secret", "/_next/%2e%2e/%2e%2e/secret.txt"):
+            assert SECRET not in client.get(probe).text, probe
+    assert resolve_page(web, "../secret.txt") == web / "index.html"
+    assert resolve_page(web, "../secret") == web / "index.html"
 
 
 def test_without_a_built_ui_the_root_says_so(settings, fake_analyzer):

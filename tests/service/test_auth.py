@@ -9,8 +9,9 @@ from datetime import timedelta
 import jwt
 import pytest
 
+from deepverify.defaults import VIDEO_SUFFIXES
 from deepverify.service.models import utcnow
-from deepverify.service.security import create_token
+from deepverify.service.security import API_SCOPE, create_token
 from tests.service.conftest import PASSWORD, TEST_SECRET, sign_up, upload
 
 PROTECTED = [
@@ -31,7 +32,7 @@ def _claims(**changes):
         "iss": "deepverify",
         "aud": "deepverify-api",
         "sub": "someone",
-        "scope": "api",
+        "scope": API_SCOPE,
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(minutes=5),
@@ -130,6 +131,11 @@ def test_config_states_the_upload_limit_the_server_enforces(
         assert over.status_code == 413, over.text
         assert str(limit) in over.json()["detail"]
         assert upload(client, headers, data, name="at-limit.mp4").status_code == 202
+
+
+def test_config_sends_the_core_video_suffixes(client):
+    """The UI's file check and drop-zone hint read the one list the core uses."""
+    assert client.get("/api/auth/config").json()["video_suffixes"] == list(VIDEO_SUFFIXES)
 
 
 def test_unauthenticated_requests_are_401(client):

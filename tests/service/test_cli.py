@@ -44,3 +44,25 @@ def test_serve_refuses_a_missing_model(home, tmp_path):
 def test_worker_needs_a_broker(home):
     result = runner.invoke(app, ["worker"])
     assert result.exit_code == 1 and "DEEPVERIFY_BROKER_URL is not set" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DEEPVERIFY_DETECTOR", "mtcnn", "choose one of opencv-ssd, yunet"),
+        ("DEEPVERIFY_DEVICE", "gpu0", "is not a torch device"),
+        ("DEEPVERIFY_DEVICE", "cuda:7", "not available on this machine"),
+    ],
+)
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_unusable_detector_or_device_stops_start_up(
+    home, monkeypatch, command, variable, value, message
+):
+    """Checked against the registries before serving, not on the first job."""
+    monkeypatch.setenv(variable, value)
+    if command == "worker":
+        monkeypatch.setenv("DEEPVERIFY_BROKER_URL", "redis://127.0.0.1:1/0")  # never reached
+    result = runner.invoke(app, [command])
+    assert result.exit_code == 1, result.output
+    assert variable in result.output and message in result.output
+    assert "Traceback" not in result.output

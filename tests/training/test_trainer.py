@@ -6,13 +6,17 @@ import csv
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
 
 from deepverify.errors import ConfigError
 from deepverify.model import build_model, load_checkpoint
+from deepverify.training import clips as clips_mod
+from deepverify.training import trainer as trainer_mod
 from deepverify.training.cache import ExtractSummary
 from deepverify.training.config import TrainConfig, load_config
 from deepverify.training.trainer import freeze_backbone_prefix, make_card, train
@@ -97,3 +101,40 @@ def test_ddp_two_gloo_processes(face_cache: tuple[Path, ExtractSummary], tmp_pat
     assert [r["epoch"] for r in rows] == ["0"]
     _, card = load_checkpoint(out / "model.safetensors")
     assert card.trained
+
+
+def _bright_fake(image: np.ndarray, *_: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A toy 'fake': the whole crop saturated to white, separable from any real face."""
+    return np.full_like(image, 255), np.ones(image.shape[:2], dtype=np.float32)
+
+
+def test_training_changes_the_weights_and_lowers_the_loss_on_a_separable_set(
+    face_cache: tuple[Path, ExtractSummary], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passes only if the optimiser really steps: a skipped step leaves weights and loss flat."""
+    monkeypatch.setattr(clips_mod, "blend", _bright_fake)
+    initial: dict[str, torch.Tensor] = {}
+
+    def recording_build(*args: Any, **kwargs: Any) -> torch.nn.Module:
+        model = build_model(*args, **kwargs)
+        initial.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return model
+
+    monkeypatch.setattr(trainer_mod, "build_model", recording_build)
+    cache, _ = face_cache
+    out = tmp_path / "toy"
+    losses: list[float] = []
+    train(
+        _config(
+            cache, out, "optim.epochs=4", "optim.lr=0.003", "optim.warmup_steps=0",
+            "data.clips_per_epoch=16", "data.hflip=0", "data.jpeg_probability=0",
+        ),
+        on_step=lambda e, s, n, loss: losses.append(loss) if s == n else None,
+    )  # fmt: skip
+    model, _ = load_checkpoint(out / "model.safetensors")
+    trained = model.state_dict()
+    for name in ("frame_head.weight", "video_head.weight", "lstm.weight_ih_l0"):
+        assert not torch.equal(trained[name], initial[name]), f"{name} did not change"
+    # Mean training loss of each epoch: the last is well below the first.
+    assert len(losses) == 4
+    assert losses[-1] < 0.7 * losses[0], losses

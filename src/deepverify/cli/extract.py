@@ -17,6 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
+from deepverify.defaults import DEFAULT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.faces import available_detectors
 from deepverify.training.datasets import (
     FFPP_COMPRESSIONS,
@@ -34,11 +35,13 @@ def extract(
         str,
         typer.Option("--format", "-f", help=f"Dataset layout: {', '.join(available_formats())}."),
     ] = "folder",
-    frames: Annotated[int, typer.Option(min=1, max=512, help="Frames sampled per video.")] = 32,
+    frames: Annotated[int, typer.Option(min=1, max=512, help="Frames sampled per video.")] = (
+        DEFAULT_NUM_FRAMES
+    ),
     detector: Annotated[
         str,
         typer.Option(help=f"Detector for the boxes: {', '.join(available_detectors())}."),
-    ] = "opencv-ssd",
+    ] = DEFAULT_DETECTOR,
     landmarks: Annotated[
         str,
         typer.Option(

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
+from deepverify.defaults import DEFAULT_NUM_FRAMES
 from deepverify.extras import require_torch
 from deepverify.model import DEFAULT_BACKBONE, ModelCard, available_backbones, card_path
 
@@ -64,7 +65,7 @@ def init(
     ] = None,
     frames: Annotated[
         int, typer.Option(min=1, max=512, help="Frames per video (LSTM steps).")
-    ] = 32,
+    ] = DEFAULT_NUM_FRAMES,
     lstm_hidden: Annotated[int, typer.Option(min=1, help="LSTM hidden size.")] = 256,
     pretrained: Annotated[
         bool, typer.Option(help="Initialise the backbone with ImageNet weights.")

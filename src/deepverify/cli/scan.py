@@ -22,6 +22,7 @@ from deepverify.cli.common import (
     user_errors,
     warn,
 )
+from deepverify.defaults import VIDEO_SUFFIXES
 from deepverify.engine import DEFAULT_ENGINE
 from deepverify.errors import DeepverifyError
 from deepverify.faces import available_detectors, create_detector
@@ -29,11 +30,6 @@ from deepverify.faces import available_detectors, create_detector
 if TYPE_CHECKING:  # the pipeline pulls in OpenCV and ONNX Runtime: import it when a scan runs
     from deepverify.engine import Engine
     from deepverify.report import Report
-
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".m4v", ".mov", ".webm", ".avi", ".mkv", ".gif", ".mpg", ".mpeg", ".wmv", ".flv",
-     ".3gp", ".ts", ".mts"}
-)  # fmt: skip
 
 # The CLI's choices come from the detector registry.
 DetectorName = Enum("DetectorName", {name: name for name in available_detectors()}, type=str)  # type: ignore[misc]

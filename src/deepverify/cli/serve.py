@@ -76,6 +76,9 @@ def serve(
     with user_errors():
         settings = load_settings(**overrides)
         if not settings.uses_celery:  # the in-process worker needs a model: say so now
+            from deepverify.service.analysis import check_analysis_settings
+
+            check_analysis_settings(settings)
             _check_model(settings.model_path)
             check_engine(settings.engine)
         app = create_app(settings)

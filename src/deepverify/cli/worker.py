@@ -34,6 +34,9 @@ def worker(
         check_engine(settings.engine)
         if not settings.broker_url:
             fail("DEEPVERIFY_BROKER_URL is not set; point it at a Redis server")
+        from deepverify.service.analysis import check_analysis_settings
+
+        check_analysis_settings(settings)
         database = database_from_settings(settings)
         try:
             upgrade_database(database)

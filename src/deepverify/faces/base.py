@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-Box = tuple[float, float, float, float]
+from deepverify.geometry import Box
 
 
 @dataclass(frozen=True)
@@ -51,24 +51,6 @@ def check_image(image: np.ndarray) -> None:
     """Refuse what is not an RGB ``uint8`` ``(H, W, 3)`` array (a programming error)."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an RGB uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
-
-
-def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """Shrink ``image`` so its longest side is at most ``max_side``.
-
-    Returns:
-        The (possibly unchanged) image and the factor that maps its coordinates back to the
-        original (>= 1).
-    """
-    height, width = image.shape[:2]
-    longest = max(height, width)
-    if longest <= max_side:
-        return image, 1.0
-    scale = max_side / longest
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    import cv2  # not at module level: the detector registry is read by `deepverify --help`
-
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), longest / max_side
 
 
 def clip_box(box: Box, width: int, height: int) -> Box:

@@ -8,13 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
 from deepverify.faces.base import FaceDetector
 from deepverify.faces.rescue import RescuingDetector
 from deepverify.faces.weights import resolve_weights
-
-DEFAULT_DETECTOR = "opencv-ssd"
-
 
 # Builders take the weight files and a threshold (None: the detector's own default).
 _Builder = Callable[[dict[str, Path], "float | None"], FaceDetector]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from deepverify.errors import DetectorError
-from deepverify.files import sha256_file
+from deepverify.files import atomic_target, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -146,11 +145,9 @@ def download(spec: WeightFile, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / spec.filename
     logger.info("downloading %s from %s", spec.filename, spec.url)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_target(target) as tmp:  # renamed over ``target`` only if verified
         digest = hashlib.sha256()
-        with os.fdopen(handle, "wb") as out:
+        with tmp.open("wb") as out:
             try:
                 with fetch(spec.url) as response:
                     while chunk := response.read(1 << 20):
@@ -166,7 +163,4 @@ def download(spec: WeightFile, folder: Path) -> Path:
                 f"downloaded {spec.filename} has the wrong sha256 ({digest.hexdigest()[:12]}...); "
                 f"put a verified copy in {folder} or set {ENV_DIR} (source: {spec.url})"
             )
-        os.replace(tmp, target)  # atomic: same folder, same file system
-    finally:
-        tmp.unlink(missing_ok=True)
     return target

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 
 from deepverify.errors import DetectorError
-from deepverify.faces.base import Detection, check_image, clip_box, downscale
+from deepverify.faces.base import Detection, check_image, clip_box
+from deepverify.imaging import downscale
 
 MAX_SIDE = 640
 DEFAULT_MIN_CONFIDENCE = 0.7
@@ -54,12 +55,12 @@ class YuNetDetector:
             return []
         found = []
         for row in faces:  # x, y, w, h, 5 x (x, y) landmarks, score
-            x, y, w, h = (float(v) * scale for v in row[:4])
+            x, y, w, h = (float(v) / scale for v in row[:4])
             box = clip_box((x, y, x + w, y + h), width, height)
             if box[2] - box[0] < 1 or box[3] - box[1] < 1:
                 continue
             points = tuple(
-                (float(row[4 + 2 * i]) * scale, float(row[5 + 2 * i]) * scale) for i in range(5)
+                (float(row[4 + 2 * i]) / scale, float(row[5 + 2 * i]) / scale) for i in range(5)
             )
             found.append(Detection(box=box, score=float(row[14]), landmarks=points))
         return sorted(found, key=lambda d: d.score, reverse=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pydantic
 
+from deepverify.defaults import DEFAULT_NUM_FRAMES
 from deepverify.errors import DeepverifyError, ModelError
 from deepverify.faces.registry import DEFAULT_DETECTOR, check_detector_name
 from deepverify.model.backbones import get_backbone
@@ -65,7 +66,7 @@ class ModelCard:
     # None means "the backbone's", filled in by __post_init__: a card always holds numbers.
     mean: tuple[float, float, float] = None  # type: ignore[assignment]
     std: tuple[float, float, float] = None  # type: ignore[assignment]
-    frames: int = 32
+    frames: int = DEFAULT_NUM_FRAMES
     crop_margin: float = 0.3
     detector: str = DEFAULT_DETECTOR
     train_sequence_length: int | None = None

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,26 +19,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from deepverify.errors import ModelError
-from deepverify.files import sha256_file
+from deepverify.files import atomic_target, atomic_write_text, sha256_file
 from deepverify.model.card import ModelCard
 from deepverify.model.files import CARD_SUFFIX, WEIGHTS_SUFFIX, card_path
 from deepverify.model.imagenet import check_state, load_state_strict
 from deepverify.model.network import DeepfakeDetector, build_model
 
 logger = logging.getLogger(__name__)
-
-
-@contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it over ``path`` only if the body succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name, not mkstemp: the file is then created with the usual (umask) permissions.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> ModelCard:
@@ -70,7 +55,7 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
     state = _state_of(model)
     with _mismatch_hint():
         check_state(reference, state, f"model for {path}")
-    with _atomic_target(path) as tmp:
+    with atomic_target(path) as tmp:
         tmp.touch()  # created with the user's umask; safetensors itself writes mode 0600
         mode = tmp.stat().st_mode & 0o777
         save_file(state, str(tmp), metadata={"format": "pt"})
@@ -83,8 +68,7 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
             onnx_sha256="",  # any exported graph belongs to the previous weights
             created=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        with _atomic_target(card_path(path)) as card_tmp:
-            card_tmp.write_text(completed.to_json(), encoding="utf-8")
+        atomic_write_text(card_path(path), completed.to_json())
     logger.info("saved checkpoint %s (%s)", path, completed.model_id)
     return completed
 

@@ -17,9 +17,9 @@ from torch import Tensor, nn
 
 from deepverify.engine import graph
 from deepverify.errors import ModelError
-from deepverify.files import sha256_file
+from deepverify.files import atomic_target, sha256_file
 from deepverify.model.card import ModelCard
-from deepverify.model.checkpoint import _atomic_target, load_checkpoint
+from deepverify.model.checkpoint import load_checkpoint
 from deepverify.model.files import ONNX_SUFFIX, card_path, onnx_path
 from deepverify.model.network import DeepfakeDetector
 
@@ -60,7 +60,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> tuple[Path, ModelC
     model = model.to(memory_format=torch.contiguous_format).eval()
     size = card.input_size
     example = torch.zeros(2, 3, size, size)
-    with _atomic_target(out) as tmp, torch.no_grad(), warnings.catch_warnings():
+    with atomic_target(out) as tmp, torch.no_grad(), warnings.catch_warnings():
         # The TorchScript-based exporter: seconds instead of minutes, and it handles the LSTM.
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -80,7 +80,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> tuple[Path, ModelC
         _name_outputs(tmp)
         sha = sha256_file(tmp)
         exported = dataclasses.replace(card, onnx_sha256=sha)
-        with _atomic_target(card_path(out)) as card_tmp:
+        with atomic_target(card_path(out)) as card_tmp:
             card_tmp.write_text(exported.to_json(), encoding="utf-8")
     logger.info("exported %s -> %s (sha256 %s)", checkpoint, out, sha[:12])
     return out, exported

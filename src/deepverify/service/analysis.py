@@ -9,10 +9,50 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from deepverify.service.jobs import ProgressCallback
+from deepverify.errors import ConfigError
 from deepverify.service.settings import Settings
+from deepverify.stages import ProgressCallback
 
 logger = logging.getLogger(__name__)
+
+
+def check_analysis_settings(settings: Settings) -> None:
+    """Refuse, before any job runs, a detector or device the analysis could never use.
+
+    Called at start-up by whatever will analyse (``serve`` with its in-process worker, the Celery
+    ``worker``), so a typo stops the process with one line instead of failing every job.
+
+    Raises:
+        ConfigError: ``detector`` is not in the detector registry, or ``device`` is not a torch
+            device this machine has.
+    """
+    import torch
+
+    from deepverify.faces import available_detectors
+
+    names = available_detectors()
+    if settings.detector not in names:
+        raise ConfigError(
+            f"invalid settings: DEEPVERIFY_DETECTOR: unknown face detector {settings.detector!r}; "
+            f"choose one of {', '.join(names)}"
+        )
+    try:
+        device = torch.device(settings.device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(
+            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not a torch device; "
+            "use cpu, cuda or cuda:N"
+        ) from None
+    usable = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not usable.get(device.type, False):
+        raise ConfigError(
+            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not available on this "
+            "machine; use cpu or an installed GPU"
+        )
 
 
 class PipelineAnalyzer:

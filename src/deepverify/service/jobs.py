@@ -29,11 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from deepverify.errors import DeepverifyError
 from deepverify.service.models import JobStatus, Video, utcnow
 from deepverify.service.settings import Settings
-from deepverify.stages import STAGES
+from deepverify.stages import STAGES, ProgressCallback
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str, float], None]
 PROGRESS_WRITE_INTERVAL_S = 0.25
 
 

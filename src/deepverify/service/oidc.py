@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import jwt
 
-from deepverify.service.security import InvalidTokenError, TokenClaims
+from deepverify.service.security import API_SCOPE, InvalidTokenError, TokenClaims
 from deepverify.service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class OIDCVerifier:
         return TokenClaims(
             issuer=self.issuer,
             subject=str(claims["sub"]),
-            scope="api",
+            scope=API_SCOPE,
             email=email if isinstance(email, str) else None,
         )
 

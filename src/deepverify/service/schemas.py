@@ -82,6 +82,10 @@ class AuthConfig(BaseModel):
     registration: bool
     oidc: OIDCConfig | None
     max_upload_bytes: int = Field(description="the largest video upload accepted, in bytes")
+    video_suffixes: list[str] = Field(
+        description="file name suffixes taken for videos (lower case, with the dot); the "
+        "server decides by decoding, this only lets a client refuse an obvious non-video"
+    )
 
 
 class VideoAccepted(BaseModel):

@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,8 +32,10 @@ import cv2
 import numpy as np
 
 from deepverify import crops as crops_mod
+from deepverify.defaults import DEFAULT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.errors import DatasetError, DeepverifyError
 from deepverify.faces import Detection, FaceDetector, create_detector
+from deepverify.files import atomic_write_text
 from deepverify.frames import sample_frames
 from deepverify.tracks import link_tracks
 from deepverify.training.datasets import VideoItem
@@ -61,8 +61,8 @@ class ExtractOptions:
             the cache margin is 0.5 (224 * 2.0 / 1.6).
     """
 
-    num_frames: int = 32
-    detector: str = "opencv-ssd"
+    num_frames: int = DEFAULT_NUM_FRAMES
+    detector: str = DEFAULT_DETECTOR
     landmark_detector: str | None = "yunet"
     margin: float = 0.5
     size: int = 280
@@ -78,17 +78,6 @@ class ExtractSummary:
     no_face: int
     failed: int
     failures: tuple[tuple[str, str], ...]  # (item id, reason)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -256,7 +245,7 @@ def _check_options(cache_dir: Path, options: ExtractOptions, dataset: dict[str, 
             )
     else:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(meta_path, json.dumps(meta, indent=2))
+        atomic_write_text(meta_path, json.dumps(meta, indent=2))
 
 
 def cache_detector(cache_dir: Path) -> str:
@@ -304,7 +293,7 @@ def extract_dataset(
     failures: list[tuple[str, str]] = []
 
     def finish(record: dict[str, Any], finished: int) -> None:
-        _atomic_write(cache_dir / "items" / f"{record['item_id']}.json", json.dumps(record))
+        atomic_write_text(cache_dir / "items" / f"{record['item_id']}.json", json.dumps(record))
         counts[record["status"]] += 1
         if record["status"] == "failed":
             failures.append((record["item_id"], record["error"]))
@@ -343,7 +332,7 @@ def write_index(cache_dir: Path) -> dict[str, Any]:
     records = list(_records(cache_dir))
     summary = {s: sum(r["status"] == s for r in records) for s in ("ok", "no_face", "failed")}
     index = {**meta, "summary": summary, "items": records}
-    _atomic_write(cache_dir / "index.json", json.dumps(index))
+    atomic_write_text(cache_dir / "index.json", json.dumps(index))
     return index
 
 

@@ -37,6 +37,8 @@ from torch.utils.data import Dataset, Sampler
 
 from deepverify import crops as crops_mod
 from deepverify.errors import DatasetError
+from deepverify.geometry import Box
+from deepverify.tracks import MIN_TRACK_FRACTION
 from deepverify.training.augment import AugmentConfig, Degradation, degrade, sample_degradation
 from deepverify.training.cache import read_index
 from deepverify.training.config import DataConfig
@@ -46,12 +48,6 @@ from deepverify.training.sbi import self_blend as blend
 from deepverify.training.splits import assign_splits, check_no_leak
 
 logger = logging.getLogger(__name__)
-
-# Same rule as the pipeline: a track seen in under this share of the sampled frames is most likely
-# a false detection and is not scored, so it is not trained on either.
-MIN_TRACK_FRACTION = 0.2
-
-Box = tuple[float, float, float, float]
 
 SPLIT_NAMES = ("train", "val", "calib")
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from deepverify.defaults import DEFAULT_NUM_FRAMES
 from deepverify.errors import ConfigError
 from deepverify.training.augment import AugmentConfig
 from deepverify.training.sbi import SBIConfig
@@ -53,7 +54,7 @@ class ModelConfig(_Section):
 
     backbone: str = "efficientnet_lite0"
     input_size: int = Field(default=224, ge=32)
-    frames: int = Field(default=32, ge=1)  # frames per video at inference (the card's value)
+    frames: int = Field(default=DEFAULT_NUM_FRAMES, ge=1)  # per video at inference (card value)
     crop_margin: float = Field(default=0.3, ge=0.0)
     lstm_hidden: int = Field(default=256, ge=1)
     lstm_layers: int = Field(default=1, ge=1)

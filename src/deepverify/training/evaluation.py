@@ -21,6 +21,7 @@ import numpy as np
 from deepverify.engine import Engine
 from deepverify.errors import DeepverifyError, ModelError
 from deepverify.faces import FaceDetector
+from deepverify.files import atomic_write_text
 from deepverify.model import ModelCard, card_path
 from deepverify.pipeline import analyze_video
 from deepverify.training.datasets import VideoItem
@@ -183,7 +184,7 @@ def record_in_card(checkpoint: Path, name: str, result: dict[str, Any]) -> Model
     evaluations[name] = summary
     updated = dataclasses.replace(card, metrics={**card.metrics, "evaluation": evaluations})
     try:
-        path.write_text(updated.to_json(), encoding="utf-8")
+        atomic_write_text(path, updated.to_json())
     except OSError as exc:
         raise ModelError(f"cannot update model card {path}: {exc}") from exc
     return updated

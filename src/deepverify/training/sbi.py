@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-Box = tuple[float, float, float, float]
+from deepverify.geometry import Box
+
 Landmarks = Sequence[tuple[float, float]]
 
 

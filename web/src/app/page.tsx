@@ -28,7 +28,7 @@ export default function UploadPage() {
 
   async function onFile(file: File) {
     setError(null);
-    const problem = checkFile(file, info.maxUploadBytes);
+    const problem = checkFile(file, info.videoSuffixes, info.maxUploadBytes);
     if (problem) {
       setError(problem);
       return;
@@ -67,7 +67,12 @@ export default function UploadPage() {
         <h2 id="upload-heading" className="visually-hidden">
           Upload
         </h2>
-        <Dropzone disabled={busy} maxLabel={info.maxUploadBytes ? formatBytes(info.maxUploadBytes) : null} onFile={onFile} />
+        <Dropzone
+          disabled={busy}
+          suffixes={info.videoSuffixes}
+          maxLabel={info.maxUploadBytes ? formatBytes(info.maxUploadBytes) : null}
+          onFile={onFile}
+        />
         {busy && (
           <div style={{ marginTop: "1rem" }}>
             <label htmlFor="upload-progress">

@@ -1,16 +1,18 @@
 "use client";
 import { useId, useRef, useState, type DragEvent } from "react";
 
-import { ACCEPT } from "@/lib/files";
+import { acceptAttribute, formatSuffixes } from "@/lib/files";
 
 type Props = {
   disabled: boolean;
+  /** The suffixes the server takes for videos (from its config), or null before it says. */
+  suffixes: readonly string[] | null;
   maxLabel: string | null;
   onFile: (file: File) => void;
 };
 
 /** Drag a video here or press the button to pick one; both paths end in `onFile`. */
-export function Dropzone({ disabled, maxLabel, onFile }: Props) {
+export function Dropzone({ disabled, suffixes, maxLabel, onFile }: Props) {
   const input = useRef<HTMLInputElement>(null);
   const [active, setActive] = useState(false);
   const hintId = useId();
@@ -48,7 +50,7 @@ export function Dropzone({ disabled, maxLabel, onFile }: Props) {
         ref={input}
         id="video-file"
         type="file"
-        accept={ACCEPT}
+        accept={acceptAttribute(suffixes ?? [])}
         className="visually-hidden"
         tabIndex={-1}
         disabled={disabled}
@@ -59,7 +61,8 @@ export function Dropzone({ disabled, maxLabel, onFile }: Props) {
         }}
       />
       <p className="hint" id={hintId}>
-        MP4, MOV, WebM, AVI or MKV{maxLabel ? `, up to ${maxLabel}` : ""}. The video is analysed on this server.
+        {suffixes ? formatSuffixes(suffixes) : "A video file"}
+        {maxLabel ? `, up to ${maxLabel}` : ""}. The video is analysed on this server.
       </p>
     </div>
   );

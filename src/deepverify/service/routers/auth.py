@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from deepverify.defaults import VIDEO_SUFFIXES
 from deepverify.service.deps import CurrentUser, SessionDep, SettingsDep
 from deepverify.service.schemas import (
     AuthConfig,
@@ -81,10 +82,11 @@ def read_me(user: CurrentUser) -> UserPublic:
 
 @router.get("/config", response_model=AuthConfig, operation_id="auth_config")
 def auth_config(request: Request, settings: SettingsDep) -> AuthConfig:
-    """How to sign in here, and the largest upload accepted.
+    """How to sign in here, and which uploads are accepted (size limit, video suffixes).
 
     Sign-in: local registration, and the external OIDC issuer if one is configured. The upload
-    limit lets a client refuse a too-large file before sending any of it.
+    limit and the suffixes let a client refuse a too-large file or an obvious non-video before
+    sending any of it.
     """
     oidc = request.app.state.oidc
     config = None
@@ -101,4 +103,5 @@ def auth_config(request: Request, settings: SettingsDep) -> AuthConfig:
         registration=settings.allow_registration,
         oidc=config,
         max_upload_bytes=settings.max_upload_bytes,
+        video_suffixes=list(VIDEO_SUFFIXES),
     )

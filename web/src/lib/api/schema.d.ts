@@ -73,10 +73,11 @@ export interface paths {
         };
         /**
          * Auth Config
-         * @description How to sign in here, and the largest upload accepted.
+         * @description How to sign in here, and which uploads are accepted (size limit, video suffixes).
          *
          *     Sign-in: local registration, and the external OIDC issuer if one is configured. The upload
-         *     limit lets a client refuse a too-large file before sending any of it.
+         *     limit and the suffixes let a client refuse a too-large file or an obvious non-video before
+         *     sending any of it.
          */
         get: operations["auth_config"];
         put?: never;
@@ -278,6 +279,11 @@ export interface components {
              * @description the largest video upload accepted, in bytes
              */
             max_upload_bytes: number;
+            /**
+             * Video Suffixes
+             * @description file name suffixes taken for videos (lower case, with the dot); the server decides by decoding, this only lets a client refuse an obvious non-video
+             */
+            video_suffixes: string[];
         };
         /** Body_auth_login */
         Body_auth_login: {

@@ -1,0 +1,26 @@
+"""Defaults and accepted formats shared by the core, the CLI, training and the service.
+
+Dependency-free on purpose: the CLI's option defaults, the service settings and the API's config
+endpoint read these without importing OpenCV, PyAV or torch.
+"""
+
+from __future__ import annotations
+
+DEFAULT_DETECTOR = "opencv-ssd"
+"""Face detector used when none is named (a key of :func:`deepverify.faces.available_detectors`)."""
+
+DEFAULT_NUM_FRAMES = 32
+"""Frames sampled per video, and the LSTM sequence length of a new model card."""
+
+VIDEO_SUFFIXES: tuple[str, ...] = (
+    ".mp4", ".m4v", ".mov", ".webm", ".avi", ".mkv", ".gif", ".mpg", ".mpeg", ".wmv", ".flv",
+    ".3gp", ".ts", ".mts",
+)  # fmt: skip
+"""File suffixes (lower case) taken for videos: by ``scan`` and the dataset loaders when they
+walk a folder, and by the web UI (which reads them from ``/api/auth/config``) before an upload.
+What a file *is* is decided by decoding it; the suffix only picks candidates."""
+
+
+def is_video_name(name: str) -> bool:
+    """True when ``name`` ends in one of :data:`VIDEO_SUFFIXES` (case-insensitive)."""
+    return name.lower().endswith(VIDEO_SUFFIXES)

@@ -1,0 +1,26 @@
+"""Image helpers shared by the stages (face detection and the heatmap overlays)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink ``image`` so its longest side is at most ``max_side`` (never enlarge it).
+
+    Args:
+        image: An ``(H, W)`` or ``(H, W, C)`` array.
+        max_side: Largest allowed side in pixels (>= 1).
+
+    Returns:
+        The (possibly unchanged) image and ``scale`` in (0, 1]: a point ``p`` of the original is
+        ``p * scale`` in the result, and a point ``q`` of the result is ``q / scale`` in the
+        original.
+    """
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return image, scale
