@@ -19,6 +19,7 @@ from deepverify import __version__
 from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
 from deepverify.service.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher
 from deepverify.service.jobs import Analyzer
+from deepverify.service.keys import with_secret_key
 from deepverify.service.oidc import OIDCVerifier
 from deepverify.service.routers import auth, health, videos, web
 from deepverify.service.settings import Settings, load_settings
@@ -47,7 +48,7 @@ def create_app(
         analyzer_factory: Builds one analyzer per in-process worker thread; defaults to the
             pipeline with the configured model. Ignored in Celery mode (the workers analyse).
     """
-    settings = settings or load_settings()
+    settings = with_secret_key(settings or load_settings())
     engine = database_from_settings(settings)
     session_factory = create_session_factory(engine)
     dispatcher: Dispatcher

@@ -74,7 +74,7 @@ def create_token(
         "nbf": now,
         "exp": now + lifetime,
     }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=LOCAL_ALGORITHM)
+    return jwt.encode(claims, settings.signing_key, algorithm=LOCAL_ALGORITHM)
 
 
 def decode_local_token(*, settings: Settings, token: str) -> TokenClaims:
@@ -82,7 +82,7 @@ def decode_local_token(*, settings: Settings, token: str) -> TokenClaims:
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key.get_secret_value(),
+            settings.signing_key,
             algorithms=[LOCAL_ALGORITHM],
             audience=settings.token_audience,
             issuer=settings.token_issuer,

@@ -15,9 +15,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deepverify.errors import ConfigError
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-outside-development"
+MIN_SECRET_KEY_LENGTH = 32
 PACKAGE_STATIC_DIR = Path(__file__).resolve().parent / "static"
 MB = 1024 * 1024
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 class Settings(BaseSettings):
@@ -33,7 +35,9 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".deepverify")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    # None: a random key generated on first start and kept in ``home/secret_key`` (development).
+    secret_key: SecretStr | None = None
+    allow_generated_secret_on_public_host: bool = False
     cors_origins: list[str] = []
     web_dir: Path = PACKAGE_STATIC_DIR
 
@@ -82,15 +86,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.environment != "development":
-            key = self.secret_key.get_secret_value()
-            if key == DEFAULT_SECRET_KEY:
-                raise ValueError(
-                    "DEEPVERIFY_SECRET_KEY must be set outside development "
-                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
-                )
-            if len(key) < 32:
-                raise ValueError("DEEPVERIFY_SECRET_KEY must be at least 32 characters long")
+        if self.secret_key is None and self.environment != "development":
+            raise ValueError(
+                "DEEPVERIFY_SECRET_KEY must be set outside development "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else None
+        if key is not None and len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"DEEPVERIFY_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
         if self.oidc_issuer and not self.oidc_audience:
             raise ValueError("DEEPVERIFY_OIDC_AUDIENCE must be set when DEEPVERIFY_OIDC_ISSUER is")
         if any(alg.lower() == "none" or alg.startswith("HS") for alg in self.oidc_algorithms):
@@ -100,7 +105,23 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL: ``database_url`` or the SQLite file under ``home``."""
-        return self.database_url or f"sqlite:///{self.home / 'deepverify.db'}"
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite database file used when no ``database_url`` is given."""
+        return self.home / "deepverify.db"
+
+    @property
+    def signing_key(self) -> str:
+        """The key local tokens are signed with (see :mod:`deepverify.service.keys`).
+
+        Raises:
+            ConfigError: no key was configured or generated yet.
+        """
+        if self.secret_key is None:
+            raise ConfigError("no secret key: set DEEPVERIFY_SECRET_KEY")
+        return self.secret_key.get_secret_value()
 
     @property
     def uploads_dir(self) -> Path:
@@ -115,9 +136,13 @@ class Settings(BaseSettings):
         return self.broker_url is not None
 
     def ensure_dirs(self) -> None:
-        """Create ``home`` and its upload/result folders (idempotent)."""
+        """Create ``home`` and its upload/result folders, private to this user (idempotent).
+
+        They hold password hashes, the secret key and users' videos: mode 0700.
+        """
         for path in (self.home, self.uploads_dir, self.uploads_dir / "incoming", self.results_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            path.chmod(PRIVATE_DIR_MODE)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import unicodedata
 import uuid
@@ -23,6 +24,7 @@ from typing import Any, BinaryIO
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
 from deepverify.errors import DeepverifyError, InvalidVideoError
+from deepverify.service.settings import PRIVATE_FILE_MODE
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +116,8 @@ async def receive_file(
 
     incoming_dir.mkdir(parents=True, exist_ok=True)
     path = incoming_dir / f"{uuid.uuid4().hex}.part"
-    with removing_on_error(path), path.open("wb") as out:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with removing_on_error(path), os.fdopen(fd, "wb") as out:
         result = await _parse(body, boundary, out, limit, max_bytes, field_name)
     if result is None:
         path.unlink(missing_ok=True)
