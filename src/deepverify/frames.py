@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,6 +44,9 @@ MAX_SCAN_SECONDS = 120.0
 """Wall-clock bound on the demux pass, against pathological files."""
 MAX_DECODE_ERRORS = 200
 """Corrupt packets tolerated before giving up on a file."""
+
+Check = Callable[[], None]
+"""A cooperative stop hook: called as decoding advances, it raises to stop the work."""
 
 _SUPPORTED = "mp4, mov, webm, mkv, avi or gif"
 # FFmpeg reads still pictures through these demuxers; a single picture is not a video.
@@ -112,21 +115,26 @@ class _Timeline:
         return float(self.duration_ticks * self.time_base)
 
 
-def probe_video(path: Path) -> VideoInfo:
+def probe_video(
+    path: Path, *, max_frames: int = MAX_PACKETS, max_seconds: float = MAX_SCAN_SECONDS
+) -> VideoInfo:
     """Describe a video without decoding more than its first frame.
 
     Args:
         path: The video file.
+        max_frames: Refuse the file as soon as it has more video packets (frames) than this,
+            without reading the rest: bounds the probe of a file packed with tiny frames.
+        max_seconds: Wall-clock budget of the packet scan.
 
     Returns:
         Its :class:`VideoInfo`, duration and frame count measured from the packets.
 
     Raises:
-        InvalidVideoError: The file is missing, empty, not a video, or unusable.
+        InvalidVideoError: The file is missing, empty, not a video, unusable, or over a limit.
     """
     path = Path(path)
     with _open_video(path) as (container, stream):
-        timeline = _scan(path, container, stream)
+        timeline = _scan(path, container, stream, max_packets=max_frames, max_seconds=max_seconds)
     with _open_video(path) as (container, stream):
         for frame in _decoded(path, container, stream):
             return _info(container, stream, timeline, _rotation(frame), (frame.width, frame.height))
@@ -134,7 +142,7 @@ def probe_video(path: Path) -> VideoInfo:
 
 
 def sample_frames(
-    path: Path, num_frames: int = DEFAULT_NUM_FRAMES
+    path: Path, num_frames: int = DEFAULT_NUM_FRAMES, *, check: Check | None = None
 ) -> tuple[VideoInfo, list[Frame]]:
     """Decode ``num_frames`` frames spread uniformly over the whole video.
 
@@ -145,6 +153,8 @@ def sample_frames(
     Args:
         path: The video file.
         num_frames: How many frames to return at most (>= 1).
+        check: Called for every packet read and every frame decoded; it stops the work by
+            raising (a cancelled job, a spent time budget).
 
     Returns:
         The video's :class:`VideoInfo` and the sampled frames in time order.
@@ -157,7 +167,7 @@ def sample_frames(
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     path = Path(path)
     with _open_video(path) as (container, stream):
-        timeline = _scan(path, container, stream)
+        timeline = _scan(path, container, stream, check=check)
     wanted = select_indices(timeline.times, timeline.duration_s, num_frames)
     wanted_set = set(wanted)
     index_of = {tick: i for i, tick in enumerate(timeline.ticks)} if timeline.timed else {}
@@ -167,6 +177,8 @@ def sample_frames(
     with _open_video(path) as (container, stream):
         stream.thread_type = "AUTO"
         for ordinal, frame in enumerate(_decoded(path, container, stream)):
+            if check is not None:
+                check()
             if size is None:
                 rotation, size = _rotation(frame), (frame.width, frame.height)
             index = index_of.get(frame.pts, ordinal) if frame.pts is not None else ordinal
@@ -306,7 +318,13 @@ def _open_failure(path: Path, exc: av.FFmpegError) -> str:
 
 
 def _scan(
-    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    *,
+    max_packets: int = MAX_PACKETS,
+    max_seconds: float = MAX_SCAN_SECONDS,
+    check: Check | None = None,
 ) -> _Timeline:
     """Demux every video packet (no decoding) and collect the frames' timestamps."""
     ticks: list[int] = []
@@ -325,10 +343,17 @@ def _scan(
                 ticks.append(tick)
             count += 1
             last_duration = packet.duration or 0
-            if count > MAX_PACKETS or time.monotonic() - started > MAX_SCAN_SECONDS:
+            if check is not None:
+                check()
+            if count > max_packets:
                 raise InvalidVideoError(
-                    f"{path.name}: too long or pathological (over {MAX_PACKETS} packets or "
-                    f"{MAX_SCAN_SECONDS:.0f} s to read); cut it into shorter clips"
+                    f"{path.name}: more than {max_packets} frames, over the limit; "
+                    "cut it into shorter clips"
+                )
+            if time.monotonic() - started > max_seconds:
+                raise InvalidVideoError(
+                    f"{path.name}: took over {max_seconds:g} s just to read (pathological "
+                    "file); re-encode it or cut it into shorter clips"
                 )
     except av.FFmpegError as exc:
         # A truncated or damaged file: keep what was readable, if anything.

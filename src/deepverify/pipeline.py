@@ -28,7 +28,7 @@ from deepverify.errors import ModelError
 from deepverify.explain import downscale, frame_overlay, gradcam, overlay
 from deepverify.faces import FaceDetector
 from deepverify.files import sha256_file
-from deepverify.frames import Frame, VideoInfo, sample_frames
+from deepverify.frames import Check, Frame, VideoInfo, sample_frames
 from deepverify.model import DeepfakeDetector, ModelCard, default_model_path, load_checkpoint
 from deepverify.report import (
     FaceObservation,
@@ -144,6 +144,7 @@ def analyze_video(
     out_dir: Path | None = None,
     explain: bool = True,
     progress: ProgressCallback | None = None,
+    check: Check | None = None,
 ) -> Report:
     """Analyse one video and return its report.
 
@@ -156,6 +157,8 @@ def analyze_video(
             PNGs. Files appear only when the analysis succeeds. ``None`` writes nothing.
         explain: Compute Grad-CAM heatmaps (needs ``out_dir`` to save them).
         progress: Called as stages advance, for progress bars and server-sent events.
+        check: Called as decoding advances (every packet and frame); raising from it stops
+            the analysis (the service's cancellation and time budget).
 
     Raises:
         InvalidVideoError: The file is not a decodable video.
@@ -174,7 +177,7 @@ def analyze_video(
         return now
 
     notify("decode", 0.0)
-    info, frames = sample_frames(path, n_frames)
+    info, frames = sample_frames(path, n_frames, check=check)
     sha256 = sha256_file(path)
     mark = lap("decode", started)
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepverify.service.jobs import ProgressCallback
 from deepverify.service.settings import Settings
+
+if TYPE_CHECKING:
+    from deepverify.frames import Check
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class PipelineAnalyzer:
         out_dir: Path,
         progress: ProgressCallback,
         display_name: str | None = None,
+        check: Check | None = None,
     ) -> dict[str, Any]:
         """Analyse ``video_path`` into ``out_dir``; the report names the file ``display_name``."""
         from deepverify.pipeline import analyze_video
@@ -51,6 +55,7 @@ class PipelineAnalyzer:
             out_dir=out_dir,
             explain=self.settings.explain,
             progress=progress,
+            check=check,
         )
         if display_name:
             # The upload is stored under a generated name; show the user's own in the report.

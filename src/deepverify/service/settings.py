@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=500 * MB, ge=1)
     max_video_pixels: int = Field(default=3840 * 2160, ge=1)
     max_video_seconds: float = Field(default=600.0, gt=0)
+    # Bounded work per upload: what decoding the whole file may cost, measured by the probe.
+    max_video_frames: int = Field(default=18_000, ge=2)  # 10 minutes at 30 fps
+    max_pixels_per_second: int = Field(default=1920 * 1080 * 60, ge=1)  # 1080p60, 4K at 15 fps
+    probe_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_pending_jobs_per_user: int = Field(default=10, ge=1)  # queued or running
+    max_running_jobs_per_user: int = Field(default=1, ge=1)
 
     # Jobs.
     broker_url: str | None = None  # set: jobs go to Celery workers instead of the in-process one
@@ -74,6 +80,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
+    max_analysis_seconds: float = Field(default=600.0, gt=0)  # wall time of one job
+    cancel_check_seconds: float = Field(default=0.5, gt=0)  # how often a job looks for deletion
     broker_visibility_timeout_seconds: int = Field(default=3600, ge=1)
 
     # Analysis.

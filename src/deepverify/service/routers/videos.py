@@ -47,6 +47,7 @@ from deepverify.service.security import create_token
 from deepverify.service.services import videos as videos_service
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import (
+    MediaLimits,
     ReceivedFile,
     UploadError,
     probe_upload,
@@ -128,6 +129,19 @@ def _owned(session: SessionDep, user: User, video_id: str) -> Video:
     return video
 
 
+def _check_pending(request: Request, settings: Settings, user: User) -> None:
+    """429 when the user already has as many videos waiting as allowed."""
+    with request.app.state.session_factory() as session:
+        pending = videos_service.count_pending(session=session, owner=user)
+    if pending >= settings.max_pending_jobs_per_user:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"you already have {pending} videos waiting for analysis (the limit); upload more "
+            "once they are done",
+            headers={"Retry-After": "30"},
+        )
+
+
 def _store(
     request: Request, settings: Settings, user: User, received: ReceivedFile
 ) -> VideoAccepted:
@@ -138,12 +152,9 @@ def _store(
         if earlier is not None:
             received.path.unlink(missing_ok=True)
             return VideoAccepted(id=earlier.id, status=earlier.status, duplicate=True)
+    _check_pending(request, settings, user)
     try:
-        media = probe_upload(
-            received.path,
-            max_pixels=settings.max_video_pixels,
-            max_seconds=settings.max_video_seconds,
-        )
+        media = probe_upload(received.path, limits=MediaLimits.from_settings(settings))
     except UploadError as exc:
         received.path.unlink(missing_ok=True)
         # The decoder names the stored file; the user knows it by their own name.
@@ -168,6 +179,7 @@ def _store(
         401: {"model": Message},
         413: {"model": Message},
         415: {"model": Message},
+        429: {"model": Message},
     },
 )
 async def upload_video(request: Request, user: CurrentUser, settings: SettingsDep) -> VideoAccepted:
@@ -175,8 +187,9 @@ async def upload_video(request: Request, user: CurrentUser, settings: SettingsDe
 
     The body is streamed to disk up to the size limit (413 beyond), then probed: anything that is
     not a decodable video answers 415 with the reason. Uploading the same content again returns
-    the earlier video (``duplicate: true``).
+    the earlier video (``duplicate: true``). A user with too many videos waiting gets 429.
     """
+    await run_in_threadpool(_check_pending, request, settings, user)  # before reading the body
     try:
         received = await receive_file(
             body=request.stream(),
