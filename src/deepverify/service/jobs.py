@@ -27,7 +27,7 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.errors import DeepverifyError
-from deepverify.service.guard import JobGuard
+from deepverify.service.guard import JobCancelledError, JobGuard
 from deepverify.service.models import JobStatus, Video, utcnow
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import MediaLimits, over_limit
@@ -81,6 +81,7 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another live worker holds it
     MISSING = "missing"  # deleted
     LOST = "lost"  # our claim was taken over (we were too slow) or the video was deleted
+    CANCELLED = "cancelled"  # the video was deleted while it ran: stopped early
 
 
 def new_worker_id(prefix: str = "worker") -> str:
@@ -251,6 +252,18 @@ class _ProgressWriter:
         with self._lock:
             self._write()
 
+    def still_ours(self) -> bool:
+        """False once the video is deleted or another worker took the job over."""
+        try:
+            with self.factory() as session:
+                found = session.scalar(
+                    select(Video.id).where(_fenced(self.video_id, self.worker_id))
+                )
+        except Exception:  # a database hiccup is not a cancellation
+            logger.warning("could not check the claim of %s", self.video_id, exc_info=True)
+            return True
+        return found is not None
+
     def _write(self, **values: Any) -> None:
         self._last_write = time.monotonic()
         try:
@@ -266,12 +279,23 @@ class _ProgressWriter:
 
 
 @contextmanager
-def _heartbeat(writer: _ProgressWriter, interval_s: float) -> Iterator[None]:
+def _heartbeat(writer: _ProgressWriter, interval_s: float, check_s: float) -> Iterator[None]:
+    """Beat every ``interval_s``; every ``check_s``, cancel the job if its video is gone.
+
+    Cancellation reads the database, so it works the same for the in-process worker and for
+    Celery workers on other machines.
+    """
     stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(interval_s):
-            writer.beat()
+        last_beat = time.monotonic()
+        while not stop.wait(min(check_s, interval_s)):
+            if not writer.still_ours():
+                writer.guard.cancel()
+                return
+            if time.monotonic() - last_beat >= interval_s:
+                writer.beat()
+                last_beat = time.monotonic()
 
     thread = threading.Thread(target=loop, name=f"heartbeat-{writer.video_id[:8]}", daemon=True)
     thread.start()
@@ -322,7 +346,8 @@ def run_claimed(
     writer = _ProgressWriter(factory, video_id, worker_id, guard)
     logger.info("analysing %s (%s)", video_id, worker_id)
     try:
-        with _heartbeat(writer, max(settings.job_lease_seconds / 4, 0.05)):
+        beat_s = max(settings.job_lease_seconds / 4, 0.05)
+        with _heartbeat(writer, beat_s, settings.cancel_check_seconds):
             _remove_leftovers(settings, video_id)
             work_dir.mkdir(parents=True)
             if too_costly is not None:  # queued under laxer limits: refuse before decoding
@@ -332,6 +357,10 @@ def run_claimed(
             report = analyzer(
                 source, out_dir=work_dir, progress=writer, display_name=display_name, check=guard
             )
+    except JobCancelledError:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        logger.info("analysis of %s cancelled: the video was deleted", video_id)
+        return Outcome.CANCELLED
     except DeepverifyError as exc:
         shutil.rmtree(work_dir, ignore_errors=True)
         ok = _finish(factory, video_id, worker_id, status=JobStatus.FAILED.value, error=str(exc))
