@@ -23,6 +23,7 @@ from deepverify.service.keys import with_secret_key
 from deepverify.service.oidc import OIDCVerifier
 from deepverify.service.routers import auth, health, videos, web
 from deepverify.service.settings import Settings, load_settings
+from deepverify.service.throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,13 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.dispatcher = dispatcher
     app.state.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None
+    window = settings.login_window_seconds
+    app.state.account_throttle = Throttle(
+        max_failures=settings.login_max_failures_per_account, window_s=window
+    )
+    app.state.address_throttle = Throttle(
+        max_failures=settings.login_max_failures_per_address, window_s=window
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

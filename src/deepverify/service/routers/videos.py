@@ -252,6 +252,7 @@ def media_token(
     token = create_token(
         settings=settings,
         user_id=user.id,
+        version=user.token_version,
         scope=media_scope(video.id),
         expires_in=timedelta(seconds=lifetime),
     )
