@@ -32,6 +32,7 @@ def _claims(**changes):
         "aud": "deepverify-api",
         "sub": "someone",
         "scope": "api",
+        "ver": 0,
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(minutes=5),
