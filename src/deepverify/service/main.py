@@ -18,6 +18,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from deepverify import __version__
 from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
 from deepverify.service.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher
+from deepverify.service.docs import add_docs
+from deepverify.service.headers import SecurityHeaders
+from deepverify.service.hygiene import BodyLimit, sweep_leftovers
 from deepverify.service.jobs import Analyzer
 from deepverify.service.keys import with_secret_key
 from deepverify.service.oidc import OIDCVerifier
@@ -65,6 +68,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade_database, engine)
+        await run_in_threadpool(sweep_leftovers, settings)
         dispatcher.start()
         logger.info("deepverify service ready (%s worker)", dispatcher.mode)
         try:
@@ -78,7 +82,7 @@ def create_app(
         version=__version__,
         summary="Deepfake video verification: upload a video, get a calibrated, explained verdict.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -101,7 +105,11 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes)
+    app.add_middleware(SecurityHeaders)
     for router in (auth.router, videos.router, health.router):
         app.include_router(router, prefix="/api")
+    if settings.api_docs:
+        add_docs(app)
     app.include_router(web.router)  # last: its catch-all must not shadow the API
     return app

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     allow_generated_secret_on_public_host: bool = False
     cors_origins: list[str] = []
     web_dir: Path = PACKAGE_STATIC_DIR
+    api_docs: bool = False  # Swagger UI at /api/docs (assets from the swagger-ui-bundle package)
 
     # Database: SQLite under ``home`` unless a URL (e.g. PostgreSQL) is given.
     database_url: str | None = None
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
 
     # Uploads.
     max_upload_bytes: int = Field(default=500 * MB, ge=1)
+    upload_timeout_seconds: float = Field(default=1800.0, gt=0)  # slow uploads are cut off
+    max_json_bytes: int = Field(default=64 * 1024, ge=1024)  # request bodies other than uploads
     max_video_pixels: int = Field(default=3840 * 2160, ge=1)
     max_video_seconds: float = Field(default=600.0, gt=0)
     # Bounded work per upload: what decoding the whole file may cost, measured by the probe.

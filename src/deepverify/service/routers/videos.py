@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/videos", tags=["videos"])
 
 EVENT_POLL_S = 0.5
+MAX_SKIP = 1_000_000  # far beyond any listing; keeps the offset inside the database's integer
 EVENT_MAX_S = 6 * 3600
 _NOT_FOUND = "video not found"
 _UPLOAD_BODY = {
@@ -191,13 +192,22 @@ async def upload_video(request: Request, user: CurrentUser, settings: SettingsDe
     """
     await run_in_threadpool(_check_pending, request, settings, user)  # before reading the body
     try:
-        received = await receive_file(
-            body=request.stream(),
-            content_type=request.headers.get("content-type"),
-            content_length=request.headers.get("content-length"),
-            incoming_dir=settings.uploads_dir / "incoming",
-            max_bytes=settings.max_upload_bytes,
+        received = await asyncio.wait_for(
+            receive_file(
+                body=request.stream(),
+                content_type=request.headers.get("content-type"),
+                content_length=request.headers.get("content-length"),
+                incoming_dir=settings.uploads_dir / "incoming",
+                max_bytes=settings.max_upload_bytes,
+            ),
+            timeout=settings.upload_timeout_seconds,
         )
+    except TimeoutError as exc:  # the partial file is removed by receive_file on cancellation
+        raise HTTPException(
+            status.HTTP_408_REQUEST_TIMEOUT,
+            f"the upload took longer than {settings.upload_timeout_seconds:g} s; send it again "
+            "over a faster connection",
+        ) from exc
     except UploadError as exc:
         raise HTTPException(exc.status_code, str(exc)) from exc
     try:
@@ -210,7 +220,7 @@ async def upload_video(request: Request, user: CurrentUser, settings: SettingsDe
 def list_videos(
     session: SessionDep,
     user: CurrentUser,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=MAX_SKIP)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> VideosPublic:
     """The caller's videos, newest first, one page at a time."""
@@ -287,7 +297,7 @@ def report_html(
             # Self-contained: nothing to load, nothing to run.
             "Content-Security-Policy": "default-src 'none'; img-src data:; "
             "style-src 'unsafe-inline'; frame-ancestors 'self'",
-            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "SAMEORIGIN",  # the UI frames it; nobody else
         },
     )
 
