@@ -204,6 +204,33 @@ async def drive(base_url: str, clips: list[Path], users: int, timeout: float) ->
     }
 
 
+async def brute_force(base_url: str, attempts: int) -> dict[str, Any]:
+    """Guess one account's password ``attempts`` times, then try the right one: how throttled?"""
+    email = "victim@example.com"
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+        codes: list[int] = []
+        retry_after: str | None = None
+        started = time.perf_counter()
+        for i in range(attempts):
+            form = {"username": email, "password": f"guess-{i}"}
+            response = await client.post("/api/auth/login", data=form)
+            codes.append(response.status_code)
+            retry_after = response.headers.get("Retry-After", retry_after)
+        wall = time.perf_counter() - started
+        right = await client.post("/api/auth/login", data={"username": email, "password": PASSWORD})
+    return {
+        "attempts": attempts,
+        "checked_401": codes.count(401),
+        "refused_429": codes.count(429),
+        "first_429_at": codes.index(429) + 1 if 429 in codes else None,
+        "retry_after_s": int(retry_after) if retry_after else None,
+        "wall_s": round(wall, 2),
+        "guesses_per_s": round(attempts / wall, 1) if wall else None,
+        "right_password_while_locked": right.status_code,
+    }
+
+
 def wait_ready(base_url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
     """Block until ``/api/ready`` says ready; raise if the server dies or takes too long."""
     deadline = time.monotonic() + timeout
@@ -228,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=8, help="frames sampled per video")
     parser.add_argument("--clip-seconds", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=600, help="overall limit, seconds")
+    parser.add_argument("--guesses", type=int, default=50, help="wrong passwords, one account")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
@@ -262,7 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("server %s starting (pid %d)", base_url, proc.pid)
         wait_ready(base_url, proc, timeout=min(180.0, args.timeout))
         logger.info("ready; %d uploads by %d users", args.uploads, args.users)
-        result = asyncio.run(drive(base_url, clips, args.users, args.timeout))
+        if args.uploads:
+            result = asyncio.run(drive(base_url, clips, args.users, args.timeout))
+        else:
+            result = {"lost": 0, "results": 0}
+        result["brute_force"] = asyncio.run(brute_force(base_url, args.guesses))
+        logger.info("brute force: %s", result["brute_force"])
     except Exception as exc:
         logger.error("load test aborted: %s", exc)
         result = {"error": str(exc), "lost": args.uploads}

@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,6 +44,9 @@ MAX_SCAN_SECONDS = 120.0
 """Wall-clock bound on the demux pass, against pathological files."""
 MAX_DECODE_ERRORS = 200
 """Corrupt packets tolerated before giving up on a file."""
+
+Check = Callable[[], None]
+"""A cooperative stop hook: called as decoding advances, it raises to stop the work."""
 
 _SUPPORTED = ", ".join(suffix.lstrip(".") for suffix in VIDEO_SUFFIXES)
 # FFmpeg reads still pictures through these demuxers; a single picture is not a video.
@@ -112,21 +115,26 @@ class _Timeline:
         return float(self.duration_ticks * self.time_base)
 
 
-def probe_video(path: Path) -> VideoInfo:
+def probe_video(
+    path: Path, *, max_frames: int = MAX_PACKETS, max_seconds: float = MAX_SCAN_SECONDS
+) -> VideoInfo:
     """Describe a video without decoding more than its first frame.
 
     Args:
         path: The video file.
+        max_frames: Refuse the file as soon as it has more video packets (frames) than this,
+            without reading the rest: bounds the probe of a file packed with tiny frames.
+        max_seconds: Wall-clock budget of the packet scan.
 
     Returns:
         Its :class:`VideoInfo`, duration and frame count measured from the packets.
 
     Raises:
-        InvalidVideoError: The file is missing, empty, not a video, or unusable.
+        InvalidVideoError: The file is missing, empty, not a video, unusable, or over a limit.
     """
     path = Path(path)
     with _open_video(path) as (container, stream):
-        timeline = _scan(path, container, stream)
+        timeline = _scan(path, container, stream, max_packets=max_frames, max_seconds=max_seconds)
     with _open_video(path) as (container, stream):
         for frame in _decoded(path, container, stream):
             return _info(container, stream, timeline, _rotation(frame), (frame.width, frame.height))
@@ -134,7 +142,7 @@ def probe_video(path: Path) -> VideoInfo:
 
 
 def sample_frames(
-    path: Path, num_frames: int = DEFAULT_NUM_FRAMES
+    path: Path, num_frames: int = DEFAULT_NUM_FRAMES, *, check: Check | None = None
 ) -> tuple[VideoInfo, list[Frame]]:
     """Decode ``num_frames`` frames spread uniformly over the whole video.
 
@@ -145,6 +153,8 @@ def sample_frames(
     Args:
         path: The video file.
         num_frames: How many frames to return at most (>= 1).
+        check: Called for every packet read and every frame decoded; it stops the work by
+            raising (a cancelled job, a spent time budget).
 
     Returns:
         The video's :class:`VideoInfo` and the sampled frames in time order.
@@ -153,7 +163,7 @@ def sample_frames(
         InvalidVideoError: The file is missing, empty, not a video, or no frame decodes.
         ValueError: ``num_frames`` is below 1.
     """
-    stream = FrameStream(path, num_frames)
+    stream = FrameStream(path, num_frames, check=check)
     frames = sorted(stream, key=lambda f: f.index)
     return stream.info, frames
 
@@ -166,7 +176,9 @@ class FrameStream:
     available once iteration has finished.
     """
 
-    def __init__(self, path: Path, num_frames: int = DEFAULT_NUM_FRAMES) -> None:
+    def __init__(
+        self, path: Path, num_frames: int = DEFAULT_NUM_FRAMES, *, check: Check | None = None
+    ) -> None:
         """Measure ``path`` and choose its ``num_frames`` frames.
 
         Raises:
@@ -177,9 +189,10 @@ class FrameStream:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
         self.path = Path(path)
         with _open_video(self.path) as (container, stream):
-            self._timeline = _scan(self.path, container, stream)
+            self._timeline = _scan(self.path, container, stream, check=check)
         self.wanted = select_indices(self._timeline.times, self._timeline.duration_s, num_frames)
         self._info: VideoInfo | None = None
+        self._check = check
 
     @property
     def info(self) -> VideoInfo:
@@ -203,6 +216,8 @@ class FrameStream:
         with _open_video(path) as (container, stream):
             stream.thread_type = "AUTO"
             for ordinal, frame in enumerate(_decoded(path, container, stream)):
+                if self._check is not None:
+                    self._check()
                 if size is None:
                     rotation, size = _rotation(frame), (frame.width, frame.height)
                     self._info = _info(container, stream, timeline, rotation, size)
@@ -338,7 +353,13 @@ def _open_failure(path: Path, exc: av.FFmpegError) -> str:
 
 
 def _scan(
-    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    *,
+    max_packets: int = MAX_PACKETS,
+    max_seconds: float = MAX_SCAN_SECONDS,
+    check: Check | None = None,
 ) -> _Timeline:
     """Demux every video packet (no decoding) and collect the frames' timestamps."""
     ticks: list[int] = []
@@ -357,10 +378,17 @@ def _scan(
                 ticks.append(tick)
             count += 1
             last_duration = packet.duration or 0
-            if count > MAX_PACKETS or time.monotonic() - started > MAX_SCAN_SECONDS:
+            if check is not None:
+                check()
+            if count > max_packets:
                 raise InvalidVideoError(
-                    f"{path.name}: too long or pathological (over {MAX_PACKETS} packets or "
-                    f"{MAX_SCAN_SECONDS:.0f} s to read); cut it into shorter clips"
+                    f"{path.name}: more than {max_packets} frames, over the limit; "
+                    "cut it into shorter clips"
+                )
+            if time.monotonic() - started > max_seconds:
+                raise InvalidVideoError(
+                    f"{path.name}: took over {max_seconds:g} s just to read (pathological "
+                    "file); re-encode it or cut it into shorter clips"
                 )
     except av.FFmpegError as exc:
         # A truncated or damaged file: keep what was readable, if anything.

@@ -21,6 +21,7 @@ from deepverify.engine import Engine, load_engine
 from deepverify.explain import class_activation_maps, frame_overlay, overlay
 from deepverify.faces import FaceDetector
 from deepverify.files import sha256_file
+from deepverify.frames import Check
 from deepverify.output import ImageWriter, report_file_names, staging, write_json, write_pages
 from deepverify.provenance import read_provenance
 from deepverify.report import Report
@@ -61,6 +62,7 @@ def analyze_video(
     explain: bool = True,
     progress: ProgressCallback | None = None,
     display_name: str | None = None,
+    check: Check | None = None,
 ) -> Report:
     """Analyse one video and return its report.
 
@@ -76,6 +78,8 @@ def analyze_video(
         progress: Called as stages advance, for progress bars and server-sent events.
         display_name: The file name the report shows; defaults to ``path``'s (the service
             stores uploads under generated names and passes the user's own).
+        check: Called as decoding advances (every packet and frame); raising from it stops
+            the analysis (the service's cancellation and time budget).
 
     Raises:
         InvalidVideoError: The file is not a decodable video.
@@ -101,7 +105,7 @@ def analyze_video(
         # "faces" the time spent detecting; both end by the time this returns.
         sampled = decode_and_detect(
             path, n_frames, detector=detector, margin=card.crop_margin, size=card.input_size,
-            notify=notify,
+            notify=notify, check=check,
         )  # fmt: skip
         sha256 = digest.result()
     provenance = read_provenance(path)  # never raises for a bad manifest: it says "unreadable"

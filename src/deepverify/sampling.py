@@ -22,7 +22,7 @@ import numpy as np
 from deepverify import crops as crops_mod
 from deepverify.explain import OVERLAY_MAX_SIDE
 from deepverify.faces import Detection, FaceDetector
-from deepverify.frames import Frame, FrameStream, VideoInfo
+from deepverify.frames import Check, Frame, FrameStream, VideoInfo
 from deepverify.imaging import downscale
 
 QUEUE_FRAMES = 3
@@ -104,6 +104,7 @@ def decode_and_detect(
     margin: float,
     size: int,
     notify: Callable[[str, float], None],
+    check: Check | None = None,
 ) -> Sampled:
     """Decode ``num_frames`` sampled frames of ``path`` and find the faces in them.
 
@@ -114,12 +115,14 @@ def decode_and_detect(
         margin: Crop margin, as in :func:`deepverify.crops.crop_face`.
         size: Crop side in pixels.
         notify: Progress callback, called from the caller's thread only.
+        check: Cooperative stop hook (see :data:`deepverify.frames.Check`), called as packets
+            and frames are decoded and before each frame's detection; raising stops the work.
 
     Raises:
         InvalidVideoError: The file is not a decodable video.
     """
     started = time.perf_counter()
-    stream = FrameStream(path, num_frames)  # the demux pass: bad files fail here
+    stream = FrameStream(path, num_frames, check=check)  # demux pass: bad files fail here
     total = len(stream.wanted)
     handoff: queue.Queue[object] = queue.Queue(maxsize=QUEUE_FRAMES)
     stop = threading.Event()
@@ -161,6 +164,8 @@ def decode_and_detect(
             if isinstance(item, BaseException):
                 raise item
             assert isinstance(item, Frame)
+            if check is not None:
+                check()
             notify("decode", min(1.0, (len(frames) + 1) / total) if total else 1.0)
             tick = time.perf_counter()
             frames.append(_reduce(item, detector, margin=margin, size=size))

@@ -118,11 +118,21 @@ class FakeAnalyzer:
         self.calls: list[Path] = []
 
     def __call__(
-        self, video_path: Path, *, out_dir: Path, progress: Any, display_name: str | None = None
+        self,
+        video_path: Path,
+        *,
+        out_dir: Path,
+        progress: Any,
+        display_name: str | None = None,
+        check: Any = None,
     ) -> dict[str, Any]:
         self.calls.append(video_path)
-        if not self.gate.wait(timeout=30):
-            raise RuntimeError("the test never opened the gate")
+        waiting_since = time.monotonic()
+        while not self.gate.wait(timeout=0.05):  # checking as the pipeline does while it decodes
+            if check is not None:
+                check()
+            if time.monotonic() - waiting_since > 60:
+                raise RuntimeError("the test never opened the gate")
         for stage in ("decode", "faces", "model", "heatmaps", "report"):
             progress(stage, 0.5)
             if self.delay:

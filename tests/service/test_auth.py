@@ -33,6 +33,7 @@ def _claims(**changes):
         "aud": "deepverify-api",
         "sub": "someone",
         "scope": API_SCOPE,
+        "ver": 0,
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(minutes=5),
@@ -75,7 +76,7 @@ def test_password_is_stored_as_argon2(client, settings):
 def test_register_rejects_duplicates_and_bad_input(client):
     sign_up(client, "dup@example.com")
     again = client.post(
-        "/api/auth/register", json={"email": "dup@example.com", "password": "x" * 9}
+        "/api/auth/register", json={"email": "dup@example.com", "password": PASSWORD}
     )
     assert again.status_code == 409 and "already exists" in again.json()["detail"]
     for body in (
@@ -162,8 +163,8 @@ def test_bad_tokens_are_refused(client, settings):
         "no expiry": jwt.encode(_claims(sub=user_id, exp=None), key, algorithm="HS256"),
         "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(sub=user_id))}.",
         "HS512": jwt.encode(_claims(sub=user_id), key * 2, algorithm="HS512"),
-        "media scope": create_token(settings=settings, user_id=user_id, scope="video:x"),
-        "unknown user": create_token(settings=settings, user_id="0" * 32),
+        "media scope": create_token(settings=settings, user_id=user_id, version=0, scope="video:x"),
+        "unknown user": create_token(settings=settings, user_id="0" * 32, version=0),
         "garbage": "not.a.token",
     }
     for name, token in bad.items():

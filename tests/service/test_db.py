@@ -17,7 +17,7 @@ def test_migrations_match_models_and_are_idempotent(settings):
         assert current_revision(engine) is None
         upgrade_database(engine)
         upgrade_database(engine)  # a second start-up is a no-op
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0003"
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
             tables = set(inspect(conn).get_table_names())

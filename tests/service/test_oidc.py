@@ -111,9 +111,19 @@ def test_valid_token_maps_to_one_local_user(oidc_client, idp):
 
 
 def test_external_user_is_not_merged_with_a_local_account(oidc_client, idp):
-    body = {"email": "alice@idp.example", "password": "local password"}
+    body = {"email": "alice@idp.example", "password": "local harbour lantern"}
     local = oidc_client.post("/api/auth/register", json=body).json()
     assert _me(oidc_client, idp.token()).json()["id"] != local["id"]
+
+
+def test_two_subjects_with_one_e_mail_are_two_working_users(oidc_client, idp):
+    # Anyone controlling an unverified address at the provider must not lock its owner out.
+    owner = _me(oidc_client, idp.token(sub="idp|owner", email="shared@idp.example"))
+    squatter = _me(oidc_client, idp.token(sub="idp|squatter", email="shared@idp.example"))
+    assert owner.status_code == squatter.status_code == 200, (owner.text, squatter.text)
+    assert owner.json()["id"] != squatter.json()["id"]
+    again = _me(oidc_client, idp.token(sub="idp|owner", email="shared@idp.example"))
+    assert again.status_code == 200 and again.json()["id"] == owner.json()["id"]
 
 
 @pytest.mark.parametrize("database_url", [None])

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepverify.errors import ConfigError
 from deepverify.service.settings import Settings
 from deepverify.stages import ProgressCallback
+
+if TYPE_CHECKING:
+    from deepverify.frames import Check
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,7 @@ class PipelineAnalyzer:
         out_dir: Path,
         progress: ProgressCallback,
         display_name: str | None = None,
+        check: Check | None = None,
     ) -> dict[str, Any]:
         """Analyse ``video_path`` into ``out_dir``; the report names the file ``display_name``."""
         from deepverify.pipeline import analyze_video
@@ -103,5 +107,6 @@ class PipelineAnalyzer:
             progress=progress,
             # The upload is stored under a generated name; the report shows the user's own.
             display_name=display_name,
+            check=check,
         )
         return report.model_dump(mode="json")

@@ -9,6 +9,7 @@ runs on start-up of the server and the workers, and from ``deepverify db upgrade
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.errors import ConfigError
-from deepverify.service.settings import Settings
+from deepverify.service.settings import PRIVATE_FILE_MODE, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,11 @@ def current_revision(engine: Engine) -> str | None:
 def database_from_settings(settings: Settings) -> Engine:
     """Create the engine the settings describe (creating ``home`` first for SQLite)."""
     settings.ensure_dirs()
+    if settings.database_url is None:  # password hashes: readable by this user only
+        database = settings.sqlite_path
+        if not database.exists():
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+        database.chmod(PRIVATE_FILE_MODE)
     return create_db_engine(settings.sqlalchemy_url)
 
 

@@ -79,6 +79,10 @@ def _user_for(claims: TokenClaims, request: Request, settings: Settings) -> User
             )
     if user is None or not user.is_active:
         raise _unauthorized("the account no longer exists or is disabled")
+    if claims.version is not None and claims.version != user.token_version:
+        raise _unauthorized(
+            "this token was revoked (signed out or password changed): sign in again"
+        )
     return user
 
 

@@ -21,15 +21,20 @@ from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.errors import DeepverifyError
+from deepverify.service.guard import JobCancelledError, JobGuard
 from deepverify.service.models import JobStatus, Video, utcnow
 from deepverify.service.settings import Settings
+from deepverify.service.uploads import MediaLimits, over_limit
 from deepverify.stages import STAGES, ProgressCallback
+
+if TYPE_CHECKING:
+    from deepverify.frames import Check
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,8 @@ class Analyzer(Protocol):
     """Analyse one video into ``out_dir``; return the report as JSON-ready data.
 
     Raise a :class:`~deepverify.errors.DeepverifyError` for problems with the video itself; its
-    message becomes the job's failure reason.
+    message becomes the job's failure reason. Call ``check`` often (the pipeline calls it for
+    every packet and frame it decodes): it raises when the job is cancelled or over its budget.
     """
 
     def __call__(
@@ -58,6 +64,7 @@ class Analyzer(Protocol):
         out_dir: Path,
         progress: ProgressCallback,
         display_name: str | None = None,
+        check: Check | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -73,6 +80,7 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another live worker holds it
     MISSING = "missing"  # deleted
     LOST = "lost"  # our claim was taken over (we were too slow) or the video was deleted
+    CANCELLED = "cancelled"  # the video was deleted while it ran: stopped early
 
 
 def new_worker_id(prefix: str = "worker") -> str:
@@ -146,11 +154,24 @@ def claim_job(
 
 
 def claim_next(factory: sessionmaker[Session], *, worker_id: str, settings: Settings) -> str | None:
-    """Claim the oldest claimable job; its id, or None when there is none."""
+    """Claim the oldest claimable job; its id, or None when there is none.
+
+    Jobs of owners who already have ``max_running_jobs_per_user`` live jobs wait, so one user's
+    uploads cannot take every worker.
+    """
     cutoff = utcnow() - timedelta(seconds=settings.job_lease_seconds)
+    busy_owners = (
+        select(Video.owner_id)
+        .where(Video.status == JobStatus.RUNNING.value, Video.heartbeat_at >= cutoff)
+        .group_by(Video.owner_id)
+        .having(func.count() >= settings.max_running_jobs_per_user)
+    )
     with factory() as session:
         candidates = session.scalars(
-            select(Video.id).where(_claimable(cutoff)).order_by(Video.created_at).limit(8)
+            select(Video.id)
+            .where(_claimable(cutoff), Video.owner_id.not_in(busy_owners))
+            .order_by(Video.created_at)
+            .limit(8)
         ).all()
     for video_id in candidates:
         outcome = claim_job(factory, video_id=video_id, worker_id=worker_id, settings=settings)
@@ -203,16 +224,20 @@ def _fenced(video_id: str, worker_id: str) -> Any:
 class _ProgressWriter:
     """Records stage progress (throttled) and the heartbeat while a job runs."""
 
-    def __init__(self, factory: sessionmaker[Session], video_id: str, worker_id: str) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], video_id: str, worker_id: str, guard: JobGuard
+    ) -> None:
         self.factory = factory
         self.video_id = video_id
         self.worker_id = worker_id
+        self.guard = guard
         self.progress = stage_progress()
         self.stage: str | None = None
         self._last_write = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, stage: str, fraction: float) -> None:
+        self.guard()  # between and within stages: stop a cancelled or over-budget job
         fraction = min(max(float(fraction), 0.0), 1.0)
         with self._lock:
             changed_stage = stage != self.stage
@@ -225,6 +250,18 @@ class _ProgressWriter:
     def beat(self) -> None:
         with self._lock:
             self._write()
+
+    def still_ours(self) -> bool:
+        """False once the video is deleted or another worker took the job over."""
+        try:
+            with self.factory() as session:
+                found = session.scalar(
+                    select(Video.id).where(_fenced(self.video_id, self.worker_id))
+                )
+        except Exception:  # a database hiccup is not a cancellation
+            logger.warning("could not check the claim of %s", self.video_id, exc_info=True)
+            return True
+        return found is not None
 
     def _write(self, **values: Any) -> None:
         self._last_write = time.monotonic()
@@ -241,12 +278,23 @@ class _ProgressWriter:
 
 
 @contextmanager
-def _heartbeat(writer: _ProgressWriter, interval_s: float) -> Iterator[None]:
+def _heartbeat(writer: _ProgressWriter, interval_s: float, check_s: float) -> Iterator[None]:
+    """Beat every ``interval_s``; every ``check_s``, cancel the job if its video is gone.
+
+    Cancellation reads the database, so it works the same for the in-process worker and for
+    Celery workers on other machines.
+    """
     stop = threading.Event()
 
     def loop() -> None:
-        while not stop.wait(interval_s):
-            writer.beat()
+        last_beat = time.monotonic()
+        while not stop.wait(min(check_s, interval_s)):
+            if not writer.still_ours():
+                writer.guard.cancel()
+                return
+            if time.monotonic() - last_beat >= interval_s:
+                writer.beat()
+                last_beat = time.monotonic()
 
     thread = threading.Thread(target=loop, name=f"heartbeat-{writer.video_id[:8]}", daemon=True)
     thread.start()
@@ -290,17 +338,28 @@ def run_claimed(
             return Outcome.MISSING
         source = upload_path(settings, video)
         display_name = video.filename
+        too_costly = over_limit(video.media or {}, MediaLimits.from_settings(settings))
     final_dir = result_dir(settings, video_id)
     work_dir = final_dir.with_name(f"{video_id}.{worker_id}.tmp")
-    writer = _ProgressWriter(factory, video_id, worker_id)
+    guard = JobGuard(max_seconds=settings.max_analysis_seconds)
+    writer = _ProgressWriter(factory, video_id, worker_id, guard)
     logger.info("analysing %s (%s)", video_id, worker_id)
     try:
-        with _heartbeat(writer, max(settings.job_lease_seconds / 4, 0.05)):
+        beat_s = max(settings.job_lease_seconds / 4, 0.05)
+        with _heartbeat(writer, beat_s, settings.cancel_check_seconds):
             _remove_leftovers(settings, video_id)
             work_dir.mkdir(parents=True)
+            if too_costly is not None:  # queued under laxer limits: refuse before decoding
+                raise DeepverifyError(too_costly)
             if not source.is_file():
                 raise DeepverifyError("the uploaded file is missing on the server; upload it again")
-            report = analyzer(source, out_dir=work_dir, progress=writer, display_name=display_name)
+            report = analyzer(
+                source, out_dir=work_dir, progress=writer, display_name=display_name, check=guard
+            )
+    except JobCancelledError:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        logger.info("analysis of %s cancelled: the video was deleted", video_id)
+        return Outcome.CANCELLED
     except DeepverifyError as exc:
         shutil.rmtree(work_dir, ignore_errors=True)
         ok = _finish(factory, video_id, worker_id, status=JobStatus.FAILED.value, error=str(exc))

@@ -18,10 +18,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from deepverify import __version__
 from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
 from deepverify.service.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher
+from deepverify.service.docs import add_docs
+from deepverify.service.headers import SecurityHeaders
+from deepverify.service.hygiene import BodyLimit, sweep_leftovers
 from deepverify.service.jobs import Analyzer
+from deepverify.service.keys import with_secret_key
 from deepverify.service.oidc import OIDCVerifier
 from deepverify.service.routers import auth, health, videos, web
 from deepverify.service.settings import Settings, load_settings
+from deepverify.service.throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +52,7 @@ def create_app(
         analyzer_factory: Builds one analyzer per in-process worker thread; defaults to the
             pipeline with the configured model. Ignored in Celery mode (the workers analyse).
     """
-    settings = settings or load_settings()
+    settings = with_secret_key(settings or load_settings())
     engine = database_from_settings(settings)
     session_factory = create_session_factory(engine)
     dispatcher: Dispatcher
@@ -63,6 +68,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade_database, engine)
+        await run_in_threadpool(sweep_leftovers, settings)
         dispatcher.start()
         logger.info("deepverify service ready (%s worker)", dispatcher.mode)
         try:
@@ -76,7 +82,7 @@ def create_app(
         version=__version__,
         summary="Deepfake video verification: upload a video, get a calibrated, explained verdict.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -85,6 +91,13 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.dispatcher = dispatcher
     app.state.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None
+    window = settings.login_window_seconds
+    app.state.account_throttle = Throttle(
+        max_failures=settings.login_max_failures_per_account, window_s=window
+    )
+    app.state.address_throttle = Throttle(
+        max_failures=settings.login_max_failures_per_address, window_s=window
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -92,7 +105,11 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes)
+    app.add_middleware(SecurityHeaders)
     for router in (auth.router, videos.router, health.router):
         app.include_router(router, prefix="/api")
+    if settings.api_docs:
+        add_docs(app)
     app.include_router(web.router)  # last: its catch-all must not shadow the API
     return app

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -72,11 +73,21 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A local account (``provider == "local"``) or one mapped from an external OIDC issuer."""
+    """A local account (``provider == "local"``) or one mapped from an external OIDC issuer.
+
+    An external identity is its (issuer, subject); its e-mail is an attribute that other
+    subjects may share. Only local accounts are unique by e-mail.
+    """
 
     __tablename__ = "users"
     __table_args__ = (
-        Index("uq_users_provider_email", "provider", "email", unique=True),
+        Index(
+            "uq_users_local_email",
+            "email",
+            unique=True,
+            sqlite_where=text(f"provider = '{LOCAL_PROVIDER}'"),
+            postgresql_where=text(f"provider = '{LOCAL_PROVIDER}'"),
+        ),
         Index("uq_users_provider_subject", "provider", "subject", unique=True),
     )
 
@@ -86,6 +97,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     hashed_password: Mapped[str | None] = mapped_column(String(256))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # In every local token; raising it (logout, password change) revokes the tokens issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     videos: Mapped[list[Video]] = relationship(

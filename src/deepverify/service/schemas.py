@@ -6,10 +6,11 @@ fields only together with the UI.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from deepverify.report import Report
 from deepverify.stages import STAGES
@@ -17,23 +18,45 @@ from deepverify.stages import STAGES
 _PROGRESS = f"fraction done (0 to 1) per stage, all listed from upload on: {', '.join(STAGES)}"
 
 
+# Invisible characters that make look-alike addresses: zero-width space/joiners, word joiner, BOM.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
 def normalise_email(value: str) -> str:
-    """E-mails compare case-insensitively (as every mail provider treats them)."""
-    return value.strip().lower()
+    """The form an e-mail is stored and compared in: NFKC, no invisible characters, lower case.
+
+    ``josé`` typed precomposed or with a combining accent, with a zero-width space or in
+    upper case is one address, so it can be one account only.
+    """
+    return unicodedata.normalize("NFKC", value).translate(_INVISIBLE).strip().lower()
 
 
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-    AfterValidator(normalise_email),
+    BeforeValidator(lambda value: normalise_email(value) if isinstance(value, str) else value),
+    StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
+Password = Annotated[str, Field(min_length=8, max_length=256)]
 
 
 class UserCreate(BaseModel):
     """A new local account."""
 
     email: Email
-    password: str = Field(min_length=8, max_length=256)
+    password: Password
+
+
+class PasswordChange(BaseModel):
+    """A new password, proven by the current one."""
+
+    current_password: str = Field(max_length=256)
+    new_password: Password
+
+
+class AccountDeletion(BaseModel):
+    """Confirms deleting the account: the password (local accounts; ignored for external ones)."""
+
+    password: str | None = Field(default=None, max_length=256)
 
 
 class UserPublic(BaseModel):

@@ -9,6 +9,7 @@ Two kinds of local token are issued, told apart by the ``scope`` claim:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -22,6 +23,8 @@ from deepverify.service.models import utcnow
 from deepverify.service.settings import Settings
 
 LOCAL_ALGORITHM = "HS256"
+MIN_PASSWORD_SCORE = 3  # zxcvbn: 0 (top-100 password) to 4 (strong)
+MAX_CHECKED_PASSWORD = 100  # zxcvbn's cost grows with length; a long tail adds no weakness
 API_SCOPE = "api"
 _hasher = PasswordHasher()
 
@@ -38,6 +41,7 @@ class TokenClaims:
     subject: str
     scope: str
     email: str | None = None
+    version: int | None = None  # local tokens: the user's token version when it was issued
 
 
 @cache
@@ -59,10 +63,41 @@ def verify_password(password: str, hashed: str | None) -> bool:
         return False
 
 
+def password_problem(password: str, *, email: str | None) -> str | None:
+    """Why ``password`` is too weak (common, guessable, derived from the e-mail); None if fine.
+
+    Strength is estimated with zxcvbn (dictionaries of common passwords, names, keyboard
+    patterns, dates), given the e-mail and its parts as words an attacker would try first.
+    """
+    from zxcvbn import zxcvbn
+
+    hints = [email, *re.split(r"[@.+_-]", email)] if email else []
+    hints = [hint for hint in hints if hint]
+    lowered = password.lower()
+    if any(len(hint) >= 3 and hint.lower() in lowered for hint in hints):
+        return "the password must not contain your e-mail address or its parts"
+    result = zxcvbn(password[:MAX_CHECKED_PASSWORD], user_inputs=hints)
+    if result["score"] < MIN_PASSWORD_SCORE:
+        advice = result["feedback"].get("warning") or "it is too easy to guess"
+        return (
+            f"this password is too weak ({advice.rstrip('.').lower()}); use a longer phrase of "
+            "several unrelated words"
+        )
+    return None
+
+
 def create_token(
-    *, settings: Settings, user_id: str, scope: str = API_SCOPE, expires_in: timedelta | None = None
+    *,
+    settings: Settings,
+    user_id: str,
+    version: int,
+    scope: str = API_SCOPE,
+    expires_in: timedelta | None = None,
 ) -> str:
-    """Sign a local token for ``user_id``, valid ``expires_in`` (default: the access lifetime)."""
+    """Sign a local token for ``user_id`` at token ``version``, valid ``expires_in``.
+
+    ``expires_in`` defaults to the access-token lifetime.
+    """
     now = utcnow()
     lifetime = expires_in or timedelta(minutes=settings.access_token_expire_minutes)
     claims: dict[str, Any] = {
@@ -70,11 +105,12 @@ def create_token(
         "aud": settings.token_audience,
         "sub": user_id,
         "scope": scope,
+        "ver": version,
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
     }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=LOCAL_ALGORITHM)
+    return jwt.encode(claims, settings.signing_key, algorithm=LOCAL_ALGORITHM)
 
 
 def decode_local_token(*, settings: Settings, token: str) -> TokenClaims:
@@ -82,7 +118,7 @@ def decode_local_token(*, settings: Settings, token: str) -> TokenClaims:
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key.get_secret_value(),
+            settings.signing_key,
             algorithms=[LOCAL_ALGORITHM],
             audience=settings.token_audience,
             issuer=settings.token_issuer,
@@ -90,10 +126,14 @@ def decode_local_token(*, settings: Settings, token: str) -> TokenClaims:
         )
     except jwt.PyJWTError as exc:
         raise InvalidTokenError(str(exc)) from exc
-    scope = claims.get("scope")
+    scope, version = claims.get("scope"), claims.get("ver")
     if not isinstance(scope, str):
         raise InvalidTokenError("token has no scope")
-    return TokenClaims(issuer=settings.token_issuer, subject=str(claims["sub"]), scope=scope)
+    if not isinstance(version, int):
+        raise InvalidTokenError("token has no version")
+    return TokenClaims(
+        issuer=settings.token_issuer, subject=str(claims["sub"]), scope=scope, version=version
+    )
 
 
 def unverified_issuer(token: str) -> str | None:

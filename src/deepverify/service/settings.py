@@ -16,9 +16,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from deepverify.engine import DEFAULT_ENGINE, ENGINES
 from deepverify.errors import ConfigError
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-outside-development"
+MIN_SECRET_KEY_LENGTH = 32
 PACKAGE_STATIC_DIR = Path(__file__).resolve().parent / "static"
 MB = 1024 * 1024
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 class Settings(BaseSettings):
@@ -34,9 +36,12 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".deepverify")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    # None: a random key generated on first start and kept in ``home/secret_key`` (development).
+    secret_key: SecretStr | None = None
+    allow_generated_secret_on_public_host: bool = False
     cors_origins: list[str] = []
     web_dir: Path = PACKAGE_STATIC_DIR
+    api_docs: bool = False  # Swagger UI at /api/docs (assets from the swagger-ui-bundle package)
 
     # Database: SQLite under ``home`` unless a URL (e.g. PostgreSQL) is given.
     database_url: str | None = None
@@ -45,6 +50,9 @@ class Settings(BaseSettings):
     allow_registration: bool = True
     access_token_expire_minutes: int = Field(default=60, ge=1)
     media_token_expire_seconds: int = Field(default=300, ge=10)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_window_seconds: float = Field(default=300.0, gt=0)
     token_issuer: str = "deepverify"
     token_audience: str = "deepverify-api"
 
@@ -61,8 +69,16 @@ class Settings(BaseSettings):
 
     # Uploads.
     max_upload_bytes: int = Field(default=500 * MB, ge=1)
+    upload_timeout_seconds: float = Field(default=1800.0, gt=0)  # slow uploads are cut off
+    max_json_bytes: int = Field(default=64 * 1024, ge=1024)  # request bodies other than uploads
     max_video_pixels: int = Field(default=3840 * 2160, ge=1)
     max_video_seconds: float = Field(default=600.0, gt=0)
+    # Bounded work per upload: what decoding the whole file may cost, measured by the probe.
+    max_video_frames: int = Field(default=18_000, ge=2)  # 10 minutes at 30 fps
+    max_pixels_per_second: int = Field(default=1920 * 1080 * 60, ge=1)  # 1080p60, 4K at 15 fps
+    probe_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_pending_jobs_per_user: int = Field(default=10, ge=1)  # queued or running
+    max_running_jobs_per_user: int = Field(default=1, ge=1)
 
     # Jobs.
     broker_url: str | None = None  # set: jobs go to Celery workers instead of the in-process one
@@ -71,6 +87,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=3, ge=1)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
+    max_analysis_seconds: float = Field(default=600.0, gt=0)  # wall time of one job
+    cancel_check_seconds: float = Field(default=0.5, gt=0)  # how often a job looks for deletion
     broker_visibility_timeout_seconds: int = Field(default=3600, ge=1)
 
     # Analysis.
@@ -84,15 +102,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.environment != "development":
-            key = self.secret_key.get_secret_value()
-            if key == DEFAULT_SECRET_KEY:
-                raise ValueError(
-                    "DEEPVERIFY_SECRET_KEY must be set outside development "
-                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
-                )
-            if len(key) < 32:
-                raise ValueError("DEEPVERIFY_SECRET_KEY must be at least 32 characters long")
+        if self.secret_key is None and self.environment != "development":
+            raise ValueError(
+                "DEEPVERIFY_SECRET_KEY must be set outside development "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else None
+        if key is not None and len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"DEEPVERIFY_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
         if self.engine not in ENGINES:
             raise ValueError(f"DEEPVERIFY_ENGINE must be one of {', '.join(ENGINES)}")
         if self.oidc_issuer and not self.oidc_audience:
@@ -104,7 +123,23 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL: ``database_url`` or the SQLite file under ``home``."""
-        return self.database_url or f"sqlite:///{self.home / 'deepverify.db'}"
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite database file used when no ``database_url`` is given."""
+        return self.home / "deepverify.db"
+
+    @property
+    def signing_key(self) -> str:
+        """The key local tokens are signed with (see :mod:`deepverify.service.keys`).
+
+        Raises:
+            ConfigError: no key was configured or generated yet.
+        """
+        if self.secret_key is None:
+            raise ConfigError("no secret key: set DEEPVERIFY_SECRET_KEY")
+        return self.secret_key.get_secret_value()
 
     @property
     def uploads_dir(self) -> Path:
@@ -119,9 +154,13 @@ class Settings(BaseSettings):
         return self.broker_url is not None
 
     def ensure_dirs(self) -> None:
-        """Create ``home`` and its upload/result folders (idempotent)."""
+        """Create ``home`` and its upload/result folders, private to this user (idempotent).
+
+        They hold password hashes, the secret key and users' videos: mode 0700.
+        """
         for path in (self.home, self.uploads_dir, self.uploads_dir / "incoming", self.results_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            path.chmod(PRIVATE_DIR_MODE)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any, BinaryIO
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
 from deepverify.errors import DeepverifyError, InvalidVideoError
+from deepverify.service.settings import PRIVATE_FILE_MODE, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +116,8 @@ async def receive_file(
 
     incoming_dir.mkdir(parents=True, exist_ok=True)
     path = incoming_dir / f"{uuid.uuid4().hex}.part"
-    with removing_on_error(path), path.open("wb") as out:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with removing_on_error(path), os.fdopen(fd, "wb") as out:
         result = await _parse(body, boundary, out, limit, max_bytes, field_name)
     if result is None:
         path.unlink(missing_ok=True)
@@ -220,17 +223,74 @@ async def _parse(
     return found["filename"], found["content_type"], written, sha.hexdigest()
 
 
-def probe_upload(path: Path, *, max_pixels: int, max_seconds: float) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MediaLimits:
+    """What one video may cost to analyse, checked on upload and again before a job runs."""
+
+    max_pixels: int
+    max_seconds: float
+    max_frames: int
+    max_pixels_per_second: int
+    probe_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MediaLimits:
+        return cls(
+            max_pixels=settings.max_video_pixels,
+            max_seconds=settings.max_video_seconds,
+            max_frames=settings.max_video_frames,
+            max_pixels_per_second=settings.max_pixels_per_second,
+            probe_seconds=settings.probe_timeout_seconds,
+        )
+
+
+def over_limit(media: Mapping[str, Any], limits: MediaLimits) -> str | None:
+    """Why a video's probed facts (``VideoInfo`` fields) exceed ``limits``; None when they don't.
+
+    Decoding cost grows with frames x pixels, whatever the file size: a few hundred kilobytes
+    of near-empty frames can hold minutes of 4K decoding.
+    """
+    width, height = int(media.get("width", 0)), int(media.get("height", 0))
+    frames, fps = int(media.get("frame_count", 0)), float(media.get("fps", 0.0))
+    duration = float(media.get("duration_s", 0.0))
+    if width * height > limits.max_pixels:
+        return (
+            f"the video is {width}x{height}, larger than the limit of {limits.max_pixels} "
+            "pixels per frame; downscale it and upload again"
+        )
+    if duration > limits.max_seconds:
+        return (
+            f"the video lasts {duration:.0f} s, longer than the limit of "
+            f"{limits.max_seconds:.0f} s; trim it and upload again"
+        )
+    if frames > limits.max_frames:
+        return (
+            f"the video has {frames} frames, more than the limit of {limits.max_frames}; "
+            "trim it or lower its frame rate and upload again"
+        )
+    if width * height * fps > limits.max_pixels_per_second:
+        return (
+            f"the video decodes {width}x{height} pixels at {fps:.0f} frames per second, over the "
+            f"limit of {limits.max_pixels_per_second} pixels per second; lower its resolution or "
+            "frame rate and upload again"
+        )
+    return None
+
+
+def probe_upload(path: Path, *, limits: MediaLimits) -> dict[str, Any]:
     """Check by content that ``path`` is a video we analyse; return its probed facts.
+
+    The probe itself is bounded: it stops reading after ``limits.max_frames`` packets or
+    ``limits.probe_seconds``, so a file of millions of tiny frames is refused quickly.
 
     Raises:
         UnsupportedVideoError: not a decodable video (a still image, audio only, corrupt...),
-            a single frame, or beyond the size and duration limits.
+            a single frame, or beyond the limits.
     """
     from deepverify.frames import probe_video  # the decoding stage owns PyAV probing
 
     try:
-        info = probe_video(path)
+        info = probe_video(path, max_frames=limits.max_frames, max_seconds=limits.probe_seconds)
     except InvalidVideoError as exc:
         raise UnsupportedVideoError(str(exc)) from exc
     except Exception as exc:  # hostile files can trip errors the decoder does not wrap
@@ -240,14 +300,8 @@ def probe_upload(path: Path, *, max_pixels: int, max_seconds: float) -> dict[str
         ) from exc
     if info.frame_count < 2:
         raise UnsupportedVideoError("the file holds a single frame; upload a video file")
-    if info.width * info.height > max_pixels:
-        raise UnsupportedVideoError(
-            f"the video is {info.width}x{info.height}, larger than the limit of {max_pixels} "
-            "pixels per frame; downscale it and upload again"
-        )
-    if info.duration_s > max_seconds:
-        raise UnsupportedVideoError(
-            f"the video lasts {info.duration_s:.0f} s, longer than the limit of "
-            f"{max_seconds:.0f} s; trim it and upload again"
-        )
-    return asdict(info)
+    media = asdict(info)
+    reason = over_limit(media, limits)
+    if reason is not None:
+        raise UnsupportedVideoError(reason)
+    return media

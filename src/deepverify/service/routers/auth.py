@@ -1,4 +1,7 @@
-"""``/api/auth``: local registration and sign-in, the current user, sign-in options for the UI."""
+"""``/api/auth``: registration, sign-in (throttled), sign-out, password change, account deletion.
+
+Also the current user and the sign-in options for the UI.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +12,50 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from deepverify.defaults import VIDEO_SUFFIXES
 from deepverify.service.deps import CurrentUser, SessionDep, SettingsDep
+from deepverify.service.models import User
 from deepverify.service.schemas import (
+    AccountDeletion,
     AuthConfig,
     Message,
     OIDCConfig,
+    PasswordChange,
     Token,
     UserCreate,
     UserPublic,
     normalise_email,
 )
-from deepverify.service.security import create_token
+from deepverify.service.security import create_token, password_problem, verify_password
 from deepverify.service.services import users as users_service
+from deepverify.service.settings import Settings
+from deepverify.service.throttle import Throttle
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _throttled(request: Request, *keys: tuple[Throttle, str]) -> None:
+    """429 with ``Retry-After`` when any (throttle, key) is locked."""
+    wait = max(throttle.retry_after(key) for throttle, key in keys)
+    if wait:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed attempts; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _weak(password: str, email: str | None) -> None:
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, problem)
+
+
+def _token(settings: Settings, user: User) -> Token:
+    token = create_token(settings=settings, user_id=user.id, version=user.token_version)
+    return Token(access_token=token, expires_in=settings.access_token_expire_minutes * 60)
 
 
 @router.post(
@@ -29,17 +63,33 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
     operation_id="auth_register",
-    responses={403: {"model": Message}, 409: {"model": Message}},
+    responses={
+        400: {"model": Message},
+        403: {"model": Message},
+        409: {"model": Message},
+        429: {"model": Message},
+    },
 )
-def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> UserPublic:
-    """Create a local account (e-mail and password, at least 8 characters)."""
+def register(
+    body: UserCreate, request: Request, session: SessionDep, settings: SettingsDep
+) -> UserPublic:
+    """Create a local account (e-mail and a password that is not easy to guess).
+
+    A taken e-mail answers 409: without e-mail delivery, answering "created" would leave the
+    person unable to sign in with the password they just chose. Probing for accounts this way
+    counts as failed attempts of the client address (429 beyond the limit), like sign-in.
+    """
     if not settings.allow_registration:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "registration is disabled on this server")
+    address = (request.app.state.address_throttle, _address(request))
+    _throttled(request, address)
+    _weak(body.password, body.email)
     try:
         user = users_service.create_local_user(
             session=session, email=body.email, password=body.password
         )
     except users_service.EmailTakenError as exc:
+        address[0].failed(address[1])
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return UserPublic.model_validate(user)
 
@@ -48,25 +98,103 @@ def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> Us
     "/login",
     response_model=Token,
     operation_id="auth_login",
-    responses={401: {"model": Message}},
+    responses={401: {"model": Message}, 429: {"model": Message}},
 )
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Token:
-    """OAuth2 password flow: ``username`` (the e-mail) and ``password`` -> a bearer token."""
-    user = users_service.authenticate(
-        session=session, email=normalise_email(form.username), password=form.password
-    )
+    """OAuth2 password flow: ``username`` (the e-mail) and ``password`` -> a bearer token.
+
+    Failed attempts are counted per account and per client address; beyond the limits the
+    answer is 429 with ``Retry-After``, without checking the password.
+    """
+    email = normalise_email(form.username)
+    account = (request.app.state.account_throttle, email)
+    address = (request.app.state.address_throttle, _address(request))
+    _throttled(request, account, address)
+    user = users_service.authenticate(session=session, email=email, password=form.password)
     if user is None:
+        for throttle, key in (account, address):
+            throttle.failed(key)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "wrong e-mail or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = create_token(settings=settings, user_id=user.id)
-    return Token(access_token=token, expires_in=settings.access_token_expire_minutes * 60)
+    account[0].clear(email)
+    return _token(settings, user)
+
+
+@router.post(
+    "/logout",
+    response_model=Message,
+    operation_id="auth_logout",
+    responses={401: {"model": Message}},
+)
+def logout(user: CurrentUser, session: SessionDep) -> Message:
+    """Sign out everywhere: every token issued to this account so far stops working.
+
+    External (OIDC) tokens are the identity provider's to revoke; sign out there too.
+    """
+    users_service.revoke_tokens(session=session, user=user)
+    return Message(detail="signed out")
+
+
+@router.post(
+    "/password",
+    response_model=Token,
+    operation_id="auth_change_password",
+    responses={400: {"model": Message}, 401: {"model": Message}, 429: {"model": Message}},
+)
+def change_password(
+    body: PasswordChange,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Token:
+    """Change the password (local accounts); other sessions are signed out, this one gets a new
+    token."""
+    if user.hashed_password is None:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "this account signs in elsewhere; change it there"
+        )
+    account = (request.app.state.account_throttle, user.email or user.id)
+    _throttled(request, account)
+    if not verify_password(body.current_password, user.hashed_password):
+        account[0].failed(account[1])
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the current password is wrong")
+    _weak(body.new_password, user.email)
+    user = users_service.change_password(session=session, user=user, password=body.new_password)
+    return _token(settings, user)
+
+
+@router.delete(
+    "/me",
+    response_model=Message,
+    operation_id="auth_delete_me",
+    responses={400: {"model": Message}, 401: {"model": Message}, 429: {"model": Message}},
+)
+def delete_me(
+    body: AccountDeletion,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Message:
+    """Delete the account with all its videos, uploads and reports (local accounts confirm
+    with their password)."""
+    if user.hashed_password is not None:
+        account = (request.app.state.account_throttle, user.email or user.id)
+        _throttled(request, account)
+        if not verify_password(body.password or "", user.hashed_password):
+            account[0].failed(account[1])
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "the password is wrong")
+    users_service.delete_user(session=session, settings=settings, user=user)
+    return Message(detail="account deleted")
 
 
 @router.get(

@@ -48,6 +48,7 @@ from deepverify.service.security import create_token
 from deepverify.service.services import videos as videos_service
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import (
+    MediaLimits,
     ReceivedFile,
     UploadError,
     probe_upload,
@@ -58,6 +59,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/videos", tags=["videos"])
 
 EVENT_POLL_S = 0.5
+MAX_SKIP = 1_000_000  # far beyond any listing; keeps the offset inside the database's integer
 EVENT_MAX_S = 6 * 3600
 _NOT_FOUND = "video not found"
 _UPLOAD_BODY = {
@@ -129,6 +131,19 @@ def _owned(session: SessionDep, user: User, video_id: str) -> Video:
     return video
 
 
+def _check_pending(request: Request, settings: Settings, user: User) -> None:
+    """429 when the user already has as many videos waiting as allowed."""
+    with request.app.state.session_factory() as session:
+        pending = videos_service.count_pending(session=session, owner=user)
+    if pending >= settings.max_pending_jobs_per_user:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"you already have {pending} videos waiting for analysis (the limit); upload more "
+            "once they are done",
+            headers={"Retry-After": "30"},
+        )
+
+
 def _store(
     request: Request, settings: Settings, user: User, received: ReceivedFile
 ) -> VideoAccepted:
@@ -139,12 +154,9 @@ def _store(
         if earlier is not None:
             received.path.unlink(missing_ok=True)
             return VideoAccepted(id=earlier.id, status=earlier.status, duplicate=True)
+    _check_pending(request, settings, user)
     try:
-        media = probe_upload(
-            received.path,
-            max_pixels=settings.max_video_pixels,
-            max_seconds=settings.max_video_seconds,
-        )
+        media = probe_upload(received.path, limits=MediaLimits.from_settings(settings))
     except UploadError as exc:
         received.path.unlink(missing_ok=True)
         # The decoder names the stored file; the user knows it by their own name.
@@ -169,6 +181,7 @@ def _store(
         401: {"model": Message},
         413: {"model": Message},
         415: {"model": Message},
+        429: {"model": Message},
     },
 )
 async def upload_video(request: Request, user: CurrentUser, settings: SettingsDep) -> VideoAccepted:
@@ -176,16 +189,26 @@ async def upload_video(request: Request, user: CurrentUser, settings: SettingsDe
 
     The body is streamed to disk up to the size limit (413 beyond), then probed: anything that is
     not a decodable video answers 415 with the reason. Uploading the same content again returns
-    the earlier video (``duplicate: true``).
+    the earlier video (``duplicate: true``). A user with too many videos waiting gets 429.
     """
+    await run_in_threadpool(_check_pending, request, settings, user)  # before reading the body
     try:
-        received = await receive_file(
-            body=request.stream(),
-            content_type=request.headers.get("content-type"),
-            content_length=request.headers.get("content-length"),
-            incoming_dir=settings.uploads_dir / "incoming",
-            max_bytes=settings.max_upload_bytes,
+        received = await asyncio.wait_for(
+            receive_file(
+                body=request.stream(),
+                content_type=request.headers.get("content-type"),
+                content_length=request.headers.get("content-length"),
+                incoming_dir=settings.uploads_dir / "incoming",
+                max_bytes=settings.max_upload_bytes,
+            ),
+            timeout=settings.upload_timeout_seconds,
         )
+    except TimeoutError as exc:  # the partial file is removed by receive_file on cancellation
+        raise HTTPException(
+            status.HTTP_408_REQUEST_TIMEOUT,
+            f"the upload took longer than {settings.upload_timeout_seconds:g} s; send it again "
+            "over a faster connection",
+        ) from exc
     except UploadError as exc:
         raise HTTPException(exc.status_code, str(exc)) from exc
     try:
@@ -198,7 +221,7 @@ async def upload_video(request: Request, user: CurrentUser, settings: SettingsDe
 def list_videos(
     session: SessionDep,
     user: CurrentUser,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    skip: Annotated[int, Query(ge=0, le=MAX_SKIP)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> VideosPublic:
     """The caller's videos, newest first, one page at a time."""
@@ -240,6 +263,7 @@ def media_token(
     token = create_token(
         settings=settings,
         user_id=user.id,
+        version=user.token_version,
         scope=media_scope(video.id),
         expires_in=timedelta(seconds=lifetime),
     )
@@ -274,7 +298,7 @@ def report_html(
             # Self-contained: nothing to load, nothing to run.
             "Content-Security-Policy": "default-src 'none'; img-src data:; "
             "style-src 'unsafe-inline'; frame-ancestors 'self'",
-            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "SAMEORIGIN",  # the UI frames it; nobody else
         },
     )
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse
 
+from deepverify.service.headers import page_policy
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -46,4 +48,5 @@ def web_page(path: str, request: Request) -> FileResponse:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "the web UI is not built; the API is under /api"
         )
-    return FileResponse(page)
+    policy = page_policy(request.app.state.settings, page)
+    return FileResponse(page, headers={"Content-Security-Policy": policy})

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deepverify.errors import DeepverifyError
-from deepverify.service.models import LOCAL_PROVIDER, User
+from deepverify.service.models import LOCAL_PROVIDER, User, Video
 from deepverify.service.security import hash_password, verify_password
+from deepverify.service.services import videos as videos_service
+from deepverify.service.settings import Settings
 
 
 class EmailTakenError(DeepverifyError):
@@ -36,6 +38,32 @@ def create_local_user(*, session: Session, email: str, password: str) -> User:
         session.rollback()
         raise EmailTakenError(f"an account with e-mail {email} already exists") from exc
     return user
+
+
+def change_password(*, session: Session, user: User, password: str) -> User:
+    """Set a new password and revoke every token issued before (other sessions sign out)."""
+    user = session.merge(user)
+    user.hashed_password = hash_password(password)
+    user.token_version += 1
+    session.commit()
+    return user
+
+
+def revoke_tokens(*, session: Session, user: User) -> None:
+    """Revoke every token issued to ``user`` so far (logout)."""
+    session.execute(
+        update(User).where(User.id == user.id).values(token_version=User.token_version + 1)
+    )
+    session.commit()
+
+
+def delete_user(*, session: Session, settings: Settings, user: User) -> None:
+    """Delete the account, its videos and their files (running analyses stop: rows are gone)."""
+    videos = session.scalars(select(Video).where(Video.owner_id == user.id)).all()
+    for video in videos:
+        videos_service.delete_video(session=session, settings=settings, video=video)
+    session.execute(delete(User).where(User.id == user.id))
+    session.commit()
 
 
 def authenticate(*, session: Session, email: str, password: str) -> User | None:

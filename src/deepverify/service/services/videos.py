@@ -32,6 +32,17 @@ def find_duplicate(*, session: Session, owner: User, sha256: str) -> Video | Non
     )
 
 
+def count_pending(*, session: Session, owner: User) -> int:
+    """How many of the owner's videos are queued or running."""
+    pending = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+    total = session.scalar(
+        select(func.count())
+        .select_from(Video)
+        .where(Video.owner_id == owner.id, Video.status.in_(pending))
+    )
+    return int(total or 0)
+
+
 def create_video(
     *,
     session: Session,

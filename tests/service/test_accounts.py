@@ -1,0 +1,148 @@
+"""Accounts users control: throttled sign-in, password policy, revoking logout, password change,
+account deletion, one account per e-mail whatever its Unicode spelling."""
+
+from __future__ import annotations
+
+import pytest
+
+from deepverify.service.throttle import Throttle
+from tests.service.conftest import PASSWORD, sign_up, upload, wait_for
+
+NEW_PASSWORD = "violet tangerine submarine"
+
+
+def _login(client, email: str, password: str):
+    return client.post("/api/auth/login", data={"username": email, "password": password})
+
+
+def _bearer(response) -> dict[str, str]:
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_wrong_passwords_lock_the_account_with_429_and_retry_after(client, settings):
+    sign_up(client, "victim@example.com")
+    limit = settings.login_max_failures_per_account
+    for _ in range(limit):
+        assert _login(client, "victim@example.com", "guess").status_code == 401
+    locked = _login(client, "victim@example.com", PASSWORD)  # even the right one, for now
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 0
+    assert "too many failed attempts" in locked.json()["detail"]
+    # Look-alike spellings of the address are the same account, hence locked too.
+    assert _login(client, "VICTIM@example.com", PASSWORD).status_code == 429
+
+
+def test_one_address_cannot_try_many_accounts(make_settings, fake_analyzer):
+    from fastapi.testclient import TestClient
+
+    from deepverify.service.main import create_app
+
+    settings = make_settings(login_max_failures_per_address=3)
+    with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
+        for i in range(3):
+            assert _login(client, f"user{i}@example.com", "guess").status_code == 401
+        assert _login(client, "user9@example.com", "guess").status_code == 429
+
+
+def test_the_window_slides():
+    now = [0.0]
+    throttle = Throttle(max_failures=2, window_s=60, clock=lambda: now[0])
+    throttle.failed("k")
+    now[0] = 30
+    throttle.failed("k")
+    assert throttle.retry_after("k") == 30
+    now[0] = 60.5
+    assert throttle.retry_after("k") == 0  # the first failure left the window
+    throttle.failed("k")
+    throttle.clear("k")
+    assert throttle.retry_after("k") == 0
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["password", "12345678", "qwertyuiop", "alice@example.com", "alice2024!", "aliceexample"],
+)
+def test_weak_and_e_mail_derived_passwords_are_refused(client, password):
+    response = client.post(
+        "/api/auth/register", json={"email": "alice@example.com", "password": password}
+    )
+    assert response.status_code == 400, response.text
+    assert "password" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "jose\u0301@example.com",
+        "JOSÉ@example.com",
+        "jo\u200bsé@example.com",
+        "josé@example.com\ufeff",
+    ],
+)
+def test_look_alike_e_mails_are_one_account(client, variant):
+    sign_up(client, "jos\u00e9@example.com")
+    again = client.post("/api/auth/register", json={"email": variant, "password": PASSWORD})
+    assert again.status_code == 409
+    assert _login(client, variant, PASSWORD).status_code == 200
+
+
+def test_logout_revokes_the_token_and_media_tokens(client, clip_bytes):
+    headers = sign_up(client, "leaving@example.com")
+    video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+    wait_for(client, headers, video_id)
+    media = client.post(f"/api/videos/{video_id}/media-token", headers=headers).json()["token"]
+    assert client.post("/api/auth/logout", headers=headers).status_code == 200
+    assert client.get("/api/auth/me", headers=headers).status_code == 401
+    page = client.get(f"/api/videos/{video_id}/report.html", params={"token": media})
+    assert page.status_code == 401
+    fresh = _bearer(_login(client, "leaving@example.com", PASSWORD))
+    assert client.get("/api/auth/me", headers=fresh).status_code == 200
+
+
+def test_password_change_signs_out_other_sessions(client):
+    phone = sign_up(client, "change@example.com")
+    laptop = _bearer(_login(client, "change@example.com", PASSWORD))
+    wrong = client.post(
+        "/api/auth/password",
+        headers=laptop,
+        json={"current_password": "not it", "new_password": NEW_PASSWORD},
+    )
+    assert wrong.status_code == 400
+    weak = client.post(
+        "/api/auth/password",
+        headers=laptop,
+        json={"current_password": PASSWORD, "new_password": "password1"},
+    )
+    assert weak.status_code == 400
+    changed = client.post(
+        "/api/auth/password",
+        headers=laptop,
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert changed.status_code == 200
+    assert client.get("/api/auth/me", headers=phone).status_code == 401
+    assert client.get("/api/auth/me", headers=laptop).status_code == 401
+    assert client.get("/api/auth/me", headers=_bearer(changed)).status_code == 200
+    assert _login(client, "change@example.com", PASSWORD).status_code == 401
+    assert _login(client, "change@example.com", NEW_PASSWORD).status_code == 200
+
+
+def test_account_deletion_removes_videos_and_files(client, settings, clip_bytes):
+    headers = sign_up(client, "gone@example.com")
+    other = sign_up(client, "stays@example.com")
+    video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+    kept = upload(client, other, clip_bytes(1)).json()["id"]
+    wait_for(client, headers, video_id)
+    wait_for(client, other, kept)
+    uploads_before = {p.name for p in settings.uploads_dir.iterdir() if p.is_file()}
+    assert (settings.results_dir / video_id).is_dir() and len(uploads_before) == 2
+
+    refused = client.request("DELETE", "/api/auth/me", headers=headers, json={"password": "no"})
+    assert refused.status_code == 400
+    deleted = client.request("DELETE", "/api/auth/me", headers=headers, json={"password": PASSWORD})
+    assert deleted.status_code == 200
+    assert client.get("/api/auth/me", headers=headers).status_code == 401
+    assert not (settings.results_dir / video_id).exists()
+    assert len([p for p in settings.uploads_dir.iterdir() if p.is_file()]) == 1
+    assert (settings.results_dir / kept).is_dir()
+    assert _login(client, "gone@example.com", PASSWORD).status_code == 401
