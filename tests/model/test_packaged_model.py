@@ -1,0 +1,50 @@
+"""The packaged default model is pinned: its files, and its verdict on one evaluation clip.
+
+A change to decoding, face detection, cropping, normalisation or calibration that silently moves
+what users are told fails here. When the model is retrained on purpose, update the pins from
+`deepverify evaluate ../shared/data/eval` and say so in docs/model_card.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deepverify.engine import load_engine
+from deepverify.faces import create_detector
+from deepverify.files import sha256_file
+from deepverify.model import ModelCard, default_model_path
+from deepverify.pipeline import analyze_video
+
+WEIGHTS_SHA256 = "05e49ccacb9f64b28702cd71b104506c511565362e8d29bccd400a36a87f5569"
+ONNX_SHA256 = "fe6d9a65eec171e665d3f753a51801cb2e34125e31a584ece835ca6054eec225"
+PINNED_CLIP = "eval/fake/ffpp_df_519_515.mp4"
+PINNED_PROBABILITY = 0.6836  # measured with the ONNX engine, opencv-ssd, 32 frames
+
+
+def _weights() -> Path:
+    path = default_model_path()
+    assert path is not None, "the package ships a default model"
+    return path
+
+
+def test_packaged_files_are_the_pinned_ones() -> None:
+    folder = _weights().parent
+    card = ModelCard.read(folder / "default.json")
+    assert sha256_file(folder / "default.safetensors") == WEIGHTS_SHA256 == card.weights_sha256
+    assert sha256_file(folder / "default.onnx") == ONNX_SHA256 == card.onnx_sha256
+    assert card.trained and card.detector == "opencv-ssd" and card.frames == 32
+
+
+@pytest.mark.slow
+def test_packaged_model_verdict_on_an_eval_clip_is_pinned(shared_data: Path) -> None:
+    engine = load_engine(None)
+    report = analyze_video(
+        shared_data / PINNED_CLIP,
+        model=engine,
+        detector=create_detector(engine.card.detector),
+        explain=False,
+    )
+    assert report.probability == pytest.approx(PINNED_PROBABILITY, abs=0.01)
+    assert report.verdict == "FAKE" and report.threshold == engine.card.threshold
