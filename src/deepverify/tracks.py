@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from deepverify.faces.base import Detection
-from deepverify.geometry import Box
+from deepverify.geometry import iou
 
 DEFAULT_MAX_GAP = 2
 """Sampled frames a track may miss (occlusion, a missed detection) and still be continued."""
@@ -47,17 +47,6 @@ class _Open:
     @property
     def last(self) -> Detection:
         return self.detections[-1]
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two ``(x1, y1, x2, y2)`` boxes (0 when either is empty)."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def link_tracks(

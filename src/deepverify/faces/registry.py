@@ -5,6 +5,7 @@ Reading the names imports no OpenCV (the CLI lists them in ``--help``); building
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from deepverify.errors import DetectorError
 from deepverify.faces.base import FaceDetector
 from deepverify.faces.rescue import RescuingDetector
 from deepverify.faces.weights import resolve_weights
+
+logger = logging.getLogger(__name__)
 
 # Builders take the weight files and a threshold (None: the detector's own default).
 _Builder = Callable[[dict[str, Path], "float | None"], FaceDetector]
@@ -33,6 +36,10 @@ def _build_yunet(files: dict[str, Path], min_confidence: float | None) -> FaceDe
 
 
 _REGISTRY: dict[str, _Builder] = {"opencv-ssd": _build_ssd, "yunet": _build_yunet}
+
+
+VERIFIERS = {"opencv-ssd": "yunet", "yunet": "opencv-ssd"}
+"""The detector of another architecture that confirms each second-pass face."""
 
 
 def available_detectors() -> list[str]:
@@ -77,4 +84,16 @@ def create_detector(
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise DetectorError(f"min_confidence must be in [0, 1], got {min_confidence}")
     detector = build(resolve_weights(name, model_dir), min_confidence)
-    return RescuingDetector(detector) if rescue else detector
+    if not rescue:
+        return detector
+    other = VERIFIERS[name]
+    try:
+        verifier = _REGISTRY[other](resolve_weights(other, model_dir), None)
+    except DetectorError as exc:
+        logger.warning(
+            "second detection pass without a %s verifier (%s): it keeps only confident boxes",
+            other,
+            exc,
+        )
+        verifier = None
+    return RescuingDetector(detector, verifier)

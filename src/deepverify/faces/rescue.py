@@ -7,9 +7,12 @@ as tall as the frame's short side, overlapping, so nothing is squeezed out of pr
 local contrast equalisation (CLAHE on the lightness channel). The boxes it finds keep the
 detector's own geometry, so their crops look like the ones the model was trained on.
 
-A second look finds more phantoms too, so its detections are marked ``rescued`` and
-:func:`deepverify.tracks.link_tracks` keeps a track made of rescued detections only when it
-recurs over several sampled frames (a real face persists, a phantom flickers).
+A second look finds more phantoms too (equalised fur or fruit can look face-like to the SSD),
+so each second-pass box must be confirmed twice: a detector of another architecture (the
+*verifier*: YuNet for the SSD, the SSD for YuNet) must find a face at the same place in the
+equalised surroundings, and :func:`deepverify.tracks.link_tracks` keeps a track made of rescued
+detections only when it recurs over several sampled frames (a real face persists, a phantom
+flickers). Without a verifier only second-pass boxes scoring :data:`MIN_SCORE_UNVERIFIED` count.
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ import cv2
 import numpy as np
 
 from deepverify.faces.base import Detection, FaceDetector, clip_box, non_max_suppression
+from deepverify.geometry import iou
 
 TILE_OVERLAP = 1.3
 """Tiles per frame side, relative to the bare minimum that covers it."""
 NMS_IOU = 0.4
-MIN_SCORE = 0.9
-"""Second-pass detections need this confidence: equalised tiles make textures (fur, fruit) look
-face-like to the SSD at 0.5-0.8, while the faces it recovers score above 0.95."""
+MIN_SCORE_UNVERIFIED = 0.9
+"""Without a verifier, second-pass boxes need this confidence (phantoms seen at 0.5-0.8)."""
+VERIFY_CONTEXT = 2.0
+"""Side of the square the verifier looks at, relative to the candidate box's longer side."""
+VERIFY_IOU = 0.3
 CLAHE_CLIP = 2.0
 CLAHE_GRID = (8, 8)
 
@@ -55,8 +61,9 @@ def square_tiles(width: int, height: int) -> list[tuple[int, int, int]]:
 class RescuingDetector:
     """Wraps a detector: its own result when it finds a face, else the second pass's."""
 
-    def __init__(self, detector: FaceDetector) -> None:
+    def __init__(self, detector: FaceDetector, verifier: FaceDetector | None = None) -> None:
         self.base = detector
+        self.verifier = verifier
         self.name = detector.name
 
     def detect(self, image: np.ndarray) -> list[Detection]:
@@ -72,7 +79,7 @@ class RescuingDetector:
         for x, y, side in square_tiles(width, height):
             tile = np.ascontiguousarray(bright[y : y + side, x : x + side])
             for det in self.base.detect(tile):
-                if det.score < MIN_SCORE:
+                if self.verifier is None and det.score < MIN_SCORE_UNVERIFIED:
                     continue
                 x1, y1, x2, y2 = det.box
                 box = clip_box((x1 + x, y1 + y, x2 + x, y2 + y), width, height)
@@ -80,4 +87,20 @@ class RescuingDetector:
                     tuple((px + x, py + y) for px, py in det.landmarks) if det.landmarks else None
                 )
                 found.append(dataclasses.replace(det, box=box, landmarks=landmarks, rescued=True))
-        return non_max_suppression(found, NMS_IOU)
+        kept = non_max_suppression(found, NMS_IOU)
+        return [d for d in kept if self.confirmed(bright, d)] if self.verifier else kept
+
+    def confirmed(self, bright: np.ndarray, det: Detection) -> bool:
+        """Whether the verifier finds a face where ``det`` is, in its equalised surroundings."""
+        assert self.verifier is not None
+        height, width = bright.shape[:2]
+        x1, y1, x2, y2 = det.box
+        half = VERIFY_CONTEXT * max(x2 - x1, y2 - y1) / 2
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        left, top = max(0, round(cx - half)), max(0, round(cy - half))
+        right, bottom = min(width, round(cx + half)), min(height, round(cy + half))
+        if right - left < 8 or bottom - top < 8:
+            return False
+        region = np.ascontiguousarray(bright[top:bottom, left:right])
+        local = (x1 - left, y1 - top, x2 - left, y2 - top)
+        return any(iou(v.box, local) >= VERIFY_IOU for v in self.verifier.detect(region))

@@ -1,0 +1,56 @@
+"""The second detection pass: finds the dark, small face the first misses, adds no phantoms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from deepverify.faces import create_detector
+from deepverify.faces.base import Detection
+from deepverify.faces.rescue import RescuingDetector, square_tiles
+from deepverify.frames import sample_frames
+from deepverify.tracks import link_tracks
+
+DARK_CLIP = "eval/fake/dfdc_abofeumbvv.mp4"  # 1080p, very dark, a ~90 px face
+
+
+def test_square_tiles_cover_the_frame() -> None:
+    tiles = square_tiles(1920, 1080)
+    assert len(tiles) == 3 and all(side == 1080 and y == 0 for _, y, side in tiles)
+    assert tiles[0][0] == 0 and tiles[-1][0] + 1080 == 1920
+    assert square_tiles(720, 1280)[-1] == (0, 560, 720)
+    assert square_tiles(500, 500) == [(0, 0, 500)]
+
+
+def test_dark_small_face_is_found_by_the_second_pass(shared_data: Path) -> None:
+    detector = create_detector("opencv-ssd")
+    assert isinstance(detector, RescuingDetector) and detector.verifier is not None
+    _, frames = sample_frames(shared_data / DARK_CLIP, 8)
+    first = [detector.base.detect(f.image) for f in frames]
+    both = [detector.detect(f.image) for f in frames]
+    assert not any(first)  # the whole-frame pass sees nothing
+    assert sum(bool(found) for found in both) >= 6
+    assert all(d.rescued for found in both for d in found)
+    boxes = [found[0].box for found in both if found]
+    assert all(850 < (b[0] + b[2]) / 2 < 1000 and 180 < (b[1] + b[3]) / 2 < 280 for b in boxes)
+    (track,) = link_tracks(both)
+    assert len(track.positions) >= 6
+
+
+@pytest.mark.parametrize("name", ["baboon.jpg", "apple.jpg", "butterfly.jpg"])
+def test_no_phantom_faces_from_the_second_pass(shared_data: Path, name: str) -> None:
+    image = cv2.cvtColor(cv2.imread(str(shared_data / "images" / name)), cv2.COLOR_BGR2RGB)
+    assert create_detector("opencv-ssd").detect(image) == []
+
+
+def test_a_flickering_rescued_face_is_not_a_track() -> None:
+    box = (10.0, 10.0, 50.0, 50.0)
+    rescued = Detection(box=box, score=0.8, rescued=True)
+    first = Detection(box=box, score=0.8)
+    only_once = [[rescued]] + [[] for _ in range(31)]
+    assert link_tracks(only_once) == []
+    assert len(link_tracks([[first]] + [[] for _ in range(31)])) == 1  # first-pass faces stay
+    persistent = [[rescued] for _ in range(8)] + [[] for _ in range(24)]
+    assert len(link_tracks(persistent)) == 1
