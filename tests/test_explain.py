@@ -43,6 +43,8 @@ def test_cam_equals_gradcam_on_real_crops(backbone, real_face_crops):
     torch.manual_seed(0)
     card = ModelCard.for_backbone(backbone, frames=len(real_face_crops), lstm_hidden=16)
     model = build_model(card, pretrained=False)  # random weights: the identity holds for any
+    with torch.no_grad():  # positive head weights on (post-ReLU) features: a non-empty map
+        model.frame_head.weight.abs_()
     batch = normalize(real_face_crops, mean=card.mean, std=card.std)
     cams, _ = _cams(model, batch)
     reference = _gradcam(model, batch)

@@ -82,7 +82,11 @@ def test_scan_runs_without_torch(tiny_checkpoint, real_clip, tmp_path):
     ],
 )
 def test_torch_commands_say_how_to_install_it(args, tiny_checkpoint, real_clip, tmp_path):
-    names = {"VIDEO": str(real_clip), "MODEL": str(tiny_checkpoint), "OUT": str(tmp_path / "x")}
+    names = {
+        "VIDEO": str(real_clip),
+        "MODEL": str(tiny_checkpoint),
+        "OUT": str(tmp_path / "x.safetensors"),
+    }
     code, stderr, _ = _run([names.get(a, a) for a in args])
     assert code == 1
     lines = [line for line in stderr.splitlines() if line.strip()]

@@ -39,11 +39,14 @@ def class_activation_maps(
         raise ValueError(f"weights {weights.shape} do not match {feature_maps.shape[1]} channels")
     cams = np.einsum("nfhw,f->nhw", feature_maps.astype(np.float32), weights.astype(np.float32))
     cams = np.maximum(cams, 0.0)
+    if len(cams) == 0:
+        return cams.reshape(0, size, size)
+    if cams.shape[1:] != (size, size):
+        cams = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in cams])
+    # Scaled after resizing, so every non-empty map reaches exactly 1.
     cams -= cams.min(axis=(1, 2), keepdims=True)
     cams /= _EPS + cams.max(axis=(1, 2), keepdims=True)
-    if len(cams) == 0 or cams.shape[1:] == (size, size):
-        return cams.reshape(len(cams), size, size) if len(cams) == 0 else cams
-    return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in cams])
+    return cams
 
 
 def overlay(image: np.ndarray, cam: np.ndarray, *, image_weight: float = 0.5) -> np.ndarray:

@@ -23,9 +23,9 @@ def test_db_upgrade_and_current(home):
     assert before.exit_code == 0 and "none" in before.output
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    assert "revision 0003" in result.output
     assert (home / "deepverify.db").is_file()
-    assert "revision 0001" in runner.invoke(app, ["db", "current"]).output
+    assert "revision 0003" in runner.invoke(app, ["db", "current"]).output
 
 
 def test_invalid_settings_stop_serve_with_one_line(home, monkeypatch):

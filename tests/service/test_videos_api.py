@@ -190,7 +190,8 @@ def test_health_ready_and_openapi(client):
     operations = [op for path in schema["paths"].values() for op in path.values()]
     ids = [op["operationId"] for op in operations]
     assert sorted(ids) == sorted(
-        ["auth_register", "auth_login", "auth_me", "auth_config", "videos_upload", "videos_list",
+        ["auth_register", "auth_login", "auth_me", "auth_config", "auth_logout",
+         "auth_change_password", "auth_delete_me", "videos_upload", "videos_list",
          "videos_get", "videos_delete", "videos_media_token", "videos_report_html", "videos_image",
          "videos_events", "health", "ready"]
     )  # fmt: skip

@@ -127,7 +127,7 @@ def test_training_changes_the_weights_and_lowers_the_loss_on_a_separable_set(
     train(
         _config(
             cache, out, "optim.epochs=4", "optim.lr=0.003", "optim.warmup_steps=0",
-            "data.clips_per_epoch=16", "data.hflip=0", "data.jpeg_probability=0",
+            "data.clips_per_epoch=16", "augment.hflip=0", "augment.jpeg_probability=0",
         ),
         on_step=lambda e, s, n, loss: losses.append(loss) if s == n else None,
     )  # fmt: skip

@@ -12,7 +12,6 @@ from pathlib import Path
 from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
 from deepverify.faces.base import FaceDetector
-from deepverify.faces.rescue import RescuingDetector
 from deepverify.faces.weights import resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -96,4 +95,6 @@ def create_detector(
             exc,
         )
         verifier = None
+    from deepverify.faces.rescue import RescuingDetector  # OpenCV: not for `--help`
+
     return RescuingDetector(detector, verifier)

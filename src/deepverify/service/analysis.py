@@ -29,29 +29,33 @@ def check_analysis_settings(settings: Settings) -> None:
         ConfigError: ``detector`` is not in the detector registry, or ``device`` is not a torch
             device this machine has.
     """
-    import torch
-
     from deepverify.faces import available_detectors
 
     names = available_detectors()
-    if settings.detector not in names:
+    if settings.detector is not None and settings.detector not in names:
         raise ConfigError(
             f"invalid settings: DEEPVERIFY_DETECTOR: unknown face detector {settings.detector!r}; "
             f"choose one of {', '.join(names)}"
         )
-    try:
-        device = torch.device(settings.device)
-    except (RuntimeError, ValueError):
+    kind, _, index = settings.device.partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
         raise ConfigError(
             f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not a torch device; "
             "use cpu, cuda or cuda:N"
-        ) from None
-    usable = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
-        "mps": torch.backends.mps.is_available(),
-    }
-    if not usable.get(device.type, False):
+        )
+    if kind == "cpu":
+        return
+    if settings.engine != "torch":
+        raise ConfigError(
+            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not available on this "
+            "machine's engine: onnx runs on the CPU (DEEPVERIFY_ENGINE=torch for a GPU)"
+        )
+    from deepverify.extras import require_torch
+
+    require_torch("a GPU device")
+    import torch
+
+    if not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count():
         raise ConfigError(
             f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not available on this "
             "machine; use cpu or an installed GPU"

@@ -254,7 +254,10 @@ def cache_detector(cache_dir: Path) -> str:
         meta = json.loads((cache_dir / "cache.json").read_text(encoding="utf-8"))
         return str(meta["options"]["detector"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{cache_dir} is not a face-crop cache (cache.json: {exc})") from None
+        raise DatasetError(
+            f"{cache_dir} is not a face-crop cache (cache.json: {exc}); "
+            "run `deepverify extract` first"
+        ) from None
 
 
 def _records(cache_dir: Path) -> Iterator[dict[str, Any]]:

@@ -553,4 +553,9 @@ def finalize(
         created="",
         metrics=metrics,
     )
-    return save_checkpoint(model, final, out / "model.safetensors")
+    save_checkpoint(model, final, out / "model.safetensors")
+    from deepverify.model.export import export_onnx
+
+    # scan, evaluate and serve run the ONNX graph: a finished run is ready for them.
+    _, exported = export_onnx(out / "model.safetensors")
+    return exported
