@@ -176,7 +176,8 @@ def test_sign_up_upload_verdict_heatmap_history_delete(
         page.set_viewport_size({"width": 1280, "height": 720})
 
         # One row per face track, and a chart line per track.
-        assert page.locator("table tbody tr").count() == len(report["tracks"])
+        tracks_table = page.locator("table", has_text="Face tracks and their scores")
+        assert tracks_table.locator("tbody tr").count() == len(report["tracks"])
         assert page.locator("svg[role=img] polyline").count() == len(report["tracks"])
 
         # Heatmap gallery: one thumbnail per face with a heatmap. The overlay switch (keyboard)
