@@ -68,9 +68,18 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setToken(unwrap(result).access_token);
   }, []);
 
+  // Revoke the token on the server (every session of a local account), then forget it here;
+  // an unreachable server or an external (OIDC) token still ends the session in this browser.
+  const signOut = useCallback(() => {
+    api
+      .POST("/api/auth/logout")
+      .catch(() => undefined)
+      .finally(() => setToken(null));
+  }, []);
+
   const value = useMemo<AuthContextValue>(
-    () => ({ state, signIn, acceptToken: (next) => setToken(next), signOut: () => setToken(null) }),
-    [state, signIn],
+    () => ({ state, signIn, acceptToken: (next) => setToken(next), signOut }),
+    [state, signIn, signOut],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
