@@ -52,13 +52,10 @@ def analyze(
     path: Path, model_path: Path | None, detector_name: str, frames: int
 ) -> dict[str, object]:
     """Time ``analyze_video`` on ``path`` with heatmaps, writing the report to a temp folder."""
-    import torch
-
     from deepverify.faces import DEFAULT_DETECTOR, create_detector
     from deepverify.pipeline import analyze_video, load_model
 
-    torch.set_num_threads(2)
-    model = load_model(model_path)
+    model = load_model(model_path, threads=2)  # the base install's engine: no torch here
     detector = create_detector(detector_name or DEFAULT_DETECTOR)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
