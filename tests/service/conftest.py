@@ -213,6 +213,16 @@ def upload(
     return client.post("/api/videos", headers=headers, files={"file": (name, data, content_type)})
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def wait_for(
     client: TestClient, headers: dict[str, str], video_id: str, timeout: float = 60.0
 ) -> dict[str, Any]:

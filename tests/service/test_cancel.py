@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -12,16 +9,7 @@ from deepverify.frames import sample_frames
 from deepverify.service.guard import JobCancelledError, JobGuard
 from deepverify.service.main import create_app
 from tests.service.bombs import make_frame_bomb
-from tests.service.conftest import sign_up, upload, wait_for
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.service.conftest import sign_up, upload, wait_for, wait_until
 
 
 def test_deleting_a_running_video_stops_its_analysis(make_settings, fake_analyzer, clip_bytes):
@@ -34,11 +22,11 @@ def test_deleting_a_running_video_stops_its_analysis(make_settings, fake_analyze
         with TestClient(app) as client:
             headers = sign_up(client, "carol@example.com")
             running = upload(client, headers, clip_bytes(0)).json()["id"]
-            assert _wait(lambda: len(fake_analyzer.calls) == 1)
+            assert wait_until(lambda: len(fake_analyzer.calls) == 1)
             queued = upload(client, headers, clip_bytes(1)).json()["id"]
             deleted = client.delete(f"/api/videos/{running}", headers=headers)
             assert deleted.status_code == 200
-            assert _wait(lambda: len(fake_analyzer.calls) == 2)  # the gate is still closed
+            assert wait_until(lambda: len(fake_analyzer.calls) == 2)  # the gate is still closed
             assert not fake_analyzer.gate.is_set()
             leftovers = list(settings.results_dir.glob(f"{running}*"))
             fake_analyzer.gate.set()
@@ -56,7 +44,7 @@ def test_deleting_a_queued_video_means_it_never_runs(make_settings, fake_analyze
         with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
             headers = sign_up(client, "dave@example.com")
             first = upload(client, headers, clip_bytes(0)).json()["id"]
-            assert _wait(lambda: len(fake_analyzer.calls) == 1)
+            assert wait_until(lambda: len(fake_analyzer.calls) == 1)
             second = upload(client, headers, clip_bytes(1)).json()["id"]
             assert client.delete(f"/api/videos/{second}", headers=headers).status_code == 200
             fake_analyzer.gate.set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from deepverify.service.models import Video
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import MediaLimits, over_limit
 from tests.service.bombs import BOMB_FRAMES, make_frame_bomb
-from tests.service.conftest import FakeAnalyzer, sign_up, upload, wait_for
+from tests.service.conftest import FakeAnalyzer, sign_up, upload, wait_for, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -143,18 +142,9 @@ def test_one_user_cannot_take_every_worker(gated, clip_bytes):
     bob = sign_up(client, "bob@example.com")
     first, second = (upload(client, alice, clip_bytes(i)).json()["id"] for i in (0, 1))
     bobs = upload(client, bob, clip_bytes(2)).json()["id"]
-    assert _wait(lambda: len(fake.calls) == 2)
+    assert wait_until(lambda: len(fake.calls) == 2)
     assert _statuses(client, alice, [first, second]) == ["running", "queued"]
     assert _statuses(client, bob, [bobs]) == ["running"]
     fake.gate.set()
     for video_id, headers in ((first, alice), (second, alice), (bobs, bob)):
         assert wait_for(client, headers, video_id)["status"] == "done"
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False

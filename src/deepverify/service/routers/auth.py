@@ -143,6 +143,16 @@ def logout(user: CurrentUser, session: SessionDep) -> Message:
     return Message(detail="signed out")
 
 
+def _confirm_password(request: Request, user: User, password: str, wrong: str) -> None:
+    """Check a local account's password under the per-account throttle (400 ``wrong``)."""
+    assert user.hashed_password is not None
+    account = (request.app.state.account_throttle, user.email or user.id)
+    _throttled(request, account)
+    if not verify_password(password, user.hashed_password):
+        account[0].failed(account[1])
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, wrong)
+
+
 @router.post(
     "/password",
     response_model=Token,
@@ -162,11 +172,7 @@ def change_password(
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "this account signs in elsewhere; change it there"
         )
-    account = (request.app.state.account_throttle, user.email or user.id)
-    _throttled(request, account)
-    if not verify_password(body.current_password, user.hashed_password):
-        account[0].failed(account[1])
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the current password is wrong")
+    _confirm_password(request, user, body.current_password, "the current password is wrong")
     _weak(body.new_password, user.email)
     user = users_service.change_password(session=session, user=user, password=body.new_password)
     return _token(settings, user)
@@ -188,11 +194,7 @@ def delete_me(
     """Delete the account with all its videos, uploads and reports (local accounts confirm
     with their password)."""
     if user.hashed_password is not None:
-        account = (request.app.state.account_throttle, user.email or user.id)
-        _throttled(request, account)
-        if not verify_password(body.password or "", user.hashed_password):
-            account[0].failed(account[1])
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "the password is wrong")
+        _confirm_password(request, user, body.password or "", "the password is wrong")
     users_service.delete_user(session=session, settings=settings, user=user)
     return Message(detail="account deleted")
 
