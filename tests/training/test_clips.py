@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,32 @@ def test_degradations_apply_alike_and_are_reproducible() -> None:
     assert np.array_equal(out, degrade(crop, d, 0))  # same clip, same frame: same pixels
     assert not np.array_equal(out, degrade(crop, d, 1))  # sensor noise changes per frame
     assert np.array_equal(degrade(crop, Degradation(), 0), crop)
+
+
+def test_paired_clips_differ_only_by_the_manipulation(
+    face_cache: tuple[Path, ExtractSummary],
+) -> None:
+    cache, _ = face_cache
+    data = DataConfig(val_fraction=0.0, clip_frames=2, clips_per_epoch=24, sbi_share=0.5,
+                      paired=True)  # fmt: skip
+    tracks, _ = load_split_tracks(cache, data)
+    # The corpus's fake shares its group with one real video (the one it was made from).
+    source = next(t for t in tracks["train"] if t.label == 0)
+    train = [
+        dataclasses.replace(t, group=source.group) if t.label == 1 else t for t in tracks["train"]
+    ]
+    ds = TrainClips(train, PRE, data, SBIConfig(), seed=5, batch_size=3)
+    for batch in StepBatches(ds):
+        assert len(batch) % 2 == 0 and batch[0] % 2 == 0  # whole pairs in every step
+    kinds = set()
+    for pair in range(len(ds) // 2):
+        real, fake = ds.spec(2 * pair), ds.spec(2 * pair + 1)
+        assert (real.label, fake.label) == (0, 1) and real.blend is None
+        assert real.track.label == 0 and real.degradation == fake.degradation
+        if fake.blend is not None:  # self-blended: the real clip's own window
+            assert (fake.track, fake.positions) == (real.track, real.positions)
+            kinds.add("sbi")
+        else:
+            assert fake.track.label == 1 and real.track.group == fake.track.group
+            kinds.add("dataset")
+    assert kinds == {"sbi", "dataset"}

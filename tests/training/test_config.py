@@ -52,3 +52,37 @@ def test_bad_configs_fail_in_one_line(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_extends_merges_section_by_section(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "base.yaml").write_text(
+        "out_dir: runs/base\ndata: {cache: cache, clip_frames: 4, balance: true}\n"
+        "optim: {epochs: 8, lr: 0.001}\n"
+    )
+    stage = tmp_path / "stage2.yaml"
+    stage.write_text(
+        "extends: base/base.yaml\nout_dir: runs/stage2\ndata: {paired: true}\n"
+        "model: {init_from: runs/base/model.safetensors}\noptim: {epochs: 2}\n"
+    )
+    cfg = load_config(stage, ["optim.lr=0.0002"])
+    assert cfg.data.cache == tmp_path / "base" / "cache"  # relative to the file that set it
+    assert cfg.out_dir == tmp_path / "runs" / "stage2"
+    assert cfg.model.init_from == tmp_path / "runs" / "base" / "model.safetensors"
+    assert cfg.data.clip_frames == 4 and cfg.data.balance and cfg.data.paired
+    assert (cfg.optim.epochs, cfg.optim.lr) == (2, 0.0002)
+    (tmp_path / "base" / "base.yaml").write_text("extends: ../stage2.yaml\n")
+    with pytest.raises(ConfigError, match="extends itself"):
+        load_config(stage)
+
+
+def test_repository_configs_load() -> None:
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    paired = load_config(configs / "default-paired.yaml")
+    default = load_config(configs / "default.yaml")
+    assert paired.data.paired and not default.data.paired
+    assert paired.model.init_from == default.out_dir / "model.safetensors"
+    assert (
+        paired.data.cache == default.data.cache
+        and paired.data.split_seed == default.data.split_seed
+    )

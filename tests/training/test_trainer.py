@@ -138,3 +138,25 @@ def test_training_changes_the_weights_and_lowers_the_loss_on_a_separable_set(
     # Mean training loss of each epoch: the last is well below the first.
     assert len(losses) == 4
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_init_from_starts_at_a_checkpoint_of_the_same_split(
+    face_cache: tuple[Path, ExtractSummary], tmp_path: Path
+) -> None:
+    cache, _ = face_cache
+    train(_config(cache, tmp_path / "first", "optim.epochs=1"))
+    start_path = tmp_path / "first" / "model.safetensors"
+    start, start_card = load_checkpoint(start_path)
+    init = f"model.init_from={start_path}"
+    # A learning rate too small to move anything: the run ends where it started.
+    result = train(_config(cache, tmp_path / "second", init, "optim.epochs=1", "optim.lr=1e-12"))
+    tuned, card = load_checkpoint(tmp_path / "second" / "model.safetensors")
+    assert card.training_data["init_from"] == start_card.model_id
+    assert card.training_data["split_seed"] == 0 and result.epochs_run == 1
+    tuned_params = dict(tuned.named_parameters())  # (BatchNorm statistics still move)
+    for name, value in start.named_parameters():
+        assert torch.allclose(tuned_params[name], value, atol=1e-6), name
+    with pytest.raises(ConfigError, match="another split"):
+        train(_config(cache, tmp_path / "third", init, "data.split_seed=3"))
+    with pytest.raises(ConfigError, match="differs in input_size"):
+        train(_config(cache, tmp_path / "fourth", init, "model.input_size=96"))

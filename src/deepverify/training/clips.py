@@ -240,7 +240,8 @@ def _draw(pool: list[list[list[TrackRef]]], rng: np.random.Generator) -> TrackRe
 
 
 class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Random clips, a fresh draw every epoch: ``fake_ratio`` of them fake.
+    """Random clips, a fresh draw every epoch: ``fake_ratio`` of them fake (half, in
+    (real, fake) pairs, when ``data.paired``).
 
     Each step of an epoch has one clip length T (from ``data.clip_lengths``, or
     ``data.clip_frames``) and ``batch_size * clip_frames // T`` clips, so every step costs the
@@ -265,6 +266,9 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             raise DatasetError("training needs at least one real face track")
         self.real = _pool(real, "item" if data.balance else "track")
         self.fake = _pool(fake, "method" if data.balance else "track")
+        self.real_by_group: dict[str, list[TrackRef]] = defaultdict(list)
+        for t in real:
+            self.real_by_group[t.group].append(t)
         self.pre, self.data, self.sbi, self.seed = pre, data, sbi, seed
         self.augment = augment or AugmentConfig()
         self.batch_size = batch_size
@@ -280,7 +284,10 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         for step in range(self.steps):
             rng = np.random.default_rng([self.seed, epoch, step, 7])
             steps = int(lengths[int(rng.integers(len(lengths)))])
-            self.plan.append((steps, max(1, budget // steps)))
+            clips = max(1, budget // steps)
+            if self.data.paired:  # whole (real, fake) pairs in every step
+                clips = max(2, clips - clips % 2)
+            self.plan.append((steps, clips))
         self.offsets = [0]
         for _, clips in self.plan:
             self.offsets.append(self.offsets[-1] + clips)
@@ -294,6 +301,8 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     def spec(self, index: int) -> ClipSpec:
         """The clip drawn for ``index`` in the current epoch."""
+        if self.data.paired:
+            return self._pair(index // 2)[index % 2]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         steps, stride = self.clip_length(index), self.data.frame_stride
         fake = bool(rng.uniform() < self.data.fake_ratio)
@@ -307,6 +316,38 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             label=int(fake),
             blend=sample_blend_params(rng, self.sbi) if fake and not use_dataset_fake else None,
             degradation=sample_degradation(rng, self.augment),
+        )
+
+    def _pair(self, pair: int) -> tuple[ClipSpec, ClipSpec]:
+        """Pair ``pair`` of the epoch: (real clip, fake clip) with one degradation draw.
+
+        A self-blended fake is its real partner's own window, blended. A dataset fake's partner
+        is a real track of its group (the video it was made from, where the corpus has it) at
+        the same relative position, else a real track drawn as usual.
+        """
+        rng = np.random.default_rng([self.seed, self.epoch, pair, 2])
+        steps, stride = self.clip_length(2 * pair), self.data.frame_stride
+        span = (steps - 1) * stride + 1
+        degradation = sample_degradation(rng, self.augment)
+        if not self.fake or rng.uniform() < self.data.sbi_share:
+            track = _draw(self.real, rng)
+            start = int(rng.integers(max(1, len(track.crops) - span + 1)))
+            positions = window(len(track.crops), steps, start, stride)
+            blend_params = sample_blend_params(rng, self.sbi)
+            return (
+                ClipSpec(track, positions, 0, None, degradation),
+                ClipSpec(track, positions, 1, blend_params, degradation),
+            )
+        fake = _draw(self.fake, rng)
+        start = int(rng.integers(max(1, len(fake.crops) - span + 1)))
+        partners = self.real_by_group.get(fake.group)
+        real = partners[int(rng.integers(len(partners)))] if partners else _draw(self.real, rng)
+        real_start = min(start, max(0, len(real.crops) - span))
+        return (
+            ClipSpec(
+                real, window(len(real.crops), steps, real_start, stride), 0, None, degradation
+            ),
+            ClipSpec(fake, window(len(fake.crops), steps, start, stride), 1, None, degradation),
         )
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:

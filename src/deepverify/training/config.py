@@ -2,7 +2,8 @@
 
 A YAML file gives any subset of the fields; ``key.path=value`` overrides from the command line
 are applied on top (values parsed as YAML, so ``optim.lr=1e-3`` is a float). Relative paths in a
-file are relative to that file's folder, never to the working directory.
+file are relative to that file's folder, never to the working directory. A file may start from
+another with ``extends: base.yaml`` and change only what differs.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class DataConfig(_Section):
         default=1.0, ge=0.0, le=1.0
     )  # of fake clips: self-blended vs dataset fakes
     balance: bool = False  # draw reals per item and dataset fakes per manipulation, then item
+    # Every fake clip comes with a real partner in the same step (its own source for a
+    # self-blended fake; a real track of the same group, when there is one, for a dataset fake),
+    # both degraded alike: the pair differs by the manipulation, not by identity or quality.
+    paired: bool = False
     val_sbi: bool = True  # validation/calibration also get self-blended versions of real tracks
     val_clips_per_track: int = Field(
         default=2, ge=1
@@ -63,6 +68,10 @@ class ModelConfig(_Section):
     # frozen (with their BatchNorm statistics), e.g. "blocks.3" for EfficientNet, "layer3" for
     # ResNeXt; "" trains everything.
     freeze_until: str = ""
+    # Start from a trained checkpoint (``.safetensors`` with its card) instead of ImageNet:
+    # fine-tuning. Its architecture must match this section, and it must have been trained on
+    # the same split (same caches, split seed and fractions), or validation would be leaked.
+    init_from: Path | None = None
 
 
 class OptimConfig(_Section):
@@ -119,7 +128,8 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         path = Path(value).expanduser()
         return str(path if path.is_absolute() else (base / path).resolve())
 
-    for section, key in ((None, "out_dir"), ("data", "cache"), ("data", "extra_caches")):
+    keys = (None, "out_dir"), ("data", "cache"), ("data", "extra_caches"), ("model", "init_from")
+    for section, key in keys:
         node = raw.get(section, {}) if section else raw
         if not isinstance(node, dict):
             continue
@@ -129,24 +139,48 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             node[key] = [resolve(v) if isinstance(v, str) else v for v in node[key]]
 
 
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            merged[key] = _merge(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_file(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """One YAML file's settings, paths resolved; ``extends: other.yaml`` (relative to the file)
+    reads that file first and lets this one override it, key by key."""
+    if path.resolve() in chain:
+        raise ConfigError(f"{path} extends itself (through {' -> '.join(str(p) for p in chain)})")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings")
+    raw: dict[str, Any] = loaded or {}
+    _resolve_paths(raw, path.resolve().parent)
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: extends must be the path of another config file")
+    return _merge(_read_file(path.resolve().parent / base, (*chain, path.resolve())), raw)
+
+
 def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
     """Read a YAML config (or the defaults) and apply ``key.path=value`` overrides.
 
     Raises:
-        ConfigError: Unreadable file, not a mapping, unknown key, wrong type or a bad override.
+        ConfigError: Unreadable file, not a mapping, unknown key, wrong type, a bad override or
+            an ``extends`` chain that loops.
     """
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path} must hold a mapping of settings")
-        raw = loaded or {}
-        _resolve_paths(raw, path.resolve().parent)
+    raw: dict[str, Any] = _read_file(path) if path is not None else {}
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

@@ -295,7 +295,10 @@ def _setup(cfg: TrainConfig) -> _Run:
         )
         calib_loader = val_loader
 
-    model = build_model(card, pretrained=cfg.model.pretrained).to(device)
+    model = build_model(card, pretrained=cfg.model.pretrained)
+    if cfg.model.init_from is not None:
+        card = _init_from(model, card, cfg)
+    model = model.to(device)
     torch.manual_seed(cfg.seed)  # identical head initialisation on every rank
     frozen_bn = freeze_backbone_prefix(model, cfg.model.freeze_until)
     if device.type == "cuda" and cfg.optim.channels_last:
@@ -312,6 +315,68 @@ def _setup(cfg: TrainConfig) -> _Run:
         train_set=train_set, train_loader=train_loader, val_loader=val_loader,
         calib_loader=calib_loader, split_summary=split_summary,
     )  # fmt: skip
+
+
+_ARCHITECTURE = (
+    "backbone",
+    "input_size",
+    "mean",
+    "std",
+    "crop_margin",
+    "lstm_hidden",
+    "lstm_layers",
+)
+_SPLIT_KEYS = ("caches", "split_seed", "val_fraction", "calib_fraction")
+
+
+def _split_record(cfg: TrainConfig) -> dict[str, Any]:
+    """What decides the three-way split, as recorded in a trained card."""
+    return {
+        "caches": [c.name for c in (cfg.data.cache, *cfg.data.extra_caches) if c is not None],
+        "split_seed": cfg.data.split_seed,
+        "val_fraction": cfg.data.val_fraction,
+        "calib_fraction": cfg.data.calib_fraction,
+    }
+
+
+def _init_from(model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig) -> ModelCard:
+    """Load the weights of ``cfg.model.init_from`` into ``model`` (fine-tuning).
+
+    Returns:
+        ``card``, with the starting model's id recorded.
+
+    Raises:
+        ConfigError: The checkpoint has another architecture, or was trained on another split
+            (its validation or calibration groups could then be in this run's training split).
+    """
+    from deepverify.model import load_checkpoint
+
+    path = cfg.model.init_from
+    assert path is not None
+    start, start_card = load_checkpoint(path)
+    differ = [f for f in _ARCHITECTURE if getattr(start_card, f) != getattr(card, f)]
+    if differ:
+        raise ConfigError(f"model.init_from {path}: its card differs in {', '.join(differ)}")
+    recorded = {k: start_card.training_data.get(k) for k in _SPLIT_KEYS}
+    wanted = _split_record(cfg)
+    if None in recorded.values():
+        logger.warning(
+            "model.init_from %s does not record its split (%s); make sure it was trained "
+            "with the same caches, split seed and fractions",
+            path,
+            ", ".join(k for k, v in recorded.items() if v is None),
+        )
+    clash = [k for k, v in recorded.items() if v is not None and v != wanted[k]]
+    if clash:
+        raise ConfigError(
+            f"model.init_from {path} was trained on another split ({', '.join(clash)} differ): "
+            "its validation and calibration groups may be in this run's training split"
+        )
+    model.load_state_dict(start.state_dict())
+    logger.info("starting from %s (%s)", path, start_card.model_id)
+    return dataclasses.replace(
+        card, training_data={**card.training_data, "init_from": start_card.model_id}
+    )
 
 
 def _resume(run: _Run, state_path: Path) -> None:
@@ -481,6 +546,13 @@ def _trained(card: ModelCard, cfg: TrainConfig, summary: dict[str, Any], epoch: 
             "epochs_at_best": epoch + 1,
             "clips_per_epoch": cfg.data.clips_per_epoch,
             "seed": cfg.seed,
+            "paired": cfg.data.paired,
+            **(
+                {"init_from": card.training_data["init_from"]}
+                if "init_from" in card.training_data
+                else {}
+            ),
+            **_split_record(cfg),
             **summary,
         },
     )
