@@ -15,6 +15,7 @@ from deepverify.training.metrics import (
     fit_threshold,
     save_reliability_plot,
     save_roc_plot,
+    within_group_auc,
 )
 
 
@@ -65,3 +66,15 @@ def test_plots_written(tmp_path: Path) -> None:
     assert roc and rel
     assert roc.read_bytes()[:4] == b"\x89PNG" and rel.stat().st_size > 1000
     assert save_roc_plot(np.ones(3), np.ones(3), tmp_path / "x.png", "x") is None
+
+
+def test_within_group_auc_compares_a_fake_with_its_own_source_only() -> None:
+    # Person "a" always scores high, person "b" always low: plain AUC rewards that, but within
+    # each group the fake sits below its real video.
+    labels = [0, 1, 0, 1]
+    scores = [0.9, 0.8, 0.2, 0.1]
+    groups = ["a", "a", "b", "b"]
+    assert within_group_auc(labels, scores, groups) == {"auc": 0.0, "pairs": 2, "groups": 2}
+    assert within_group_auc(labels, [0.1, 0.8, 0.2, 0.2], groups)["auc"] == 0.75  # a tie: half
+    lone = within_group_auc([0, 1, 1], [0.1, 0.9, 0.2], ["a", "b", "b"])
+    assert lone == {"auc": None, "pairs": 0, "groups": 0}

@@ -57,6 +57,7 @@ def test_train_resume_and_calibrated_card(
     assert card.temperature > 0 and 0.0 <= card.threshold <= 1.0
     val = card.metrics["validation"]
     assert val["clips"] > 0 and val["video"]["n"] == val["clips"]
+    assert set(val["within_group"]) == {"auc", "pairs", "groups"}
     assert card.training_data["self_blended_fakes"] is True
     out_logits = model(torch.zeros(1, 3, 3, 64, 64)).video_logits
     assert out_logits.shape == (1,)

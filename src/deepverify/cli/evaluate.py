@@ -114,6 +114,13 @@ def evaluate(
         table.add_row(level, str(m["n"]), *("n/a" if v is None else f"{v:.3f}" for v in cells))
     console.print(table)
     console.print(_manipulation_table(result))
+    pairs = result["within_group"]
+    if pairs["auc"] is not None:
+        console.print(
+            f"fake above the real video of its own group: {pairs['auc']:.3f} "
+            f"({pairs['pairs']} pairs in {pairs['groups']} groups)",
+            highlight=False,
+        )
     cm = result["video"]["confusion_matrix"]
     console.print(
         f"threshold {result['model']['threshold']:.3f}: TN {cm['tn']}  FP {cm['fp']}  "

@@ -29,6 +29,7 @@ from deepverify.training.metrics import (
     classification_metrics,
     save_reliability_plot,
     save_roc_plot,
+    within_group_auc,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def evaluate_items(
                     "file": item.path.name,
                     "label": item.label,
                     "manipulation": _manipulation(item),
+                    "group": item.group,
                     "probability": report.probability,
                     "verdict": report.verdict,
                     "tracks": len(report.tracks),
@@ -108,6 +110,7 @@ def evaluate_items(
             np.array(frame_labels, dtype=int), np.array(frame_probs), card.threshold
         ),
         "per_manipulation": per_manipulation(per_video, card.threshold),
+        "within_group": within_group_auc(labels, probs, [v["group"] for v in scored]),
         "videos": per_video,
         "no_face": no_face,
         "failed": failed,

@@ -34,6 +34,35 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: in
     return float(ece)
 
 
+def within_group_auc(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    groups: Sequence[str],
+) -> dict[str, Any]:
+    """How often a fake scores above a real video of its own group (ties count half).
+
+    Ordinary ROC AUC ranks every fake against every real, so a model that only tells one
+    person or scene from another can score well on it. Here only (real, fake) pairs sharing a
+    group — a fake and the video it was made from — are compared: 1.0 means every fake is
+    scored above its own source, 0.5 that the model cannot tell them apart.
+
+    Returns:
+        ``{"auc": float | None, "pairs": int, "groups": int}``; ``auc`` is None without a pair.
+    """
+    by_group: dict[str, tuple[list[float], list[float]]] = {}
+    for label, score, group in zip(labels, scores, groups, strict=True):
+        by_group.setdefault(group, ([], []))[int(label)].append(float(score))
+    wins = 0.0
+    pairs = used = 0
+    for real, fake in by_group.values():
+        if real and fake:
+            r, f = np.asarray(real)[:, None], np.asarray(fake)[None, :]
+            wins += float((f > r).sum()) + 0.5 * float((f == r).sum())
+            pairs += r.size * f.size
+            used += 1
+    return {"auc": wins / pairs if pairs else None, "pairs": pairs, "groups": used}
+
+
 def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
     """The temperature in [0.05, 20] that minimises the log loss of ``sigmoid(logit / T)``."""
     labels = np.asarray(labels, dtype=np.float64)

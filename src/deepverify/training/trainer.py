@@ -49,7 +49,12 @@ from deepverify.training.clips import (
     validation_specs,
 )
 from deepverify.training.config import TrainConfig
-from deepverify.training.metrics import classification_metrics, fit_temperature, fit_threshold
+from deepverify.training.metrics import (
+    classification_metrics,
+    fit_temperature,
+    fit_threshold,
+    within_group_auc,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +63,9 @@ StepCallback = Callable[[int, int, int, float], None]
 EpochCallback = Callable[[dict[str, Any]], None]
 """The metrics row of each finished epoch (rank 0)."""
 
-CSV_FIELDS = ("epoch", "train_loss", "val_loss", "val_auc", "val_accuracy", "lr", "seconds")
+CSV_FIELDS = (
+    "epoch", "train_loss", "val_loss", "val_auc", "val_pair_auc", "val_accuracy", "lr", "seconds"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -574,25 +581,38 @@ def _end_epoch(
         "train_loss": round(train_loss, 5),
         "val_loss": round(metrics.get("log_loss") or float("nan"), 5),
         "val_auc": metrics.get("roc_auc"),
+        "val_pair_auc": within_group_auc(labels, logits, _groups(val_loader))["auc"],
         "val_accuracy": metrics.get("accuracy"),
         "lr": optimizer.param_groups[0]["lr"],
     }
 
 
+def _groups(loader: DataLoader[Any]) -> list[str]:
+    """The group of each clip of a validation or calibration loader, in order."""
+    dataset = loader.dataset
+    assert isinstance(dataset, FixedClips)
+    return [spec.track.group for spec in dataset.specs]
+
+
 def _split_metrics(
-    labels: np.ndarray,
-    logits: np.ndarray,
-    frames: np.ndarray,
+    predictions: tuple[np.ndarray, np.ndarray, np.ndarray],
+    groups: list[str],
     temperature: float,
     threshold: float,
 ) -> dict[str, Any]:
+    labels, logits, frames = predictions
     probs = calibrated_probabilities(logits, temperature)
     video = classification_metrics(labels, probs, threshold) if labels.size else {}
     frame_labels = np.repeat(labels, frames.shape[1]) if frames.size else labels[:0]
     frame = classification_metrics(
         frame_labels, calibrated_probabilities(frames.reshape(-1), temperature), threshold
     )
-    return {"video": video, "frame": frame, "clips": int(labels.size)}
+    return {
+        "video": video,
+        "frame": frame,
+        "within_group": within_group_auc(labels, logits, groups),
+        "clips": int(labels.size),
+    }
 
 
 def finalize(
@@ -606,14 +626,15 @@ def finalize(
     from deepverify.model import load_checkpoint
 
     model, card = load_checkpoint(out / "best.safetensors", device=str(device))
-    labels, logits, frames = predict(model, calib_loader, device)
+    calib = predict(model, calib_loader, device)
+    labels, logits, _ = calib
     temperature = fit_temperature(labels, logits)
     threshold = fit_threshold(labels, calibrated_probabilities(logits, temperature))
-    metrics = {"calibration": _split_metrics(labels, logits, frames, temperature, threshold)}
+    fitted = temperature, threshold
+    metrics = {"calibration": _split_metrics(calib, _groups(calib_loader), *fitted)}
     if val_loader is not None and val_loader is not calib_loader:
-        metrics["validation"] = _split_metrics(
-            *predict(model, val_loader, device), temperature, threshold
-        )
+        val = predict(model, val_loader, device)
+        metrics["validation"] = _split_metrics(val, _groups(val_loader), *fitted)
     else:
         metrics["validation"] = metrics["calibration"]
     final = dataclasses.replace(
