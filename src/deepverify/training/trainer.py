@@ -258,7 +258,8 @@ class _Run:
     best_epoch: int = -1
 
 
-def _fixed_loader(tracks: list[TrackRef], cfg: TrainConfig, pre: Preprocess) -> DataLoader[Any]:
+def fixed_loader(tracks: list[TrackRef], cfg: TrainConfig, pre: Preprocess) -> DataLoader[Any]:
+    """The fixed validation (or calibration) clips of ``tracks``, in a loader."""
     return _loader(FixedClips(validation_specs(tracks, cfg.data, cfg.sbi, cfg.seed), pre), cfg)
 
 
@@ -292,9 +293,9 @@ def _setup(cfg: TrainConfig) -> _Run:
     train_loader = _loader(
         train_set, cfg, batch_sampler=StepBatches(train_set, ddp.rank, ddp.world)
     )
-    val_loader = _fixed_loader(tracks["val"], cfg, pre)
+    val_loader = fixed_loader(tracks["val"], cfg, pre)
     if tracks["calib"]:
-        calib_loader = _fixed_loader(tracks["calib"], cfg, pre)
+        calib_loader = fixed_loader(tracks["calib"], cfg, pre)
     else:
         logger.warning(
             "no calibration split (data.calib_fraction = 0): the validation split "
@@ -346,6 +347,30 @@ def _split_record(cfg: TrainConfig) -> dict[str, Any]:
     }
 
 
+def check_same_split(card: ModelCard, cfg: TrainConfig, what: str) -> None:
+    """Refuse a trained ``card`` whose recorded split differs from the one ``cfg`` makes.
+
+    Raises:
+        ConfigError: Caches, split seed or fractions differ (a card that records none of them
+            only gets a warning).
+    """
+    recorded = {k: card.training_data.get(k) for k in _SPLIT_KEYS}
+    wanted = _split_record(cfg)
+    if None in recorded.values():
+        logger.warning(
+            "%s does not record its split (%s); make sure it was trained with the same "
+            "caches, split seed and fractions",
+            what,
+            ", ".join(k for k, v in recorded.items() if v is None),
+        )
+    clash = [k for k, v in recorded.items() if v is not None and v != wanted[k]]
+    if clash:
+        raise ConfigError(
+            f"{what} was trained on another split ({', '.join(clash)} differ): its validation "
+            "and calibration groups may be in this run's training split"
+        )
+
+
 def _init_from(model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig) -> ModelCard:
     """Load the weights of ``cfg.model.init_from`` into ``model`` (fine-tuning).
 
@@ -364,21 +389,7 @@ def _init_from(model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig) -> Mo
     differ = [f for f in _ARCHITECTURE if getattr(start_card, f) != getattr(card, f)]
     if differ:
         raise ConfigError(f"model.init_from {path}: its card differs in {', '.join(differ)}")
-    recorded = {k: start_card.training_data.get(k) for k in _SPLIT_KEYS}
-    wanted = _split_record(cfg)
-    if None in recorded.values():
-        logger.warning(
-            "model.init_from %s does not record its split (%s); make sure it was trained "
-            "with the same caches, split seed and fractions",
-            path,
-            ", ".join(k for k, v in recorded.items() if v is None),
-        )
-    clash = [k for k, v in recorded.items() if v is not None and v != wanted[k]]
-    if clash:
-        raise ConfigError(
-            f"model.init_from {path} was trained on another split ({', '.join(clash)} differ): "
-            "its validation and calibration groups may be in this run's training split"
-        )
+    check_same_split(start_card, cfg, f"model.init_from {path}")
     model.load_state_dict(start.state_dict())
     logger.info("starting from %s (%s)", path, start_card.model_id)
     return dataclasses.replace(
@@ -581,13 +592,13 @@ def _end_epoch(
         "train_loss": round(train_loss, 5),
         "val_loss": round(metrics.get("log_loss") or float("nan"), 5),
         "val_auc": metrics.get("roc_auc"),
-        "val_pair_auc": within_group_auc(labels, logits, _groups(val_loader))["auc"],
+        "val_pair_auc": within_group_auc(labels, logits, clip_groups(val_loader))["auc"],
         "val_accuracy": metrics.get("accuracy"),
         "lr": optimizer.param_groups[0]["lr"],
     }
 
 
-def _groups(loader: DataLoader[Any]) -> list[str]:
+def clip_groups(loader: DataLoader[Any]) -> list[str]:
     """The group of each clip of a validation or calibration loader, in order."""
     dataset = loader.dataset
     assert isinstance(dataset, FixedClips)
@@ -631,10 +642,10 @@ def finalize(
     temperature = fit_temperature(labels, logits)
     threshold = fit_threshold(labels, calibrated_probabilities(logits, temperature))
     fitted = temperature, threshold
-    metrics = {"calibration": _split_metrics(calib, _groups(calib_loader), *fitted)}
+    metrics = {"calibration": _split_metrics(calib, clip_groups(calib_loader), *fitted)}
     if val_loader is not None and val_loader is not calib_loader:
         val = predict(model, val_loader, device)
-        metrics["validation"] = _split_metrics(val, _groups(val_loader), *fitted)
+        metrics["validation"] = _split_metrics(val, clip_groups(val_loader), *fitted)
     else:
         metrics["validation"] = metrics["calibration"]
     final = dataclasses.replace(
