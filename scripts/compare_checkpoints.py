@@ -26,9 +26,9 @@ from deepverify.errors import DeepverifyError
 from deepverify.model import load_checkpoint
 from deepverify.training.clips import Preprocess, load_split_tracks
 from deepverify.training.config import TrainConfig, load_config
+from deepverify.training.finetune import check_same_split
 from deepverify.training.metrics import classification_metrics, within_group_auc
 from deepverify.training.trainer import (
-    check_same_split,
     clip_groups,
     fixed_loader,
     make_card,

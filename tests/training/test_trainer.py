@@ -19,6 +19,7 @@ from deepverify.training import clips as clips_mod
 from deepverify.training import trainer as trainer_mod
 from deepverify.training.cache import ExtractSummary
 from deepverify.training.config import TrainConfig, load_config
+from deepverify.training.finetune import mix_states
 from deepverify.training.trainer import freeze_backbone_prefix, make_card, train
 
 TINY = [
@@ -161,3 +162,42 @@ def test_init_from_starts_at_a_checkpoint_of_the_same_split(
         train(_config(cache, tmp_path / "third", init, "data.split_seed=3"))
     with pytest.raises(ConfigError, match="differs in input_size"):
         train(_config(cache, tmp_path / "fourth", init, "model.input_size=96"))
+
+
+def test_mix_states_interpolates_floats_only() -> None:
+    start = {"w": torch.zeros(3), "n": torch.tensor(4)}
+    tuned = {"w": torch.full((3,), 2.0), "n": torch.tensor(9)}
+    mixed = mix_states(start, tuned, 0.25)
+    assert torch.equal(mixed["w"], torch.full((3,), 0.5)) and int(mixed["n"]) == 9
+
+
+def test_interpolation_with_the_start_is_chosen_on_validation(
+    face_cache: tuple[Path, ExtractSummary], tmp_path: Path
+) -> None:
+    cache, _ = face_cache
+    train(_config(cache, tmp_path / "first", "optim.epochs=1"))
+    start_path = tmp_path / "first" / "model.safetensors"
+    out = tmp_path / "second"
+    result = train(
+        _config(
+            cache,
+            out,
+            f"model.init_from={start_path}",
+            "optim.epochs=1",
+            "optim.lr=0.01",
+            "model.interpolate_with_init=[0.0, 0.5, 1.0]",
+        )
+    )
+    assert result.card is not None
+    record = result.card.training_data["interpolation"]
+    assert set(record["validation_scores"]) == {"0", "0.5", "1"}
+    assert record["validation_scores"][f"{record['alpha']:g}"] == max(
+        record["validation_scores"].values()
+    )
+    # The shipped weights are that mix of the start and the run's best epoch.
+    start, _ = load_checkpoint(start_path)
+    tuned, _ = load_checkpoint(out / "best.safetensors")
+    shipped, _ = load_checkpoint(out / "model.safetensors")
+    expected = mix_states(start.state_dict(), tuned.state_dict(), record["alpha"])
+    for name, value in shipped.state_dict().items():
+        assert torch.allclose(value.float(), expected[name].float(), atol=1e-6), name

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from deepverify.defaults import DEFAULT_NUM_FRAMES
 from deepverify.errors import ConfigError
@@ -72,6 +72,16 @@ class ModelConfig(_Section):
     # fine-tuning. Its architecture must match this section, and it must have been trained on
     # the same split (same caches, split seed and fractions), or validation would be leaked.
     init_from: Path | None = None
+    # With init_from: after training, try the weights (1 - a) * start + a * tuned for each a
+    # listed (1 = the tuned model) on the validation clips and keep the best (WiSE-FT).
+    interpolate_with_init: list[float] = []
+
+    @field_validator("interpolate_with_init")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 <= a <= 1.0 for a in value):
+            raise ValueError("interpolation weights must lie in [0, 1]")
+        return value
 
 
 class OptimConfig(_Section):

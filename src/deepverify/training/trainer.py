@@ -49,6 +49,12 @@ from deepverify.training.clips import (
     validation_specs,
 )
 from deepverify.training.config import TrainConfig
+from deepverify.training.finetune import (
+    TUNED_NAME,
+    init_from,
+    interpolate_with_init,
+    split_record,
+)
 from deepverify.training.metrics import (
     classification_metrics,
     fit_temperature,
@@ -305,7 +311,7 @@ def _setup(cfg: TrainConfig) -> _Run:
 
     model = build_model(card, pretrained=cfg.model.pretrained)
     if cfg.model.init_from is not None:
-        card = _init_from(model, card, cfg)
+        card = init_from(model, card, cfg)
     model = model.to(device)
     torch.manual_seed(cfg.seed)  # identical head initialisation on every rank
     frozen_bn = freeze_backbone_prefix(model, cfg.model.freeze_until)
@@ -323,78 +329,6 @@ def _setup(cfg: TrainConfig) -> _Run:
         train_set=train_set, train_loader=train_loader, val_loader=val_loader,
         calib_loader=calib_loader, split_summary=split_summary,
     )  # fmt: skip
-
-
-_ARCHITECTURE = (
-    "backbone",
-    "input_size",
-    "mean",
-    "std",
-    "crop_margin",
-    "lstm_hidden",
-    "lstm_layers",
-)
-_SPLIT_KEYS = ("caches", "split_seed", "val_fraction", "calib_fraction")
-
-
-def _split_record(cfg: TrainConfig) -> dict[str, Any]:
-    """What decides the three-way split, as recorded in a trained card."""
-    return {
-        "caches": [c.name for c in (cfg.data.cache, *cfg.data.extra_caches) if c is not None],
-        "split_seed": cfg.data.split_seed,
-        "val_fraction": cfg.data.val_fraction,
-        "calib_fraction": cfg.data.calib_fraction,
-    }
-
-
-def check_same_split(card: ModelCard, cfg: TrainConfig, what: str) -> None:
-    """Refuse a trained ``card`` whose recorded split differs from the one ``cfg`` makes.
-
-    Raises:
-        ConfigError: Caches, split seed or fractions differ (a card that records none of them
-            only gets a warning).
-    """
-    recorded = {k: card.training_data.get(k) for k in _SPLIT_KEYS}
-    wanted = _split_record(cfg)
-    if None in recorded.values():
-        logger.warning(
-            "%s does not record its split (%s); make sure it was trained with the same "
-            "caches, split seed and fractions",
-            what,
-            ", ".join(k for k, v in recorded.items() if v is None),
-        )
-    clash = [k for k, v in recorded.items() if v is not None and v != wanted[k]]
-    if clash:
-        raise ConfigError(
-            f"{what} was trained on another split ({', '.join(clash)} differ): its validation "
-            "and calibration groups may be in this run's training split"
-        )
-
-
-def _init_from(model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig) -> ModelCard:
-    """Load the weights of ``cfg.model.init_from`` into ``model`` (fine-tuning).
-
-    Returns:
-        ``card``, with the starting model's id recorded.
-
-    Raises:
-        ConfigError: The checkpoint has another architecture, or was trained on another split
-            (its validation or calibration groups could then be in this run's training split).
-    """
-    from deepverify.model import load_checkpoint
-
-    path = cfg.model.init_from
-    assert path is not None
-    start, start_card = load_checkpoint(path)
-    differ = [f for f in _ARCHITECTURE if getattr(start_card, f) != getattr(card, f)]
-    if differ:
-        raise ConfigError(f"model.init_from {path}: its card differs in {', '.join(differ)}")
-    check_same_split(start_card, cfg, f"model.init_from {path}")
-    model.load_state_dict(start.state_dict())
-    logger.info("starting from %s (%s)", path, start_card.model_id)
-    return dataclasses.replace(
-        card, training_data={**card.training_data, "init_from": start_card.model_id}
-    )
 
 
 def _resume(run: _Run, state_path: Path) -> None:
@@ -452,7 +386,7 @@ def _save_epoch(run: _Run, epoch: int, row: dict[str, Any]) -> None:
     if score > run.best_score:
         run.best_score, run.best_epoch = score, epoch
         card = _trained(run.card, run.cfg, run.split_summary, epoch)
-        save_checkpoint(run.model, card, out / "best.safetensors")
+        save_checkpoint(run.model, card, out / TUNED_NAME)
     torch.save(
         {
             "model": run.model.state_dict(),
@@ -531,7 +465,14 @@ def train(
     best = run.best_score if run.best_score > -0.5 else None
     result = TrainResult(None, None, run.best_epoch, best, epoch + 1 - run.start_epoch)
     if run.ddp.main:
-        final = finalize(cfg.out_dir, run.calib_loader, run.device, run.val_loader)
+        source = cfg.out_dir / TUNED_NAME
+        if cfg.model.init_from is not None and cfg.model.interpolate_with_init:
+            source, _ = interpolate_with_init(
+                cfg,
+                run.device,
+                lambda m: _selection_score(_validation_row(m, run.val_loader, run.device)),
+            )
+        final = finalize(cfg.out_dir, run.calib_loader, run.device, run.val_loader, source=source)
         result = dataclasses.replace(
             result, model_path=cfg.out_dir / "model.safetensors", card=final
         )
@@ -543,7 +484,7 @@ def train(
 def _selection_score(row: dict[str, Any]) -> float:
     """Validation AUC, ties broken by the lower validation loss (a small validation set often
     reaches AUC 1.0 early); without an AUC (one class, or no validation), minus a loss."""
-    loss = row["val_loss"] if math.isfinite(row["val_loss"]) else row["train_loss"]
+    loss = row["val_loss"] if math.isfinite(row["val_loss"]) else row.get("train_loss", 10.0)
     if row["val_auc"] is not None:
         return float(row["val_auc"]) - 1e-3 * min(float(loss), 10.0)
     return -1.0 - float(loss)
@@ -570,7 +511,7 @@ def _trained(card: ModelCard, cfg: TrainConfig, summary: dict[str, Any], epoch: 
                 if "init_from" in card.training_data
                 else {}
             ),
-            **_split_record(cfg),
+            **split_record(cfg),
             **summary,
         },
     )
@@ -585,16 +526,25 @@ def _end_epoch(
     train_loss: float,
     optimizer: torch.optim.Optimizer,
 ) -> dict[str, Any]:
-    labels, logits, frames = predict(model, val_loader, device)
-    metrics = _val_metrics(labels, logits, frames)["video"] if labels.size else {}
     return {
         "epoch": epoch,
         "train_loss": round(train_loss, 5),
+        **_validation_row(model, val_loader, device),
+        "lr": optimizer.param_groups[0]["lr"],
+    }
+
+
+def _validation_row(
+    model: DeepfakeDetector, val_loader: DataLoader[Any], device: torch.device
+) -> dict[str, Any]:
+    """Validation loss, AUC, within-group AUC and accuracy (uncalibrated) of ``model``."""
+    labels, logits, frames = predict(model, val_loader, device)
+    metrics = _val_metrics(labels, logits, frames)["video"] if labels.size else {}
+    return {
         "val_loss": round(metrics.get("log_loss") or float("nan"), 5),
         "val_auc": metrics.get("roc_auc"),
         "val_pair_auc": within_group_auc(labels, logits, clip_groups(val_loader))["auc"],
         "val_accuracy": metrics.get("accuracy"),
-        "lr": optimizer.param_groups[0]["lr"],
     }
 
 
@@ -631,12 +581,15 @@ def finalize(
     calib_loader: DataLoader[Any],
     device: torch.device,
     val_loader: DataLoader[Any] | None = None,
+    *,
+    source: Path | None = None,
 ) -> ModelCard:
-    """Fit temperature and threshold of the best model on the calibration clips; write
-    ``model.*`` with the calibration metrics and (when given) the selection split's."""
+    """Fit temperature and threshold of the best model (``source``, by default the best epoch)
+    on the calibration clips; write ``model.*`` with the calibration metrics and (when given)
+    the selection split's."""
     from deepverify.model import load_checkpoint
 
-    model, card = load_checkpoint(out / "best.safetensors", device=str(device))
+    model, card = load_checkpoint(source or out / TUNED_NAME, device=str(device))
     calib = predict(model, calib_loader, device)
     labels, logits, _ = calib
     temperature = fit_temperature(labels, logits)

@@ -1,0 +1,150 @@
+"""Fine-tuning: start from a trained checkpoint of the same split, and finish in weight space.
+
+``model.init_from`` starts a run from a trained checkpoint rather than ImageNet. The checkpoint
+must have this run's architecture, and must not record another split: its validation and
+calibration groups would then sit in this run's training split.
+
+``model.interpolate_with_init`` then finishes the run as WiSE-FT does (Wortsman et al., "Robust
+fine-tuning of zero-shot models", CVPR 2022): the weights ``(1 - a) * start + a * tuned`` are
+scored on the validation clips for each listed ``a`` (1 is the tuned model itself), and the best
+one, by the rule that picks the epoch, is what gets calibrated and shipped. Fine-tuning on a
+small corpus moves a model towards what that corpus rewards; the mix keeps what the starting
+model knew, and is chosen on the validation split, never on evaluation data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deepverify.errors import ConfigError
+from deepverify.model import DeepfakeDetector, ModelCard, save_checkpoint
+from deepverify.training.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+TUNED_NAME = "best.safetensors"  # the run's own best epoch
+MIXED_NAME = "interpolated.safetensors"  # the chosen mix, what finalize calibrates
+
+_ARCHITECTURE = (
+    "backbone",
+    "input_size",
+    "mean",
+    "std",
+    "crop_margin",
+    "lstm_hidden",
+    "lstm_layers",
+)
+_SPLIT_KEYS = ("caches", "split_seed", "val_fraction", "calib_fraction")
+
+
+def split_record(cfg: TrainConfig) -> dict[str, Any]:
+    """What decides the three-way split, as recorded in a trained card."""
+    return {
+        "caches": [c.name for c in (cfg.data.cache, *cfg.data.extra_caches) if c is not None],
+        "split_seed": cfg.data.split_seed,
+        "val_fraction": cfg.data.val_fraction,
+        "calib_fraction": cfg.data.calib_fraction,
+    }
+
+
+def check_same_split(card: ModelCard, cfg: TrainConfig, what: str) -> None:
+    """Refuse a trained ``card`` whose recorded split differs from the one ``cfg`` makes.
+
+    Raises:
+        ConfigError: Caches, split seed or fractions differ (a card that records none of them
+            only gets a warning).
+    """
+    recorded = {k: card.training_data.get(k) for k in _SPLIT_KEYS}
+    wanted = split_record(cfg)
+    if None in recorded.values():
+        logger.warning(
+            "%s does not record its split (%s); make sure it was trained with the same "
+            "caches, split seed and fractions",
+            what,
+            ", ".join(k for k, v in recorded.items() if v is None),
+        )
+    clash = [k for k, v in recorded.items() if v is not None and v != wanted[k]]
+    if clash:
+        raise ConfigError(
+            f"{what} was trained on another split ({', '.join(clash)} differ): its validation "
+            "and calibration groups may be in this run's training split"
+        )
+
+
+def init_from(model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig) -> ModelCard:
+    """Load the weights of ``cfg.model.init_from`` into ``model`` (fine-tuning).
+
+    Returns:
+        ``card``, with the starting model's id recorded.
+
+    Raises:
+        ConfigError: The checkpoint has another architecture, or was trained on another split
+            (its validation or calibration groups could then be in this run's training split).
+    """
+    from deepverify.model import load_checkpoint
+
+    path = cfg.model.init_from
+    assert path is not None
+    start, start_card = load_checkpoint(path)
+    differ = [f for f in _ARCHITECTURE if getattr(start_card, f) != getattr(card, f)]
+    if differ:
+        raise ConfigError(f"model.init_from {path}: its card differs in {', '.join(differ)}")
+    check_same_split(start_card, cfg, f"model.init_from {path}")
+    model.load_state_dict(start.state_dict())
+    logger.info("starting from %s (%s)", path, start_card.model_id)
+    return dataclasses.replace(
+        card, training_data={**card.training_data, "init_from": start_card.model_id}
+    )
+
+
+def mix_states(
+    start: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], alpha: float
+) -> dict[str, torch.Tensor]:
+    """``(1 - alpha) * start + alpha * tuned`` for every floating tensor (counters: tuned's)."""
+    return {
+        k: torch.lerp(start[k].float(), v.float(), alpha).to(v.dtype)
+        if v.is_floating_point()
+        else v
+        for k, v in tuned.items()
+    }
+
+
+def interpolate_with_init(
+    cfg: TrainConfig, device: torch.device, score: Callable[[DeepfakeDetector], float]
+) -> tuple[Path, dict[str, Any]]:
+    """Choose the weight mix of the starting and the tuned model on the validation clips.
+
+    Args:
+        cfg: The run's config (``model.init_from`` and ``model.interpolate_with_init`` set).
+        device: Where to score.
+        score: The validation score of a model (higher is better), the epoch-selection rule.
+
+    Returns:
+        The checkpoint to calibrate (``interpolated.safetensors`` in the run folder) and what
+        was tried, recorded in the card.
+    """
+    from deepverify.model import load_checkpoint
+
+    assert cfg.model.init_from is not None
+    model, card = load_checkpoint(cfg.out_dir / TUNED_NAME, device=str(device))
+    start, _ = load_checkpoint(cfg.model.init_from, device=str(device))
+    start_state = {k: v.detach().clone() for k, v in start.state_dict().items()}
+    tuned_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    scores: dict[str, float] = {}
+    for alpha in sorted(set(cfg.model.interpolate_with_init)):
+        model.load_state_dict(mix_states(start_state, tuned_state, alpha))
+        scores[f"{alpha:g}"] = round(score(model), 6)
+        logger.info("weights %g x tuned + %g x start: validation score %.4f",
+                    alpha, 1 - alpha, scores[f"{alpha:g}"])  # fmt: skip
+    chosen = max(scores, key=lambda a: (scores[a], float(a)))
+    model.load_state_dict(mix_states(start_state, tuned_state, float(chosen)))
+    record = {"alpha": float(chosen), "validation_scores": scores}
+    mixed = dataclasses.replace(card, training_data={**card.training_data, "interpolation": record})
+    save_checkpoint(model, mixed, cfg.out_dir / MIXED_NAME)
+    return cfg.out_dir / MIXED_NAME, record
