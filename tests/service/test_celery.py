@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from deepverify.service.main import create_app
-from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for
+from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for, wait_until
 
 pytestmark = pytest.mark.slow
 DEEPVERIFY = Path(sys.executable).with_name("deepverify")
@@ -85,14 +84,15 @@ class Workers:
 
 def _claimed(client: TestClient, video_id: str, timeout: float) -> str:
     """Who runs ``video_id``, as soon as a worker has claimed it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = _row(client, video_id)
-        if row.status == "running":
-            return str(row.claimed_by)
-        assert row.status == "queued", row.status
-        time.sleep(0.01)
-    raise AssertionError(f"{video_id} was never claimed")
+    seen: list[Any] = []
+
+    def claimed() -> bool:
+        seen.append(_row(client, video_id))
+        assert seen[-1].status in ("queued", "running"), seen[-1].status
+        return bool(seen[-1].status == "running")
+
+    assert wait_until(claimed, timeout), f"{video_id} was never claimed"
+    return str(seen[-1].claimed_by)
 
 
 def _row(client: TestClient, video_id: str) -> Any:

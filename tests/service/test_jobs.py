@@ -19,6 +19,7 @@ from deepverify.service.jobs import (
 )
 from deepverify.service.models import JobStatus, User, Video, utcnow
 from deepverify.service.worker import InProcessWorker
+from tests.service.conftest import wait_until
 
 
 @pytest.fixture
@@ -135,9 +136,11 @@ def test_a_job_that_keeps_killing_workers_fails(factory, settings):
 
 def test_heartbeat_keeps_a_long_job_claimed(factory, make_settings, fake_analyzer):
     settings = make_settings(job_lease_seconds=0.4)
+    lease = timedelta(seconds=settings.job_lease_seconds)
     video_id = _video(factory, settings)
-    fake_analyzer.delay = 1.2  # three leases long
+    fake_analyzer.gate.clear()  # the job runs until the test lets it finish
     assert claim_job(factory, video_id=video_id, worker_id="w1", settings=settings) is None
+    claimed_at = _row(factory, video_id).heartbeat_at
     outcomes = []
     runner = threading.Thread(
         target=lambda: outcomes.append(
@@ -148,12 +151,15 @@ def test_heartbeat_keeps_a_long_job_claimed(factory, make_settings, fake_analyze
         )
     )  # fmt: skip
     runner.start()
-    for _ in range(5):
-        time.sleep(0.2)
-        assert claim_job(factory, video_id=video_id, worker_id="w2", settings=settings) in (
-            Outcome.BUSY,
-            Outcome.ALREADY_FINISHED,
+    try:
+        # Held at the gate, the job writes nothing but heartbeats: once one lands three leases
+        # after the claim, a claim that was not renewed would long have gone stale.
+        assert wait_until(lambda: _row(factory, video_id).heartbeat_at - claimed_at > 3 * lease)
+        assert claim_job(factory, video_id=video_id, worker_id="w2", settings=settings) is (
+            Outcome.BUSY
         )
+    finally:
+        fake_analyzer.gate.set()
     runner.join()
     assert outcomes == [Outcome.DONE] and _row(factory, video_id).claimed_by == "w1"
 
@@ -191,11 +197,7 @@ def test_worker_picks_up_jobs_left_by_a_crash(factory, settings, fake_analyzer):
     )  # fmt: skip
     worker.start()
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if all(_row(factory, v).status == "done" for v in (queued, stale)):
-                break
-            time.sleep(0.05)
+        assert wait_until(lambda: all(_row(factory, v).status == "done" for v in (queued, stale)))
         assert worker.alive and worker.model_loaded
     finally:
         worker.stop()
@@ -210,9 +212,7 @@ def test_worker_reports_a_model_that_does_not_load(factory, settings):
     worker = InProcessWorker(session_factory=factory, settings=settings, analyzer_factory=broken)
     worker.start()
     try:
-        deadline = time.monotonic() + 5
-        while worker.last_error is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert wait_until(lambda: worker.last_error is not None)
         assert not worker.model_loaded
         assert "no such checkpoint" in (worker.last_error or "")
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 
 import pytest
 
@@ -11,16 +12,23 @@ from deepverify.stages import STAGES
 from tests.service.conftest import IMAGES, sign_up, upload, wait_for
 
 
-def _events(client, url, **kwargs) -> list[tuple[str, dict]]:
+def _events(client, url, on_event=None, **kwargs) -> list[tuple[str, dict]]:
+    """The events of an SSE stream, read as they arrive (``on_event`` sees each one then)."""
+    events: list[tuple[str, dict]] = []
+    fields: dict[str, str] = {}
     with client.stream("GET", url, **kwargs) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
-        text = "".join(response.iter_text())
-    events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "event" in fields:
-            events.append((fields["event"], json.loads(fields["data"])))
+        for line in response.iter_lines():
+            if ": " in line:
+                name, value = line.split(": ", 1)
+                fields[name] = value
+            elif not line and fields:  # a blank line ends an event
+                if "event" in fields:
+                    events.append((fields["event"], json.loads(fields["data"])))
+                    if on_event is not None:
+                        on_event(*events[-1])
+                fields = {}
     return events
 
 
@@ -148,9 +156,17 @@ def test_media_token_opens_only_that_videos_media(client, clip_bytes):
 
 def test_events_stream_progress_until_done(client, fake_analyzer, clip_bytes):
     headers = sign_up(client, "sse@example.com")
-    fake_analyzer.delay = 1.0
+    # The analyzer stays halfway through each stage until the stream has shown that stage.
+    shown = {stage: threading.Event() for stage in STAGES}
+    fake_analyzer.mid_stage = lambda stage: shown[stage].wait(30)
+
+    def on_event(name: str, data: dict) -> None:
+        if data.get("stage") in shown:
+            shown[data["stage"]].set()
+
     video_id = upload(client, headers, clip_bytes(0)).json()["id"]
-    events = _events(client, f"/api/videos/{video_id}/events", headers=headers)
+    events = _events(client, f"/api/videos/{video_id}/events", on_event, headers=headers)
+    assert all(event.is_set() for event in shown.values())
     names = [name for name, _ in events]
     assert names[-1] == "done" and names.count("done") == 1
     assert set(names[:-1]) == {"progress"} and len(names) >= 3
