@@ -114,7 +114,6 @@ def test_other_users_videos_do_not_exist_for_them(client, settings, clip_bytes):
         ("GET", f"{base}/report.html"),
         ("GET", f"{base}/images/heatmaps/track0_000.png"),
         ("GET", f"{base}/events"),
-        ("POST", f"{base}/media-token"),
     ]:
         response = client.request(method, path, headers=intruder)
         assert response.status_code == 404, (method, path)
@@ -135,23 +134,21 @@ def test_delete_removes_row_and_files(client, settings, clip_bytes):
 
 
 @pytest.mark.parametrize("database_url", [None])
-def test_media_token_opens_only_that_videos_media(client, clip_bytes):
+def test_media_is_read_with_the_bearer_header_only(client, clip_bytes):
     headers = sign_up(client, "media@example.com")
-    one = upload(client, headers, clip_bytes(0)).json()["id"]
-    two = upload(client, headers, clip_bytes(1)).json()["id"]
-    wait_for(client, headers, one)
-    wait_for(client, headers, two)
-    token = client.post(f"/api/videos/{one}/media-token", headers=headers).json()
-    assert token["expires_in"] == 300
-    query = {"token": token["token"]}
-    assert client.get(f"/api/videos/{one}/report.html", params=query).status_code == 200
-    events = _events(client, f"/api/videos/{one}/events", params=query)
-    assert events[-1][0] == "done"
-    # Not for the other video, not for the JSON API, not as a bearer token.
-    assert client.get(f"/api/videos/{two}/report.html", params=query).status_code == 401
-    assert client.get(f"/api/videos/{one}", params=query).status_code == 401
-    bearer = {"Authorization": f"Bearer {token['token']}"}
-    assert client.get(f"/api/videos/{one}", headers=bearer).status_code == 401
+    video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+    video = wait_for(client, headers, video_id)
+    image = video["image_base_url"] + IMAGES[0]
+    events = f"/api/videos/{video_id}/events"
+    for url in (video["report_html_url"], image):
+        assert client.get(url, headers=headers).status_code == 200, url
+    assert _events(client, events, headers=headers)[-1][0] == "done"
+    # A token in the query string is no way in, not even the owner's valid access token.
+    query = {"token": headers["Authorization"].removeprefix("Bearer ")}
+    for url in (video["report_html_url"], image, events):
+        assert client.get(url, params=query).status_code == 401, url
+    schema = client.get("/api/openapi.json").json()
+    assert not any("token" in path for path in schema["paths"])
 
 
 def test_events_stream_progress_until_done(client, fake_analyzer, clip_bytes):
@@ -208,7 +205,7 @@ def test_health_ready_and_openapi(client):
     assert sorted(ids) == sorted(
         ["auth_register", "auth_login", "auth_me", "auth_config", "auth_logout",
          "auth_change_password", "auth_delete_me", "videos_upload", "videos_list",
-         "videos_get", "videos_delete", "videos_media_token", "videos_report_html", "videos_image",
+         "videos_get", "videos_delete", "videos_report_html", "videos_image",
          "videos_events", "health", "ready"]
     )  # fmt: skip
     assert all(op.get("responses", {}).get("200") or op.get("responses", {}).get("201")

@@ -49,7 +49,6 @@ class Settings(BaseSettings):
     # Accounts.
     allow_registration: bool = True
     access_token_expire_minutes: int = Field(default=60, ge=1)
-    media_token_expire_seconds: int = Field(default=300, ge=10)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)

@@ -1,12 +1,8 @@
 """``/api/videos``: upload, list, read, delete, the report page, heatmap images, live progress.
 
 Every query is scoped to the caller: another user's video id answers 404, exactly like an id
-that does not exist.
-
-Browser media access: ``EventSource``, ``<img>`` and ``<iframe>`` cannot send an
-``Authorization`` header, so ``GET .../events``, ``.../report.html`` and ``.../images/...`` also
-accept ``?token=`` with a short-lived, read-only token for that one video, obtained from
-``POST /api/videos/{video_id}/media-token`` (sent with the bearer token as usual).
+that does not exist. Every endpoint, the event stream, report page and images included, takes the
+bearer token in the ``Authorization`` header: the web UI reads them with ``fetch``.
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ import json
 import logging
 import mimetypes
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -26,17 +21,10 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from deepverify.report import Report
-from deepverify.service.deps import (
-    CurrentUser,
-    SessionDep,
-    SettingsDep,
-    VideoReader,
-    media_scope,
-)
+from deepverify.service.deps import CurrentUser, SessionDep, SettingsDep
 from deepverify.service.jobs import result_dir, stage_progress
 from deepverify.service.models import JobStatus, User, Video
 from deepverify.service.schemas import (
-    MediaToken,
     Message,
     VideoAccepted,
     VideoEvent,
@@ -44,7 +32,6 @@ from deepverify.service.schemas import (
     VideosPublic,
     VideoSummary,
 )
-from deepverify.service.security import create_token
 from deepverify.service.services import videos as videos_service
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import (
@@ -248,28 +235,6 @@ def delete_video(
     return Message(detail="video deleted")
 
 
-@router.post(
-    "/{video_id}/media-token",
-    response_model=MediaToken,
-    operation_id="videos_media_token",
-    responses=_ERRORS,
-)
-def media_token(
-    video_id: str, session: SessionDep, user: CurrentUser, settings: SettingsDep
-) -> MediaToken:
-    """A short-lived token for ``?token=`` on this video's events, report page and images."""
-    video = _owned(session, user, video_id)
-    lifetime = settings.media_token_expire_seconds
-    token = create_token(
-        settings=settings,
-        user_id=user.id,
-        version=user.token_version,
-        scope=media_scope(video.id),
-        expires_in=timedelta(seconds=lifetime),
-    )
-    return MediaToken(token=token, expires_in=lifetime)
-
-
 def _done(session: SessionDep, user: User, video_id: str) -> Video:
     video = _owned(session, user, video_id)
     if video.status != JobStatus.DONE.value or video.report is None:
@@ -285,7 +250,7 @@ def _done(session: SessionDep, user: User, video_id: str) -> Video:
     responses={200: {"content": {"text/html": {}}}, **_ERRORS},
 )
 def report_html(
-    video_id: str, session: SessionDep, user: VideoReader, settings: SettingsDep
+    video_id: str, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> HTMLResponse:
     """The self-contained HTML report (images embedded)."""
     video = _done(session, user, video_id)
@@ -311,7 +276,7 @@ def report_html(
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **_ERRORS},
 )
 def report_image(
-    video_id: str, image_path: str, session: SessionDep, user: VideoReader, settings: SettingsDep
+    video_id: str, image_path: str, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> FileResponse:
     """An image the report names (heatmap, face crop, frame with or without overlay, timeline)."""
     video = _done(session, user, video_id)
@@ -350,7 +315,7 @@ def _event(video: Video) -> VideoEvent:
     },
 )
 def video_events(
-    video_id: str, request: Request, session: SessionDep, user: VideoReader
+    video_id: str, request: Request, session: SessionDep, user: CurrentUser
 ) -> EventSourceResponse:
     """Server-Sent Events: ``progress`` whenever the job changes, then one ``done`` and the end.
 
