@@ -20,6 +20,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from deepverify.model import ModelCard
 from deepverify.service.main import create_app
 from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for, wait_until
 
@@ -125,18 +126,24 @@ def test_celery_workers_complete_jobs_even_when_killed(
     from deepverify.service.settings import Settings
 
     settings = Settings(**values)  # type: ignore[arg-type]
+    model_id = ModelCard.read(tiny_checkpoint.with_suffix(".json")).model_id
     workers = Workers(env, tmp_path)
     try:
         with TestClient(create_app(settings)) as client:
             headers = sign_up(client, "celery@example.com")
+            # 0. Not ready until a worker reports its model loaded; then ready, naming it.
+            response = client.get("/api/ready")
+            assert response.status_code == 503 and response.json()["model"] is False
             procs = {proc.pid: proc for proc in (workers.start(), workers.start())}
+            assert wait_until(lambda: "2 worker" in str(client.get("/api/ready").json()), 120)
+            ready = client.get("/api/ready").json()
+            assert ready["mode"] == "celery" and ready["ready"] and ready["model"], ready
+            assert f"with model {model_id} (onnx)" in ready["detail"]
             # 1. A job goes through the broker to a worker and completes.
             first_id = upload(client, headers, real_clip.read_bytes()).json()["id"]
             video = wait_for(client, headers, first_id, timeout=120)
             assert video["status"] == "done", video["error"]
             assert video["report"]["verdict"] in ("REAL", "FAKE")
-            ready = client.get("/api/ready").json()
-            assert ready["mode"] == "celery" and ready["ready"], ready
 
             # 2. The worker running a job is killed; the other one takes the job over.
             video_id = upload(client, headers, long_clip.read_bytes(), name="long.mp4").json()["id"]
