@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from deepverify.service import storage
 from deepverify.service.throttle import Throttle
 from tests.service.conftest import PASSWORD, sign_up, upload, wait_for
 
@@ -134,15 +135,15 @@ def test_account_deletion_removes_videos_and_files(client, settings, clip_bytes)
     kept = upload(client, other, clip_bytes(1)).json()["id"]
     wait_for(client, headers, video_id)
     wait_for(client, other, kept)
-    uploads_before = {p.name for p in settings.uploads_dir.iterdir() if p.is_file()}
-    assert (settings.results_dir / video_id).is_dir() and len(uploads_before) == 2
+    uploads_before = {p.name for p in storage.uploads_dir(settings).iterdir() if p.is_file()}
+    assert (storage.results_dir(settings) / video_id).is_dir() and len(uploads_before) == 2
 
     refused = client.request("DELETE", "/api/auth/me", headers=headers, json={"password": "no"})
     assert refused.status_code == 400
     deleted = client.request("DELETE", "/api/auth/me", headers=headers, json={"password": PASSWORD})
     assert deleted.status_code == 200
     assert client.get("/api/auth/me", headers=headers).status_code == 401
-    assert not (settings.results_dir / video_id).exists()
-    assert len([p for p in settings.uploads_dir.iterdir() if p.is_file()]) == 1
-    assert (settings.results_dir / kept).is_dir()
+    assert not (storage.results_dir(settings) / video_id).exists()
+    assert len([p for p in storage.uploads_dir(settings).iterdir() if p.is_file()]) == 1
+    assert (storage.results_dir(settings) / kept).is_dir()
     assert _login(client, "gone@example.com", PASSWORD).status_code == 401

@@ -21,6 +21,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from deepverify.model import ModelCard
+from deepverify.service import storage
 from deepverify.service.main import create_app
 from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for, wait_until
 
@@ -159,7 +160,7 @@ def test_celery_workers_complete_jobs_even_when_killed(
             row = _row(client, video_id)
             assert row.attempts >= 2 and not row.claimed_by.startswith(f"celery-{victim}-")
             # One set of results per video, no half-written leftovers of the killed attempt.
-            results = sorted(p.name for p in settings.results_dir.iterdir())
+            results = sorted(p.name for p in storage.results_dir(settings).iterdir())
             assert results == sorted([first_id, video_id])
     finally:
         workers.stop_all()

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
+from deepverify.service import storage
 from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
 from deepverify.service.jobs import (
     Outcome,
     claim_job,
     process_job,
-    result_dir,
     run_claimed,
     stale_jobs,
 )
@@ -47,7 +47,7 @@ def _video(factory, settings, **values) -> str:
         )
         session.add(video)
         session.commit()
-        (settings.uploads_dir / video.storage_name).write_bytes(b"data")
+        (storage.uploads_dir(settings) / video.storage_name).write_bytes(b"data")
         return video.id
 
 
@@ -69,14 +69,14 @@ def test_a_job_runs_once_and_records_its_report(factory, settings, fake_analyzer
     assert row.progress == {s: 1.0 for s in ("decode", "faces", "model", "heatmaps", "report")}
     assert row.attempts == 1 and row.finished_at is not None
     assert (
-        result_dir(settings, video_id) / "report.html"
+        storage.result_dir(settings, video_id) / "report.html"
     ).read_text() == "<html><p>clip.mp4</p></html>"
     # Delivered again (at-least-once): nothing is redone.
     again = process_job(
         factory, video_id=video_id, worker_id="w2", settings=settings, analyzer=fake_analyzer
     )
     assert again is Outcome.ALREADY_FINISHED and len(fake_analyzer.calls) == 1
-    assert not list(settings.results_dir.glob("*.tmp"))
+    assert not list(storage.results_dir(settings).glob("*.tmp"))
 
 
 def test_user_errors_and_crashes_fail_the_job_with_a_reason(factory, settings, fake_analyzer):
@@ -94,7 +94,7 @@ def test_user_errors_and_crashes_fail_the_job_with_a_reason(factory, settings, f
     process_job(factory, video_id=crashed, worker_id="w", settings=settings, analyzer=fake_analyzer)
     row = _row(factory, crashed)
     assert row.status == "failed" and "internal error" in row.error and "RuntimeError" in row.error
-    assert not result_dir(settings, crashed).exists()
+    assert not storage.result_dir(settings, crashed).exists()
 
 
 def test_a_live_claim_is_respected_and_a_stale_one_taken_over(factory, settings, fake_analyzer):
@@ -109,8 +109,8 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(factory, settings,
         session.commit()
     assert stale_jobs(factory, settings=settings) == [video_id]
     # The dead worker left half-written output behind.
-    (settings.results_dir / f"{video_id}.dead.tmp").mkdir(parents=True)
-    (settings.results_dir / f".{video_id}.dead.tmp.partial-1234").mkdir()
+    (storage.results_dir(settings) / f"{video_id}.dead.tmp").mkdir(parents=True)
+    (storage.results_dir(settings) / f".{video_id}.dead.tmp.partial-1234").mkdir()
     assert (
         process_job(
             factory, video_id=video_id, worker_id="w2", settings=settings, analyzer=fake_analyzer
@@ -119,7 +119,7 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(factory, settings,
     )
     row = _row(factory, video_id)
     assert row.attempts == 2 and row.claimed_by == "w2"
-    assert [p.name for p in settings.results_dir.iterdir()] == [video_id]
+    assert [p.name for p in storage.results_dir(settings).iterdir()] == [video_id]
     # The dead worker's late result is fenced off: it no longer holds the claim.
     late = run_claimed(
         factory, video_id=video_id, worker_id="dead", settings=settings, analyzer=fake_analyzer
@@ -178,7 +178,7 @@ def test_deleted_while_running_drops_the_results(factory, settings, fake_analyze
         factory, video_id=video_id, worker_id="w", settings=settings, analyzer=delete_midway
     )
     assert outcome in (Outcome.LOST, Outcome.CANCELLED)  # finished first, or stopped
-    assert not result_dir(settings, video_id).exists()
+    assert not storage.result_dir(settings, video_id).exists()
 
 
 def test_worker_picks_up_jobs_left_by_a_crash(factory, settings, fake_analyzer):
