@@ -105,14 +105,15 @@ class FakeAnalyzer:
     Reports every stage, writes a report page and the images of one face (heatmap and plain
     crop, frame with and without overlay, named as the pipeline names them) and returns a report
     shaped like the real one. ``fail`` makes it raise a user error; ``crash`` an unexpected one;
-    ``delay`` keeps it busy (seconds); ``gate``, while cleared, holds it before its first stage;
-    ``calls`` records the videos it analysed.
+    ``gate``, while cleared, holds it before its first stage; ``mid_stage``, when set, is called
+    halfway through each stage with the stage's name (a test can hold the analyzer there until it
+    has seen that stage); ``calls`` records the videos it analysed.
     """
 
     def __init__(self) -> None:
         self.fail: str | None = None
         self.crash = False
-        self.delay = 0.0
+        self.mid_stage: Callable[[str], None] | None = None
         self.gate = threading.Event()
         self.gate.set()
         self.calls: list[Path] = []
@@ -135,8 +136,8 @@ class FakeAnalyzer:
                 raise RuntimeError("the test never opened the gate")
         for stage in ("decode", "faces", "model", "heatmaps", "report"):
             progress(stage, 0.5)
-            if self.delay:
-                time.sleep(self.delay / 5)
+            if self.mid_stage is not None:
+                self.mid_stage(stage)
             progress(stage, 1.0)
         if self.fail:
             raise DeepverifyError(self.fail)
@@ -213,13 +214,15 @@ def upload(
     return client.post("/api/videos", headers=headers, files={"file": (name, data, content_type)})
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.02
+) -> bool:
+    """Poll ``condition`` every ``interval`` s until it holds (True) or ``timeout`` s pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.02)
+        time.sleep(interval)
     return False
 
 
@@ -227,13 +230,15 @@ def wait_for(
     client: TestClient, headers: dict[str, str], video_id: str, timeout: float = 60.0
 ) -> dict[str, Any]:
     """Poll a video until its job is done or failed; return its JSON."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = client.get(f"/api/videos/{video_id}", headers=headers).json()
-        if body["status"] in ("done", "failed"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"video {video_id} still {body['status']} after {timeout} s")
+    body: dict[str, Any] = {}
+
+    def finished() -> bool:
+        body.update(client.get(f"/api/videos/{video_id}", headers=headers).json())
+        return body["status"] in ("done", "failed")
+
+    if not wait_until(finished, timeout, interval=0.05):
+        raise AssertionError(f"video {video_id} still {body['status']} after {timeout} s")
+    return body
 
 
 @pytest.fixture(scope="session")

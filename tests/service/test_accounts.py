@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from deepverify.service import storage
 from deepverify.service.throttle import Throttle
 from tests.service.conftest import PASSWORD, sign_up, upload, wait_for
 
@@ -86,15 +87,15 @@ def test_look_alike_e_mails_are_one_account(client, variant):
     assert _login(client, variant, PASSWORD).status_code == 200
 
 
-def test_logout_revokes_the_token_and_media_tokens(client, clip_bytes):
+def test_logout_revokes_the_token_for_the_api_and_the_media(client, clip_bytes):
     headers = sign_up(client, "leaving@example.com")
     video_id = upload(client, headers, clip_bytes(0)).json()["id"]
     wait_for(client, headers, video_id)
-    media = client.post(f"/api/videos/{video_id}/media-token", headers=headers).json()["token"]
+    page = f"/api/videos/{video_id}/report.html"
+    assert client.get(page, headers=headers).status_code == 200
     assert client.post("/api/auth/logout", headers=headers).status_code == 200
     assert client.get("/api/auth/me", headers=headers).status_code == 401
-    page = client.get(f"/api/videos/{video_id}/report.html", params={"token": media})
-    assert page.status_code == 401
+    assert client.get(page, headers=headers).status_code == 401
     fresh = _bearer(_login(client, "leaving@example.com", PASSWORD))
     assert client.get("/api/auth/me", headers=fresh).status_code == 200
 
@@ -134,15 +135,15 @@ def test_account_deletion_removes_videos_and_files(client, settings, clip_bytes)
     kept = upload(client, other, clip_bytes(1)).json()["id"]
     wait_for(client, headers, video_id)
     wait_for(client, other, kept)
-    uploads_before = {p.name for p in settings.uploads_dir.iterdir() if p.is_file()}
-    assert (settings.results_dir / video_id).is_dir() and len(uploads_before) == 2
+    uploads_before = {p.name for p in storage.uploads_dir(settings).iterdir() if p.is_file()}
+    assert (storage.results_dir(settings) / video_id).is_dir() and len(uploads_before) == 2
 
     refused = client.request("DELETE", "/api/auth/me", headers=headers, json={"password": "no"})
     assert refused.status_code == 400
     deleted = client.request("DELETE", "/api/auth/me", headers=headers, json={"password": PASSWORD})
     assert deleted.status_code == 200
     assert client.get("/api/auth/me", headers=headers).status_code == 401
-    assert not (settings.results_dir / video_id).exists()
-    assert len([p for p in settings.uploads_dir.iterdir() if p.is_file()]) == 1
-    assert (settings.results_dir / kept).is_dir()
+    assert not (storage.results_dir(settings) / video_id).exists()
+    assert len([p for p in storage.uploads_dir(settings).iterdir() if p.is_file()]) == 1
+    assert (storage.results_dir(settings) / kept).is_dir()
     assert _login(client, "gone@example.com", PASSWORD).status_code == 401

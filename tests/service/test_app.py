@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.service.main import create_app
 from deepverify.service.routers.web import resolve_page
+from tests.service.conftest import wait_until
 
 SECRET = "the-secret-a-traversal-would-leak"
 
@@ -56,11 +55,7 @@ def test_not_ready_until_the_model_loads(settings):
 
     with TestClient(create_app(settings, analyzer_factory=broken)) as client:
         assert client.get("/api/health").status_code == 200
-        deadline = time.monotonic() + 5
-        body = client.get("/api/ready").json()
-        while body["detail"] is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-            body = client.get("/api/ready").json()
+        assert wait_until(lambda: client.get("/api/ready").json()["detail"] is not None)
         response = client.get("/api/ready")
         assert response.status_code == 503
         assert response.json()["model"] is False and response.json()["database"] is True

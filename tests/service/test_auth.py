@@ -20,7 +20,7 @@ PROTECTED = [
     ("POST", "/api/videos"),
     ("GET", "/api/videos/0123456789abcdef0123456789abcdef"),
     ("DELETE", "/api/videos/0123456789abcdef0123456789abcdef"),
-    ("POST", "/api/videos/0123456789abcdef0123456789abcdef/media-token"),
+    ("GET", "/api/videos/0123456789abcdef0123456789abcdef/images/heatmaps/track0_000.png"),
     ("GET", "/api/videos/0123456789abcdef0123456789abcdef/events"),
     ("GET", "/api/videos/0123456789abcdef0123456789abcdef/report.html"),
 ]
@@ -163,7 +163,7 @@ def test_bad_tokens_are_refused(client, settings):
         "no expiry": jwt.encode(_claims(sub=user_id, exp=None), key, algorithm="HS256"),
         "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(sub=user_id))}.",
         "HS512": jwt.encode(_claims(sub=user_id), key * 2, algorithm="HS512"),
-        "media scope": create_token(settings=settings, user_id=user_id, version=0, scope="video:x"),
+        "other scope": jwt.encode(_claims(sub=user_id, scope="video:x"), key, algorithm="HS256"),
         "unknown user": create_token(settings=settings, user_id="0" * 32, version=0),
         "garbage": "not.a.token",
     }

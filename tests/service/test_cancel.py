@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.frames import sample_frames
+from deepverify.service import storage
 from deepverify.service.guard import JobCancelledError, JobGuard
 from deepverify.service.main import create_app
 from tests.service.bombs import make_frame_bomb
@@ -28,13 +29,13 @@ def test_deleting_a_running_video_stops_its_analysis(make_settings, fake_analyze
             assert deleted.status_code == 200
             assert wait_until(lambda: len(fake_analyzer.calls) == 2)  # the gate is still closed
             assert not fake_analyzer.gate.is_set()
-            leftovers = list(settings.results_dir.glob(f"{running}*"))
+            leftovers = list(storage.results_dir(settings).glob(f"{running}*"))
             fake_analyzer.gate.set()
             assert wait_for(client, headers, queued)["status"] == "done"
     finally:
         fake_analyzer.gate.set()
     assert leftovers == []
-    assert not (settings.results_dir / running).exists()
+    assert not (storage.results_dir(settings) / running).exists()
 
 
 def test_deleting_a_queued_video_means_it_never_runs(make_settings, fake_analyzer, clip_bytes):

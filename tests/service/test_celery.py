@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,10 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from deepverify.model import ModelCard
+from deepverify.service import storage
 from deepverify.service.main import create_app
-from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for
+from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for, wait_until
 
 pytestmark = pytest.mark.slow
 DEEPVERIFY = Path(sys.executable).with_name("deepverify")
@@ -85,14 +86,15 @@ class Workers:
 
 def _claimed(client: TestClient, video_id: str, timeout: float) -> str:
     """Who runs ``video_id``, as soon as a worker has claimed it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = _row(client, video_id)
-        if row.status == "running":
-            return str(row.claimed_by)
-        assert row.status == "queued", row.status
-        time.sleep(0.01)
-    raise AssertionError(f"{video_id} was never claimed")
+    seen: list[Any] = []
+
+    def claimed() -> bool:
+        seen.append(_row(client, video_id))
+        assert seen[-1].status in ("queued", "running"), seen[-1].status
+        return bool(seen[-1].status == "running")
+
+    assert wait_until(claimed, timeout), f"{video_id} was never claimed"
+    return str(seen[-1].claimed_by)
 
 
 def _row(client: TestClient, video_id: str) -> Any:
@@ -125,18 +127,24 @@ def test_celery_workers_complete_jobs_even_when_killed(
     from deepverify.service.settings import Settings
 
     settings = Settings(**values)  # type: ignore[arg-type]
+    model_id = ModelCard.read(tiny_checkpoint.with_suffix(".json")).model_id
     workers = Workers(env, tmp_path)
     try:
         with TestClient(create_app(settings)) as client:
             headers = sign_up(client, "celery@example.com")
+            # 0. Not ready until a worker reports its model loaded; then ready, naming it.
+            response = client.get("/api/ready")
+            assert response.status_code == 503 and response.json()["model"] is False
             procs = {proc.pid: proc for proc in (workers.start(), workers.start())}
+            assert wait_until(lambda: "2 worker" in str(client.get("/api/ready").json()), 120)
+            ready = client.get("/api/ready").json()
+            assert ready["mode"] == "celery" and ready["ready"] and ready["model"], ready
+            assert f"with model {model_id} (onnx)" in ready["detail"]
             # 1. A job goes through the broker to a worker and completes.
             first_id = upload(client, headers, real_clip.read_bytes()).json()["id"]
             video = wait_for(client, headers, first_id, timeout=120)
             assert video["status"] == "done", video["error"]
             assert video["report"]["verdict"] in ("REAL", "FAKE")
-            ready = client.get("/api/ready").json()
-            assert ready["mode"] == "celery" and ready["ready"], ready
 
             # 2. The worker running a job is killed; the other one takes the job over.
             video_id = upload(client, headers, long_clip.read_bytes(), name="long.mp4").json()["id"]
@@ -152,7 +160,7 @@ def test_celery_workers_complete_jobs_even_when_killed(
             row = _row(client, video_id)
             assert row.attempts >= 2 and not row.claimed_by.startswith(f"celery-{victim}-")
             # One set of results per video, no half-written leftovers of the killed attempt.
-            results = sorted(p.name for p in settings.results_dir.iterdir())
+            results = sorted(p.name for p in storage.results_dir(settings).iterdir())
             assert results == sorted([first_id, video_id])
     finally:
         workers.stop_all()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from deepverify.service import storage
 from deepverify.service.main import create_app
 from tests.service.conftest import sign_up, wait_for
 from tests.videos import make_video
@@ -232,12 +233,12 @@ def test_hostile_upload(case: Case, hostile, tmp_path, shared_data):
         assert case.reason.lower() in reason.lower(), reason
     # The server keeps serving and leaves nothing behind.
     assert client.get("/api/health").status_code == 200
-    assert list((settings.uploads_dir / "incoming").iterdir()) == []
+    assert list(storage.incoming_dir(settings).iterdir()) == []
     leftovers = [
         p
-        for p in settings.results_dir.iterdir()
+        for p in storage.results_dir(settings).iterdir()
         if p.name.endswith(".tmp") or p.name.startswith(".")
     ]
     assert leftovers == []
-    assert all(p.parent in (settings.uploads_dir, settings.uploads_dir / "incoming")
-               for p in settings.uploads_dir.rglob("*"))  # fmt: skip
+    assert all(p.parent in (storage.uploads_dir(settings), storage.incoming_dir(settings))
+               for p in storage.uploads_dir(settings).rglob("*"))  # fmt: skip

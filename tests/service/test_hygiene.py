@@ -7,6 +7,7 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
+from deepverify.service import storage
 from deepverify.service.main import create_app
 from tests.service.conftest import sign_up
 
@@ -14,14 +15,14 @@ from tests.service.conftest import sign_up
 @pytest.mark.parametrize("database_url", [None])
 def test_a_part_file_left_by_a_killed_upload_is_gone_after_restart(make_settings, fake_analyzer):
     settings = make_settings()
-    incoming = settings.uploads_dir / "incoming"
+    incoming = storage.incoming_dir(settings)
     incoming.mkdir(parents=True)
     stale, live = incoming / "dead.part", incoming / "live.part"
     stale.write_bytes(b"half an upload")
     live.write_bytes(b"still arriving")
     old = os.stat(stale).st_mtime - settings.upload_timeout_seconds - 60
     os.utime(stale, (old, old))
-    leftover = settings.results_dir / "abc.worker.tmp"
+    leftover = storage.results_dir(settings) / "abc.worker.tmp"
     leftover.mkdir(parents=True)
     os.utime(leftover, (old, old))
     with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)):

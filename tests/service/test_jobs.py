@@ -8,17 +8,18 @@ from datetime import timedelta
 
 import pytest
 
+from deepverify.service import storage
 from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
 from deepverify.service.jobs import (
     Outcome,
     claim_job,
     process_job,
-    result_dir,
     run_claimed,
     stale_jobs,
 )
 from deepverify.service.models import JobStatus, User, Video, utcnow
 from deepverify.service.worker import InProcessWorker
+from tests.service.conftest import wait_until
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def _video(factory, settings, **values) -> str:
         )
         session.add(video)
         session.commit()
-        (settings.uploads_dir / video.storage_name).write_bytes(b"data")
+        (storage.uploads_dir(settings) / video.storage_name).write_bytes(b"data")
         return video.id
 
 
@@ -68,14 +69,14 @@ def test_a_job_runs_once_and_records_its_report(factory, settings, fake_analyzer
     assert row.progress == {s: 1.0 for s in ("decode", "faces", "model", "heatmaps", "report")}
     assert row.attempts == 1 and row.finished_at is not None
     assert (
-        result_dir(settings, video_id) / "report.html"
+        storage.result_dir(settings, video_id) / "report.html"
     ).read_text() == "<html><p>clip.mp4</p></html>"
     # Delivered again (at-least-once): nothing is redone.
     again = process_job(
         factory, video_id=video_id, worker_id="w2", settings=settings, analyzer=fake_analyzer
     )
     assert again is Outcome.ALREADY_FINISHED and len(fake_analyzer.calls) == 1
-    assert not list(settings.results_dir.glob("*.tmp"))
+    assert not list(storage.results_dir(settings).glob("*.tmp"))
 
 
 def test_user_errors_and_crashes_fail_the_job_with_a_reason(factory, settings, fake_analyzer):
@@ -93,7 +94,7 @@ def test_user_errors_and_crashes_fail_the_job_with_a_reason(factory, settings, f
     process_job(factory, video_id=crashed, worker_id="w", settings=settings, analyzer=fake_analyzer)
     row = _row(factory, crashed)
     assert row.status == "failed" and "internal error" in row.error and "RuntimeError" in row.error
-    assert not result_dir(settings, crashed).exists()
+    assert not storage.result_dir(settings, crashed).exists()
 
 
 def test_a_live_claim_is_respected_and_a_stale_one_taken_over(factory, settings, fake_analyzer):
@@ -108,8 +109,8 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(factory, settings,
         session.commit()
     assert stale_jobs(factory, settings=settings) == [video_id]
     # The dead worker left half-written output behind.
-    (settings.results_dir / f"{video_id}.dead.tmp").mkdir(parents=True)
-    (settings.results_dir / f".{video_id}.dead.tmp.partial-1234").mkdir()
+    (storage.results_dir(settings) / f"{video_id}.dead.tmp").mkdir(parents=True)
+    (storage.results_dir(settings) / f".{video_id}.dead.tmp.partial-1234").mkdir()
     assert (
         process_job(
             factory, video_id=video_id, worker_id="w2", settings=settings, analyzer=fake_analyzer
@@ -118,7 +119,7 @@ def test_a_live_claim_is_respected_and_a_stale_one_taken_over(factory, settings,
     )
     row = _row(factory, video_id)
     assert row.attempts == 2 and row.claimed_by == "w2"
-    assert [p.name for p in settings.results_dir.iterdir()] == [video_id]
+    assert [p.name for p in storage.results_dir(settings).iterdir()] == [video_id]
     # The dead worker's late result is fenced off: it no longer holds the claim.
     late = run_claimed(
         factory, video_id=video_id, worker_id="dead", settings=settings, analyzer=fake_analyzer
@@ -135,9 +136,11 @@ def test_a_job_that_keeps_killing_workers_fails(factory, settings):
 
 def test_heartbeat_keeps_a_long_job_claimed(factory, make_settings, fake_analyzer):
     settings = make_settings(job_lease_seconds=0.4)
+    lease = timedelta(seconds=settings.job_lease_seconds)
     video_id = _video(factory, settings)
-    fake_analyzer.delay = 1.2  # three leases long
+    fake_analyzer.gate.clear()  # the job runs until the test lets it finish
     assert claim_job(factory, video_id=video_id, worker_id="w1", settings=settings) is None
+    claimed_at = _row(factory, video_id).heartbeat_at
     outcomes = []
     runner = threading.Thread(
         target=lambda: outcomes.append(
@@ -148,12 +151,15 @@ def test_heartbeat_keeps_a_long_job_claimed(factory, make_settings, fake_analyze
         )
     )  # fmt: skip
     runner.start()
-    for _ in range(5):
-        time.sleep(0.2)
-        assert claim_job(factory, video_id=video_id, worker_id="w2", settings=settings) in (
-            Outcome.BUSY,
-            Outcome.ALREADY_FINISHED,
+    try:
+        # Held at the gate, the job writes nothing but heartbeats: once one lands three leases
+        # after the claim, a claim that was not renewed would long have gone stale.
+        assert wait_until(lambda: _row(factory, video_id).heartbeat_at - claimed_at > 3 * lease)
+        assert claim_job(factory, video_id=video_id, worker_id="w2", settings=settings) is (
+            Outcome.BUSY
         )
+    finally:
+        fake_analyzer.gate.set()
     runner.join()
     assert outcomes == [Outcome.DONE] and _row(factory, video_id).claimed_by == "w1"
 
@@ -172,7 +178,7 @@ def test_deleted_while_running_drops_the_results(factory, settings, fake_analyze
         factory, video_id=video_id, worker_id="w", settings=settings, analyzer=delete_midway
     )
     assert outcome in (Outcome.LOST, Outcome.CANCELLED)  # finished first, or stopped
-    assert not result_dir(settings, video_id).exists()
+    assert not storage.result_dir(settings, video_id).exists()
 
 
 def test_worker_picks_up_jobs_left_by_a_crash(factory, settings, fake_analyzer):
@@ -191,11 +197,7 @@ def test_worker_picks_up_jobs_left_by_a_crash(factory, settings, fake_analyzer):
     )  # fmt: skip
     worker.start()
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if all(_row(factory, v).status == "done" for v in (queued, stale)):
-                break
-            time.sleep(0.05)
+        assert wait_until(lambda: all(_row(factory, v).status == "done" for v in (queued, stale)))
         assert worker.alive and worker.model_loaded
     finally:
         worker.stop()
@@ -210,9 +212,7 @@ def test_worker_reports_a_model_that_does_not_load(factory, settings):
     worker = InProcessWorker(session_factory=factory, settings=settings, analyzer_factory=broken)
     worker.start()
     try:
-        deadline = time.monotonic() + 5
-        while worker.last_error is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert wait_until(lambda: worker.last_error is not None)
         assert not worker.model_loaded
         assert "no such checkpoint" in (worker.last_error or "")
     finally:

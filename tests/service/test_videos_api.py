@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 
 import pytest
 
+from deepverify.service import storage
 from deepverify.stages import STAGES
 from tests.service.conftest import IMAGES, sign_up, upload, wait_for
 
 
-def _events(client, url, **kwargs) -> list[tuple[str, dict]]:
+def _events(client, url, on_event=None, **kwargs) -> list[tuple[str, dict]]:
+    """The events of an SSE stream, read as they arrive (``on_event`` sees each one then)."""
+    events: list[tuple[str, dict]] = []
+    fields: dict[str, str] = {}
     with client.stream("GET", url, **kwargs) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
-        text = "".join(response.iter_text())
-    events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "event" in fields:
-            events.append((fields["event"], json.loads(fields["data"])))
+        for line in response.iter_lines():
+            if ": " in line:
+                name, value = line.split(": ", 1)
+                fields[name] = value
+            elif not line and fields:  # a blank line ends an event
+                if "event" in fields:
+                    events.append((fields["event"], json.loads(fields["data"])))
+                    if on_event is not None:
+                        on_event(*events[-1])
+                fields = {}
     return events
 
 
@@ -39,7 +48,7 @@ def test_upload_runs_the_job_and_reports(client, settings, clip_bytes):
     assert video["progress"] == dict.fromkeys(STAGES, 1.0)
     assert list(video["progress"]) == list(STAGES)  # in the order the stages run
     # Stored under a generated name, not the client's.
-    stored = [p.name for p in settings.uploads_dir.iterdir() if p.is_file()]
+    stored = [p.name for p in storage.uploads_dir(settings).iterdir() if p.is_file()]
     assert len(stored) == 1 and "holiday" not in stored[0]
     page = client.get(video["report_html_url"], headers=headers)
     assert page.status_code == 200 and "holiday.mp4" in page.text
@@ -106,7 +115,6 @@ def test_other_users_videos_do_not_exist_for_them(client, settings, clip_bytes):
         ("GET", f"{base}/report.html"),
         ("GET", f"{base}/images/heatmaps/track0_000.png"),
         ("GET", f"{base}/events"),
-        ("POST", f"{base}/media-token"),
     ]:
         response = client.request(method, path, headers=intruder)
         assert response.status_code == 404, (method, path)
@@ -119,45 +127,54 @@ def test_delete_removes_row_and_files(client, settings, clip_bytes):
     headers = sign_up(client, "deleter@example.com")
     video_id = upload(client, headers, clip_bytes(0)).json()["id"]
     wait_for(client, headers, video_id)
-    assert any(settings.uploads_dir.iterdir()) and any(settings.results_dir.iterdir())
+    assert any(storage.uploads_dir(settings).iterdir()) and any(
+        storage.results_dir(settings).iterdir()
+    )
     assert client.delete(f"/api/videos/{video_id}", headers=headers).status_code == 200
     assert client.get(f"/api/videos/{video_id}", headers=headers).status_code == 404
-    assert [p for p in settings.uploads_dir.rglob("*") if p.is_file()] == []
-    assert list(settings.results_dir.iterdir()) == []
+    assert [p for p in storage.uploads_dir(settings).rglob("*") if p.is_file()] == []
+    assert list(storage.results_dir(settings).iterdir()) == []
 
 
 @pytest.mark.parametrize("database_url", [None])
-def test_media_token_opens_only_that_videos_media(client, clip_bytes):
+def test_media_is_read_with_the_bearer_header_only(client, clip_bytes):
     headers = sign_up(client, "media@example.com")
-    one = upload(client, headers, clip_bytes(0)).json()["id"]
-    two = upload(client, headers, clip_bytes(1)).json()["id"]
-    wait_for(client, headers, one)
-    wait_for(client, headers, two)
-    token = client.post(f"/api/videos/{one}/media-token", headers=headers).json()
-    assert token["expires_in"] == 300
-    query = {"token": token["token"]}
-    assert client.get(f"/api/videos/{one}/report.html", params=query).status_code == 200
-    events = _events(client, f"/api/videos/{one}/events", params=query)
-    assert events[-1][0] == "done"
-    # Not for the other video, not for the JSON API, not as a bearer token.
-    assert client.get(f"/api/videos/{two}/report.html", params=query).status_code == 401
-    assert client.get(f"/api/videos/{one}", params=query).status_code == 401
-    bearer = {"Authorization": f"Bearer {token['token']}"}
-    assert client.get(f"/api/videos/{one}", headers=bearer).status_code == 401
+    video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+    video = wait_for(client, headers, video_id)
+    image = video["image_base_url"] + IMAGES[0]
+    events = f"/api/videos/{video_id}/events"
+    for url in (video["report_html_url"], image):
+        assert client.get(url, headers=headers).status_code == 200, url
+    assert _events(client, events, headers=headers)[-1][0] == "done"
+    # A token in the query string is no way in, not even the owner's valid access token.
+    query = {"token": headers["Authorization"].removeprefix("Bearer ")}
+    for url in (video["report_html_url"], image, events):
+        assert client.get(url, params=query).status_code == 401, url
+    schema = client.get("/api/openapi.json").json()
+    assert not any("token" in path for path in schema["paths"])
 
 
 def test_events_stream_progress_until_done(client, fake_analyzer, clip_bytes):
     headers = sign_up(client, "sse@example.com")
-    fake_analyzer.delay = 1.0
+    # The analyzer stays halfway through each stage until the stream has shown that stage.
+    shown = {stage: threading.Event() for stage in STAGES}
+    fake_analyzer.mid_stage = lambda stage: shown[stage].wait(30)
+
+    def on_event(name: str, data: dict) -> None:
+        if data.get("stage") in shown:
+            shown[data["stage"]].set()
+
     video_id = upload(client, headers, clip_bytes(0)).json()["id"]
-    events = _events(client, f"/api/videos/{video_id}/events", headers=headers)
+    events = _events(client, f"/api/videos/{video_id}/events", on_event, headers=headers)
+    assert all(event.is_set() for event in shown.values())
     names = [name for name, _ in events]
     assert names[-1] == "done" and names.count("done") == 1
     assert set(names[:-1]) == {"progress"} and len(names) >= 3
     statuses = [data["status"] for name, data in events if name == "progress"]
     assert statuses[-1] == "done" and "running" in statuses
     stages = [data["stage"] for name, data in events if data.get("stage")]
-    assert stages == sorted(set(stages), key=stages.index)  # stages advance, never go back
+    runs = [stage for i, stage in enumerate(stages) if i == 0 or stage != stages[i - 1]]
+    assert runs == list(STAGES)  # every stage shown, in order, never going back
     assert all(list(data["progress"]) == list(STAGES) for _, data in events)
     done = events[-1][1]
     assert done["id"] == video_id and done["report"]["verdict"] == "REAL"
@@ -192,7 +209,7 @@ def test_health_ready_and_openapi(client):
     assert sorted(ids) == sorted(
         ["auth_register", "auth_login", "auth_me", "auth_config", "auth_logout",
          "auth_change_password", "auth_delete_me", "videos_upload", "videos_list",
-         "videos_get", "videos_delete", "videos_media_token", "videos_report_html", "videos_image",
+         "videos_get", "videos_delete", "videos_report_html", "videos_image",
          "videos_events", "health", "ready"]
     )  # fmt: skip
     assert all(op.get("responses", {}).get("200") or op.get("responses", {}).get("201")

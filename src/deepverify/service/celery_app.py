@@ -12,16 +12,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.service.db import create_db_engine, create_session_factory
-from deepverify.service.jobs import Analyzer, new_worker_id, process_job
+from deepverify.service.jobs import new_worker_id, process_job
+from deepverify.service.readiness import ReadinessBeacon
 from deepverify.service.settings import Settings
+
+if TYPE_CHECKING:
+    from deepverify.service.analysis import PipelineAnalyzer
 
 logger = logging.getLogger(__name__)
 TASK_NAME = "deepverify.process_video"
@@ -50,9 +54,9 @@ class WorkerResources:
                 self._local = threading.local()
             return self._factory
 
-    def analyzer(self) -> Analyzer:
+    def analyzer(self) -> PipelineAnalyzer:
         self.session_factory()  # resets the per-thread analyzers after a fork
-        analyzer: Analyzer | None = getattr(self._local, "analyzer", None)
+        analyzer: PipelineAnalyzer | None = getattr(self._local, "analyzer", None)
         if analyzer is None:
             from deepverify.service.analysis import PipelineAnalyzer
 
@@ -120,28 +124,41 @@ def run_worker(
     ``pool="auto"`` is ``solo`` for one job at a time and ``threads`` (one network per thread)
     otherwise. The model is loaded before consuming starts, so a worker that cannot analyse
     exits with the reason instead of taking jobs. ``prefork`` loads it in each child after the
-    fork (torch must not be initialised before forking).
+    fork (torch must not be initialised before forking). Each process that has loaded its model
+    reports so in the broker (:mod:`deepverify.service.readiness`) for ``/api/ready``.
     """
     if pool == "auto":
         pool = "solo" if concurrency == 1 else "threads"
     app = create_celery(settings)
     resources: WorkerResources = app.conf.deepverify_resources
+    beacons: list[ReadinessBeacon] = []
+
+    def report_ready() -> None:
+        model = resources.analyzer().model  # raises ModelError/DetectorError: the CLI says why
+        beacon = ReadinessBeacon(settings, model_id=model.card.model_id, engine=model.name)
+        beacon.start()
+        beacons.append(beacon)
+
+    def withdraw(**_: Any) -> None:
+        while beacons:
+            beacons.pop().stop()
+
     if pool == "prefork":
-
-        def preload(**_: Any) -> None:
-            resources.analyzer()
-
-        worker_process_init.connect(preload, weak=False)
+        worker_process_init.connect(lambda **_: report_ready(), weak=False)
+        worker_process_shutdown.connect(withdraw, weak=False)
     else:
-        resources.analyzer()  # raises ModelError/DetectorError: the CLI prints it and exits
-    app.worker_main(
-        [
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--pool={pool}",
-            f"--loglevel={loglevel}",
-            "--without-gossip",
-            "--without-mingle",
-            f"--hostname=deepverify-{os.getpid()}@%h",
-        ]
-    )
+        report_ready()
+    try:
+        app.worker_main(
+            [
+                "worker",
+                f"--concurrency={concurrency}",
+                f"--pool={pool}",
+                f"--loglevel={loglevel}",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname=deepverify-{os.getpid()}@%h",
+            ]
+        )
+    finally:
+        withdraw()

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.errors import ConfigError
+from deepverify.service import storage
 from deepverify.service.settings import PRIVATE_FILE_MODE, Settings
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def database_from_settings(settings: Settings) -> Engine:
     """Create the engine the settings describe (creating ``home`` first for SQLite)."""
-    settings.ensure_dirs()
+    storage.ensure_dirs(settings)
     if settings.database_url is None:  # password hashes: readable by this user only
         database = settings.sqlite_path
         if not database.exists():

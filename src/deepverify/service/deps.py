@@ -1,9 +1,7 @@
 """FastAPI dependencies: settings, database session, the current user.
 
-``CurrentUser`` accepts only an ``Authorization: Bearer`` token: a local access token or an
-external OIDC token. ``VideoReader`` (the read-only media endpoints of one video: events, report
-page, images) also accepts ``?token=`` with a media token scoped to that very video, because a
-browser's ``EventSource``, ``<img>`` and ``<iframe>`` cannot send headers.
+``CurrentUser`` accepts only an ``Authorization: Bearer`` token (a local access token or an
+external OIDC token), on every endpoint: the web UI fetches media and events with that header.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -100,35 +98,3 @@ def get_current_user(request: Request, settings: SettingsDep, token: TokenDep) -
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-def media_scope(video_id: str) -> str:
-    """The scope of a media token for ``video_id``."""
-    return f"video:{video_id}"
-
-
-def get_video_reader(
-    request: Request,
-    settings: SettingsDep,
-    bearer: TokenDep,
-    video_id: Annotated[str, Path()],
-    token: Annotated[
-        str | None,
-        Query(description="media token from POST /api/videos/{video_id}/media-token"),
-    ] = None,
-) -> User:
-    """The user reading one video's media: a bearer token, or a media token for that video."""
-    if bearer:
-        return get_current_user(request, settings, bearer)
-    if not token:
-        raise _unauthorized()
-    try:
-        claims = decode_local_token(settings=settings, token=token)
-    except InvalidTokenError as exc:
-        raise _unauthorized("invalid or expired media token: request a new one") from exc
-    if claims.scope != media_scope(video_id):
-        raise _unauthorized("this media token is for another video")
-    return _user_for(claims, request, settings)
-
-
-VideoReader = Annotated[User, Depends(get_video_reader)]

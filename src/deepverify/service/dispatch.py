@@ -89,10 +89,12 @@ class CeleryDispatcher:
 
     def __init__(self, *, session_factory: sessionmaker[Session], settings: Settings) -> None:
         from deepverify.service.celery_app import create_celery
+        from deepverify.service.readiness import broker_client
 
         self.session_factory = session_factory
         self.settings = settings
         self.celery = create_celery(settings)
+        self._broker = broker_client(settings)
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._unsent: set[str] = set()
@@ -148,12 +150,20 @@ class CeleryDispatcher:
                 logger.warning("job sweep failed", exc_info=True)
 
     def status(self) -> WorkerStatus:
+        """Ready when a worker process has reported its model loaded (and not expired since)."""
+        import redis
+
+        from deepverify.service.readiness import live_workers
+
         try:
-            replies = self.celery.control.ping(timeout=1.0)
-        except Exception as exc:
+            ready = live_workers(self._broker, self.settings.broker_queue)
+        except redis.RedisError as exc:
             return WorkerStatus(worker=False, model=False, detail=f"broker unreachable: {exc}")
-        loaded = [reply for reply in replies or [] if reply]
-        if not loaded:
-            return WorkerStatus(worker=False, model=False, detail="no Celery worker answered")
-        # Workers only start consuming (and answer pings) after loading their model.
-        return WorkerStatus(worker=True, model=True, detail=f"{len(loaded)} worker(s)")
+        if not ready:
+            return WorkerStatus(
+                worker=False, model=False, detail="no Celery worker has reported its model loaded"
+            )
+        models = ", ".join(sorted({f"{r.model_id} ({r.engine})" for r in ready}))
+        return WorkerStatus(
+            worker=True, model=True, detail=f"{len(ready)} worker process(es) with model {models}"
+        )

@@ -14,6 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from deepverify.service import storage
 from deepverify.service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -23,11 +24,11 @@ def sweep_leftovers(settings: Settings, *, now: float | None = None) -> int:
     """Delete stale ``.part`` uploads and ``.tmp`` result folders; return how many."""
     now = time.time() if now is None else now
     removed = 0
-    for part in (settings.uploads_dir / "incoming").glob("*.part"):
+    for part in storage.incoming_parts(settings):
         if now - part.stat().st_mtime > settings.upload_timeout_seconds:
             part.unlink(missing_ok=True)
             removed += 1
-    for folder in settings.results_dir.glob("*.tmp"):
+    for folder in storage.work_dirs(settings):
         if now - folder.stat().st_mtime > settings.job_lease_seconds:
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1

@@ -27,6 +27,7 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.errors import DeepverifyError
+from deepverify.service import storage
 from deepverify.service.guard import JobCancelledError, JobGuard
 from deepverify.service.models import JobStatus, Video, utcnow
 from deepverify.service.settings import Settings
@@ -86,16 +87,6 @@ class Outcome(StrEnum):
 def new_worker_id(prefix: str = "worker") -> str:
     """A unique claim token for one worker thread or process."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def upload_path(settings: Settings, video: Video) -> Path:
-    """Where a video's upload is stored."""
-    return settings.uploads_dir / video.storage_name
-
-
-def result_dir(settings: Settings, video_id: str) -> Path:
-    """Where a finished video's report, report.html and heatmaps live."""
-    return settings.results_dir / video_id
 
 
 def _claimable(cutoff: Any) -> Any:
@@ -316,13 +307,6 @@ def _finish(factory: sessionmaker[Session], video_id: str, worker_id: str, **val
         return _rowcount(result) > 0
 
 
-def _remove_leftovers(settings: Settings, video_id: str) -> None:
-    """Delete half-written folders of earlier attempts (their workers died; we hold the claim)."""
-    for pattern in (f"{video_id}.*.tmp", f".{video_id}.*"):
-        for path in settings.results_dir.glob(pattern):
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def run_claimed(
     factory: sessionmaker[Session],
     *,
@@ -336,18 +320,18 @@ def run_claimed(
         video = session.get(Video, video_id)
         if video is None:
             return Outcome.MISSING
-        source = upload_path(settings, video)
+        source = storage.upload_path(settings, video.storage_name)
         display_name = video.filename
         too_costly = over_limit(video.media or {}, MediaLimits.from_settings(settings))
-    final_dir = result_dir(settings, video_id)
-    work_dir = final_dir.with_name(f"{video_id}.{worker_id}.tmp")
+    final_dir = storage.result_dir(settings, video_id)
+    work_dir = storage.work_dir(settings, video_id, worker_id)
     guard = JobGuard(max_seconds=settings.max_analysis_seconds)
     writer = _ProgressWriter(factory, video_id, worker_id, guard)
     logger.info("analysing %s (%s)", video_id, worker_id)
     try:
         beat_s = max(settings.job_lease_seconds / 4, 0.05)
         with _heartbeat(writer, beat_s, settings.cancel_check_seconds):
-            _remove_leftovers(settings, video_id)
+            storage.remove_leftovers(settings, video_id)  # earlier attempts' (we hold the claim)
             work_dir.mkdir(parents=True)
             if too_costly is not None:  # queued under laxer limits: refuse before decoding
                 raise DeepverifyError(too_costly)

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from deepverify.errors import ConfigError
+from deepverify.service import storage
 from deepverify.service.settings import MIN_SECRET_KEY_LENGTH, PRIVATE_FILE_MODE, Settings
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,6 @@ def with_secret_key(settings: Settings) -> Settings:
             f"refusing to serve on {settings.host} with a generated secret key: set "
             "DEEPVERIFY_SECRET_KEY (or DEEPVERIFY_ALLOW_GENERATED_SECRET_ON_PUBLIC_HOST=true)"
         )
-    settings.ensure_dirs()
+    storage.ensure_dirs(settings)
     key = _stored_key(settings.home / SECRET_KEY_FILE)
     return settings.model_copy(update={"secret_key": SecretStr(key)})

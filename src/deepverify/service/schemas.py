@@ -78,17 +78,6 @@ class Token(BaseModel):
     expires_in: int = Field(description="seconds until the token expires")
 
 
-class MediaToken(BaseModel):
-    """A short-lived, read-only token for one video's events, report and heatmaps.
-
-    Pass it as ``?token=`` where a browser cannot send an ``Authorization`` header
-    (``EventSource``, ``<img>``, ``<iframe>``).
-    """
-
-    token: str
-    expires_in: int
-
-
 class OIDCConfig(BaseModel):
     """What the UI needs to start an external sign-in."""
 

@@ -1,10 +1,7 @@
 """Local accounts: argon2 password hashes and signed, expiring access tokens (PyJWT, HS256).
 
-Two kinds of local token are issued, told apart by the ``scope`` claim:
-
-- ``api``: the bearer access token returned by ``POST /api/auth/login``;
-- ``video:<id>``: a short-lived, read-only media token for one video, for what a browser cannot
-  fetch with an ``Authorization`` header (an ``EventSource``, an ``<img>``, an ``<iframe>``).
+One kind of local token is issued: the bearer access token returned by ``POST /api/auth/login``,
+with the ``api`` scope. A token with any other scope is refused.
 """
 
 from __future__ import annotations
@@ -91,7 +88,6 @@ def create_token(
     settings: Settings,
     user_id: str,
     version: int,
-    scope: str = API_SCOPE,
     expires_in: timedelta | None = None,
 ) -> str:
     """Sign a local token for ``user_id`` at token ``version``, valid ``expires_in``.
@@ -104,7 +100,7 @@ def create_token(
         "iss": settings.token_issuer,
         "aud": settings.token_audience,
         "sub": user_id,
-        "scope": scope,
+        "scope": API_SCOPE,
         "ver": version,
         "iat": now,
         "nbf": now,

@@ -26,8 +26,8 @@ PRIVATE_FILE_MODE = 0o600
 class Settings(BaseSettings):
     """Configuration of the verification service (env prefix ``DEEPVERIFY_``).
 
-    Paths left unset derive from ``home``: the SQLite database at ``home/deepverify.db``, uploads
-    under ``home/uploads`` and analysis results under ``home/results``.
+    Paths left unset derive from ``home``: the SQLite database at ``home/deepverify.db``; uploads
+    and results are laid out under it by :mod:`deepverify.service.storage`.
     """
 
     model_config = SettingsConfigDict(env_prefix="DEEPVERIFY_", extra="ignore")
@@ -49,7 +49,6 @@ class Settings(BaseSettings):
     # Accounts.
     allow_registration: bool = True
     access_token_expire_minutes: int = Field(default=60, ge=1)
-    media_token_expire_seconds: int = Field(default=300, ge=10)
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)
@@ -142,25 +141,8 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value()
 
     @property
-    def uploads_dir(self) -> Path:
-        return self.home / "uploads"
-
-    @property
-    def results_dir(self) -> Path:
-        return self.home / "results"
-
-    @property
     def uses_celery(self) -> bool:
         return self.broker_url is not None
-
-    def ensure_dirs(self) -> None:
-        """Create ``home`` and its upload/result folders, private to this user (idempotent).
-
-        They hold password hashes, the secret key and users' videos: mode 0700.
-        """
-        for path in (self.home, self.uploads_dir, self.uploads_dir / "incoming", self.results_dir):
-            path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-            path.chmod(PRIVATE_DIR_MODE)
 
 
 def load_settings(**overrides: object) -> Settings:

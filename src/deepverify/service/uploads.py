@@ -25,6 +25,7 @@ from python_multipart.multipart import MultipartParseError, MultipartParser, par
 
 from deepverify.errors import DeepverifyError, InvalidVideoError
 from deepverify.service.settings import PRIVATE_FILE_MODE, Settings
+from deepverify.service.storage import PART_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,19 @@ class UnsupportedVideoError(UploadError):
     """The content is not a video this service analyses."""
 
     status_code = 415
+
+
+class UploadTimeoutError(UploadError):
+    """The body did not arrive within the upload time limit."""
+
+    status_code = 408
+
+
+class TooManyPendingError(UploadError):
+    """The owner already has as many videos waiting for analysis as allowed."""
+
+    status_code = 429
+    retry_after_s = 30
 
 
 @dataclass
@@ -115,7 +129,7 @@ async def receive_file(
         raise UploadError("send the video as multipart/form-data with a 'file' field")
 
     incoming_dir.mkdir(parents=True, exist_ok=True)
-    path = incoming_dir / f"{uuid.uuid4().hex}.part"
+    path = incoming_dir / f"{uuid.uuid4().hex}{PART_SUFFIX}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     with removing_on_error(path), os.fdopen(fd, "wb") as out:
         result = await _parse(body, boundary, out, limit, max_bytes, field_name)

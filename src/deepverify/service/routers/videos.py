@@ -1,12 +1,8 @@
 """``/api/videos``: upload, list, read, delete, the report page, heatmap images, live progress.
 
 Every query is scoped to the caller: another user's video id answers 404, exactly like an id
-that does not exist.
-
-Browser media access: ``EventSource``, ``<img>`` and ``<iframe>`` cannot send an
-``Authorization`` header, so ``GET .../events``, ``.../report.html`` and ``.../images/...`` also
-accept ``?token=`` with a short-lived, read-only token for that one video, obtained from
-``POST /api/videos/{video_id}/media-token`` (sent with the bearer token as usual).
+that does not exist. Every endpoint, the event stream, report page and images included, takes the
+bearer token in the ``Authorization`` header: the web UI reads them with ``fetch``.
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ import json
 import logging
 import mimetypes
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -26,17 +21,11 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from deepverify.report import Report
-from deepverify.service.deps import (
-    CurrentUser,
-    SessionDep,
-    SettingsDep,
-    VideoReader,
-    media_scope,
-)
-from deepverify.service.jobs import result_dir, stage_progress
+from deepverify.service import storage
+from deepverify.service.deps import CurrentUser, SessionDep, SettingsDep
+from deepverify.service.jobs import stage_progress
 from deepverify.service.models import JobStatus, User, Video
 from deepverify.service.schemas import (
-    MediaToken,
     Message,
     VideoAccepted,
     VideoEvent,
@@ -44,16 +33,8 @@ from deepverify.service.schemas import (
     VideosPublic,
     VideoSummary,
 )
-from deepverify.service.security import create_token
 from deepverify.service.services import videos as videos_service
-from deepverify.service.settings import Settings
-from deepverify.service.uploads import (
-    MediaLimits,
-    ReceivedFile,
-    UploadError,
-    probe_upload,
-    receive_file,
-)
+from deepverify.service.uploads import TooManyPendingError, UploadError
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/videos", tags=["videos"])
@@ -131,45 +112,6 @@ def _owned(session: SessionDep, user: User, video_id: str) -> Video:
     return video
 
 
-def _check_pending(request: Request, settings: Settings, user: User) -> None:
-    """429 when the user already has as many videos waiting as allowed."""
-    with request.app.state.session_factory() as session:
-        pending = videos_service.count_pending(session=session, owner=user)
-    if pending >= settings.max_pending_jobs_per_user:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"you already have {pending} videos waiting for analysis (the limit); upload more "
-            "once they are done",
-            headers={"Retry-After": "30"},
-        )
-
-
-def _store(
-    request: Request, settings: Settings, user: User, received: ReceivedFile
-) -> VideoAccepted:
-    """Probe and record a received file, or reuse the owner's earlier identical upload."""
-    factory = request.app.state.session_factory
-    with factory() as session:
-        earlier = videos_service.find_duplicate(session=session, owner=user, sha256=received.sha256)
-        if earlier is not None:
-            received.path.unlink(missing_ok=True)
-            return VideoAccepted(id=earlier.id, status=earlier.status, duplicate=True)
-    _check_pending(request, settings, user)
-    try:
-        media = probe_upload(received.path, limits=MediaLimits.from_settings(settings))
-    except UploadError as exc:
-        received.path.unlink(missing_ok=True)
-        # The decoder names the stored file; the user knows it by their own name.
-        message = str(exc).replace(received.path.name, received.filename)
-        raise HTTPException(exc.status_code, message) from exc
-    with factory() as session:
-        video = videos_service.create_video(
-            session=session, settings=settings, owner=user, received=received, media=media
-        )
-    request.app.state.dispatcher.enqueue(video.id)
-    return VideoAccepted(id=video.id, status=video.status, duplicate=False)
-
-
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -191,30 +133,22 @@ async def upload_video(request: Request, user: CurrentUser, settings: SettingsDe
     not a decodable video answers 415 with the reason. Uploading the same content again returns
     the earlier video (``duplicate: true``). A user with too many videos waiting gets 429.
     """
-    await run_in_threadpool(_check_pending, request, settings, user)  # before reading the body
     try:
-        received = await asyncio.wait_for(
-            receive_file(
-                body=request.stream(),
-                content_type=request.headers.get("content-type"),
-                content_length=request.headers.get("content-length"),
-                incoming_dir=settings.uploads_dir / "incoming",
-                max_bytes=settings.max_upload_bytes,
-            ),
-            timeout=settings.upload_timeout_seconds,
+        accepted = await videos_service.accept_upload(
+            body=request.stream(),
+            content_type=request.headers.get("content-type"),
+            content_length=request.headers.get("content-length"),
+            owner=user,
+            settings=settings,
+            session_factory=request.app.state.session_factory,
+            enqueue=request.app.state.dispatcher.enqueue,
         )
-    except TimeoutError as exc:  # the partial file is removed by receive_file on cancellation
-        raise HTTPException(
-            status.HTTP_408_REQUEST_TIMEOUT,
-            f"the upload took longer than {settings.upload_timeout_seconds:g} s; send it again "
-            "over a faster connection",
-        ) from exc
+    except TooManyPendingError as exc:
+        retry = {"Retry-After": str(exc.retry_after_s)}
+        raise HTTPException(exc.status_code, str(exc), headers=retry) from exc
     except UploadError as exc:
         raise HTTPException(exc.status_code, str(exc)) from exc
-    try:
-        return await run_in_threadpool(_store, request, settings, user, received)
-    finally:
-        received.path.unlink(missing_ok=True)  # moved into storage on success; else a leftover
+    return VideoAccepted(id=accepted.video_id, status=accepted.status, duplicate=accepted.duplicate)
 
 
 @router.get("", response_model=VideosPublic, operation_id="videos_list", responses=_ERRORS)
@@ -248,28 +182,6 @@ def delete_video(
     return Message(detail="video deleted")
 
 
-@router.post(
-    "/{video_id}/media-token",
-    response_model=MediaToken,
-    operation_id="videos_media_token",
-    responses=_ERRORS,
-)
-def media_token(
-    video_id: str, session: SessionDep, user: CurrentUser, settings: SettingsDep
-) -> MediaToken:
-    """A short-lived token for ``?token=`` on this video's events, report page and images."""
-    video = _owned(session, user, video_id)
-    lifetime = settings.media_token_expire_seconds
-    token = create_token(
-        settings=settings,
-        user_id=user.id,
-        version=user.token_version,
-        scope=media_scope(video.id),
-        expires_in=timedelta(seconds=lifetime),
-    )
-    return MediaToken(token=token, expires_in=lifetime)
-
-
 def _done(session: SessionDep, user: User, video_id: str) -> Video:
     video = _owned(session, user, video_id)
     if video.status != JobStatus.DONE.value or video.report is None:
@@ -285,11 +197,13 @@ def _done(session: SessionDep, user: User, video_id: str) -> Video:
     responses={200: {"content": {"text/html": {}}}, **_ERRORS},
 )
 def report_html(
-    video_id: str, session: SessionDep, user: VideoReader, settings: SettingsDep
+    video_id: str, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> HTMLResponse:
     """The self-contained HTML report (images embedded)."""
     video = _done(session, user, video_id)
-    page = result_dir(settings, video.id) / (video.report or {}).get("report_html", "report.html")
+    page = storage.result_dir(settings, video.id) / (video.report or {}).get(
+        "report_html", "report.html"
+    )
     if not page.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the report page is missing on the server")
     return HTMLResponse(
@@ -311,13 +225,13 @@ def report_html(
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **_ERRORS},
 )
 def report_image(
-    video_id: str, image_path: str, session: SessionDep, user: VideoReader, settings: SettingsDep
+    video_id: str, image_path: str, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> FileResponse:
     """An image the report names (heatmap, face crop, frame with or without overlay, timeline)."""
     video = _done(session, user, video_id)
     if image_path not in _image_paths(video.report):  # only files the report names
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such image in this report")
-    path = result_dir(settings, video.id) / image_path
+    path = storage.result_dir(settings, video.id) / image_path
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "the image is missing on the server")
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -350,7 +264,7 @@ def _event(video: Video) -> VideoEvent:
     },
 )
 def video_events(
-    video_id: str, request: Request, session: SessionDep, user: VideoReader
+    video_id: str, request: Request, session: SessionDep, user: CurrentUser
 ) -> EventSourceResponse:
     """Server-Sent Events: ``progress`` whenever the job changes, then one ``done`` and the end.
 

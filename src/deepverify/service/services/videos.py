@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import shutil
-import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
-from deepverify.service.jobs import result_dir, stage_progress, upload_path
+from deepverify.service import storage
+from deepverify.service.jobs import stage_progress
 from deepverify.service.models import JobStatus, User, Video
 from deepverify.service.settings import Settings
-from deepverify.service.uploads import ReceivedFile
+from deepverify.service.uploads import (
+    MediaLimits,
+    ReceivedFile,
+    TooManyPendingError,
+    UploadError,
+    UploadTimeoutError,
+    probe_upload,
+    receive_file,
+)
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The video an upload was accepted as, and whether it is the owner's earlier identical one."""
+
+    video_id: str
+    status: str
+    duplicate: bool
 
 
 def find_duplicate(*, session: Session, owner: User, sha256: str) -> Video | None:
@@ -52,8 +72,8 @@ def create_video(
     media: dict[str, Any],
 ) -> Video:
     """Move a probed upload into storage under a generated name and queue its analysis."""
-    storage_name = uuid.uuid4().hex
-    target = settings.uploads_dir / storage_name
+    storage_name = storage.new_storage_name()
+    target = storage.upload_path(settings, storage_name)
     received.path.replace(target)
     video = Video(
         owner_id=owner.id,
@@ -98,12 +118,101 @@ def get_video(*, session: Session, owner_id: str, video_id: str) -> Video | None
 
 def delete_video(*, session: Session, settings: Settings, video: Video) -> None:
     """Delete the row, the stored upload and the results (a running job's output is dropped)."""
-    files = [upload_path(settings, video)]
-    results = result_dir(settings, video.id)
+    video_id, storage_name = video.id, video.storage_name
     session.delete(video)
     session.commit()
-    for path in files:
-        path.unlink(missing_ok=True)
-    shutil.rmtree(results, ignore_errors=True)
-    for leftover in settings.results_dir.glob(f"{video.id}.*.tmp"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    storage.remove_video_files(settings, video_id=video_id, storage_name=storage_name)
+
+
+def check_pending(
+    *, session_factory: sessionmaker[Session], settings: Settings, owner: User
+) -> None:
+    """Refuse a new upload while the owner has as many videos waiting as allowed.
+
+    Raises:
+        TooManyPendingError: the owner's queued and running videos reach the limit.
+    """
+    with session_factory() as session:
+        pending = count_pending(session=session, owner=owner)
+    if pending >= settings.max_pending_jobs_per_user:
+        raise TooManyPendingError(
+            f"you already have {pending} videos waiting for analysis (the limit); upload more "
+            "once they are done"
+        )
+
+
+async def accept_upload(
+    *,
+    body: AsyncIterator[bytes],
+    content_type: str | None,
+    content_length: str | None,
+    owner: User,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    enqueue: Callable[[str], None],
+) -> Accepted:
+    """Receive a multipart upload, check it is a video within the limits, and queue its analysis.
+
+    The pending-jobs limit is checked before the body is read and again before the video is
+    recorded. The body is streamed to disk up to ``settings.max_upload_bytes`` within
+    ``settings.upload_timeout_seconds``, then probed by content. The same content uploaded again
+    by the same owner returns the earlier video (``duplicate``) unless that one failed.
+
+    Raises:
+        UploadError: why the upload was refused; its ``status_code`` is the HTTP answer (400,
+            408, 413, 415 or 429).
+    """
+    await run_in_threadpool(
+        check_pending, session_factory=session_factory, settings=settings, owner=owner
+    )
+    try:
+        received = await asyncio.wait_for(
+            receive_file(
+                body=body,
+                content_type=content_type,
+                content_length=content_length,
+                incoming_dir=storage.incoming_dir(settings),
+                max_bytes=settings.max_upload_bytes,
+            ),
+            timeout=settings.upload_timeout_seconds,
+        )
+    except TimeoutError as exc:  # the partial file is removed by receive_file on cancellation
+        raise UploadTimeoutError(
+            f"the upload took longer than {settings.upload_timeout_seconds:g} s; send it again "
+            "over a faster connection"
+        ) from exc
+    try:
+        return await run_in_threadpool(
+            _record, session_factory=session_factory, settings=settings, owner=owner,
+            received=received, enqueue=enqueue,
+        )  # fmt: skip
+    finally:
+        received.path.unlink(missing_ok=True)  # moved into storage on success; else a leftover
+
+
+def _record(
+    *,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    owner: User,
+    received: ReceivedFile,
+    enqueue: Callable[[str], None],
+) -> Accepted:
+    """Probe, record and queue a received file, or return the owner's earlier identical upload."""
+    with session_factory() as session:
+        earlier = find_duplicate(session=session, owner=owner, sha256=received.sha256)
+        if earlier is not None:
+            return Accepted(video_id=earlier.id, status=earlier.status, duplicate=True)
+    check_pending(session_factory=session_factory, settings=settings, owner=owner)
+    try:
+        media = probe_upload(received.path, limits=MediaLimits.from_settings(settings))
+    except UploadError as exc:
+        # The decoder names the stored file; the user knows it by their own name.
+        raise type(exc)(str(exc).replace(received.path.name, received.filename)) from exc
+    with session_factory() as session:
+        video = create_video(
+            session=session, settings=settings, owner=owner, received=received, media=media
+        )
+        accepted = Accepted(video_id=video.id, status=video.status, duplicate=False)
+    enqueue(accepted.video_id)  # may wait on the broker: off the event loop
+    return accepted

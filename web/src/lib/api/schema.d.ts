@@ -195,26 +195,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/videos/{video_id}/media-token": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Media Token
-         * @description A short-lived token for ``?token=`` on this video's events, report page and images.
-         */
-        post: operations["videos_media_token"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/videos/{video_id}/report.html": {
         parameters: {
             query?: never;
@@ -556,19 +536,6 @@ export interface components {
              * @description The ingredient carried its own manifest
              */
             has_credentials: boolean;
-        };
-        /**
-         * MediaToken
-         * @description A short-lived, read-only token for one video's events, report and heatmaps.
-         *
-         *     Pass it as ``?token=`` where a browser cannot send an ``Authorization`` header
-         *     (``EventSource``, ``<img>``, ``<iframe>``).
-         */
-        MediaToken: {
-            /** Token */
-            token: string;
-            /** Expires In */
-            expires_in: number;
         };
         /**
          * Message
@@ -1616,61 +1583,9 @@ export interface operations {
             };
         };
     };
-    videos_media_token: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                video_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["MediaToken"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description Not Found */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
     videos_report_html: {
         parameters: {
-            query?: {
-                /** @description media token from POST /api/videos/{video_id}/media-token */
-                token?: string | null;
-            };
+            query?: never;
             header?: never;
             path: {
                 video_id: string;
@@ -1719,10 +1634,7 @@ export interface operations {
     };
     videos_image: {
         parameters: {
-            query?: {
-                /** @description media token from POST /api/videos/{video_id}/media-token */
-                token?: string | null;
-            };
+            query?: never;
             header?: never;
             path: {
                 video_id: string;
@@ -1773,10 +1685,7 @@ export interface operations {
     };
     videos_events: {
         parameters: {
-            query?: {
-                /** @description media token from POST /api/videos/{video_id}/media-token */
-                token?: string | null;
-            };
+            query?: never;
             header?: never;
             path: {
                 video_id: string;

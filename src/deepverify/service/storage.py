@@ -1,0 +1,101 @@
+"""Where the service keeps its files, all under ``DEEPVERIFY_HOME`` (shared by every machine).
+
+Layout::
+
+    uploads/<storage name>              a received upload, under a generated name
+    uploads/incoming/<random>.part      an upload still arriving
+    results/<video id>/                 a finished analysis: report, report.html, images
+    results/<video id>.<worker>.tmp/    an analysis being written, renamed when it is done
+
+Every path the API, the workers and the housekeeping use comes from here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from deepverify.service.settings import PRIVATE_DIR_MODE, Settings
+
+WORK_SUFFIX = ".tmp"
+PART_SUFFIX = ".part"
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """The folder of stored uploads."""
+    return settings.home / "uploads"
+
+
+def incoming_dir(settings: Settings) -> Path:
+    """The folder uploads are streamed into before they are accepted."""
+    return uploads_dir(settings) / "incoming"
+
+
+def results_dir(settings: Settings) -> Path:
+    """The folder of analysis results, one folder per video."""
+    return settings.home / "results"
+
+
+def ensure_dirs(settings: Settings) -> None:
+    """Create ``home`` and the storage folders, private to this user (idempotent).
+
+    They hold password hashes, the secret key and users' videos: mode 0700.
+    """
+    for path in (
+        settings.home,
+        uploads_dir(settings),
+        incoming_dir(settings),
+        results_dir(settings),
+    ):
+        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        path.chmod(PRIVATE_DIR_MODE)
+
+
+def new_storage_name() -> str:
+    """A fresh name to store an upload under (never the client's file name)."""
+    return uuid.uuid4().hex
+
+
+def upload_path(settings: Settings, storage_name: str) -> Path:
+    """Where the upload stored as ``storage_name`` lives."""
+    return uploads_dir(settings) / storage_name
+
+
+def result_dir(settings: Settings, video_id: str) -> Path:
+    """Where a finished video's report, report.html and images live."""
+    return results_dir(settings) / video_id
+
+
+def work_dir(settings: Settings, video_id: str, worker_id: str) -> Path:
+    """Where ``worker_id`` writes its analysis of ``video_id`` before publishing it."""
+    return results_dir(settings) / f"{video_id}.{worker_id}{WORK_SUFFIX}"
+
+
+def incoming_parts(settings: Settings) -> Iterator[Path]:
+    """Uploads still arriving, or left half-received by a crash."""
+    return incoming_dir(settings).glob(f"*{PART_SUFFIX}")
+
+
+def work_dirs(settings: Settings) -> Iterator[Path]:
+    """Analyses being written, or left half-written by a crash."""
+    return results_dir(settings).glob(f"*{WORK_SUFFIX}")
+
+
+def remove_leftovers(settings: Settings, video_id: str) -> None:
+    """Delete the half-written folders of earlier attempts at ``video_id`` (their workers died).
+
+    That is their work folders and the partial copies :func:`deepverify.files.atomic_target`
+    leaves beside a result folder (``.<video id>.*``).
+    """
+    for pattern in (f"{video_id}.*{WORK_SUFFIX}", f".{video_id}.*"):
+        for path in results_dir(settings).glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_video_files(settings: Settings, *, video_id: str, storage_name: str) -> None:
+    """Delete a video's stored upload, its results and any analysis still being written."""
+    upload_path(settings, storage_name).unlink(missing_ok=True)
+    shutil.rmtree(result_dir(settings, video_id), ignore_errors=True)
+    remove_leftovers(settings, video_id)
