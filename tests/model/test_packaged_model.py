@@ -18,7 +18,7 @@ from deepverify.model import ModelCard, default_model_path
 from deepverify.pipeline import analyze_video
 
 WEIGHTS_SHA256 = "05e49ccacb9f64b28702cd71b104506c511565362e8d29bccd400a36a87f5569"
-ONNX_SHA256 = "fe6d9a65eec171e665d3f753a51801cb2e34125e31a584ece835ca6054eec225"
+ONNX_SHA256 = "a4cbbac07eb78f8bb578b0dd293fc02165f8a51ea7f59ae1b62e05819cdb0087"
 PINNED_CLIP = "eval/fake/ffpp_df_519_515.mp4"
 PINNED_PROBABILITY = 0.6836  # measured with the ONNX engine, opencv-ssd, 32 frames
 
