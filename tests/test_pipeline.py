@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deepverify.engine import Engine, TrackScores, load_engine
+from deepverify.engine import CropScores, Engine, load_engine
 from deepverify.errors import InvalidVideoError
 from deepverify.faces import create_detector
 from deepverify.model.card import ModelCard
@@ -114,11 +114,18 @@ class _OneFakeTrack:
         self.cam_weights = like.cam_weights
         self.calls = 0
 
-    def score_track(self, crops: np.ndarray) -> TrackScores:
+    def score_crops(self, crops: np.ndarray) -> CropScores:
+        steps, features = len(crops), len(self.cam_weights)
+        return CropScores(
+            frame_logits=np.zeros(steps, np.float32),
+            features=np.zeros((steps, features), np.float32),
+            feature_maps=np.ones((steps, features, 2, 2), np.float32),
+        )
+
+    def score_sequence(self, features: np.ndarray) -> float:
         logit = -6.0 if self.calls == 0 else 6.0
         self.calls += 1
-        maps = np.ones((len(crops), len(self.cam_weights), 2, 2), np.float32)
-        return TrackScores(logit, np.full(len(crops), logit, np.float32), maps)
+        return logit
 
 
 def test_one_fake_face_makes_the_video_fake(tiny_model, ssd, shared_data, tmp_path):
@@ -144,13 +151,16 @@ class _ConstantLogit:
         self.logit, self.card = logit, card
         self.cam_weights = np.ones(4, dtype=np.float32)
 
-    def score_track(self, crops: np.ndarray) -> TrackScores:
+    def score_crops(self, crops: np.ndarray) -> CropScores:
         steps = crops.shape[0]
-        return TrackScores(
-            video_logit=self.logit,
+        return CropScores(
             frame_logits=np.full(steps, self.logit, dtype=np.float32),
+            features=np.zeros((steps, 4), dtype=np.float32),
             feature_maps=np.zeros((steps, 4, 2, 2), dtype=np.float32),
         )
+
+    def score_sequence(self, features: np.ndarray) -> float:
+        return self.logit
 
 
 @pytest.mark.parametrize(

@@ -33,18 +33,30 @@ def class_activation_maps(
         ``(N, size, size)`` float32 maps, each ``relu(sum_k w_k A_k)`` min-max scaled to [0, 1]
         (all zeros where nothing is positive) and bilinearly upsampled.
     """
+    return scale_maps(activation_maps(feature_maps, weights), size=size)
+
+
+def activation_maps(feature_maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The unscaled maps ``relu(sum_k w_k A_k)``, ``(N, F, h, w)`` -> ``(N, h, w)`` float32.
+
+    Small (``h * w`` values per crop): the pipeline keeps these instead of the feature maps.
+    """
     if feature_maps.ndim != 4:
         raise ValueError(f"feature_maps must be (N, F, h, w), got shape {feature_maps.shape}")
     if weights.shape != (feature_maps.shape[1],):
         raise ValueError(f"weights {weights.shape} do not match {feature_maps.shape[1]} channels")
     cams = np.einsum("nfhw,f->nhw", feature_maps.astype(np.float32), weights.astype(np.float32))
-    cams = np.maximum(cams, 0.0)
+    return np.maximum(cams, 0.0)
+
+
+def scale_maps(cams: np.ndarray, *, size: int) -> np.ndarray:
+    """Upsample :func:`activation_maps` ``(N, h, w)`` to ``(N, size, size)``, each in [0, 1]."""
     if len(cams) == 0:
         return cams.reshape(0, size, size)
     if cams.shape[1:] != (size, size):
         cams = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in cams])
     # Scaled after resizing, so every non-empty map reaches exactly 1.
-    cams -= cams.min(axis=(1, 2), keepdims=True)
+    cams = cams - cams.min(axis=(1, 2), keepdims=True)
     cams /= _EPS + cams.max(axis=(1, 2), keepdims=True)
     return cams
 

@@ -20,7 +20,8 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from deepverify.report import Report, render_html, timeline_png
+from deepverify.report import Report, render_html
+from deepverify.timeline import timeline_png
 
 logger = logging.getLogger(__name__)
 

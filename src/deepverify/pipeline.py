@@ -10,15 +10,12 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from deepverify import crops as crops_mod
-from deepverify.calibration import calibrated_probabilities
 from deepverify.engine import Engine, load_engine
-from deepverify.explain import class_activation_maps, frame_overlay, overlay
+from deepverify.explain import frame_overlay, overlay
 from deepverify.faces import FaceDetector
 from deepverify.files import sha256_file
 from deepverify.frames import Check
@@ -27,6 +24,7 @@ from deepverify.provenance import read_provenance
 from deepverify.report import Report
 from deepverify.report_builder import ImagePair, build_report
 from deepverify.sampling import SampledFrame, decode_and_detect
+from deepverify.scoring import CropScorer, ScoredTrack, score_tracks
 from deepverify.stages import ProgressCallback
 from deepverify.tracks import MIN_TRACK_FRACTION, Track, link_tracks
 
@@ -97,26 +95,30 @@ def analyze_video(
         notify(stage, 1.0)
         return now
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher:
+    explaining = explain and out_dir is not None
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher,
+        CropScorer(model, explain=explaining) as scorer,
+    ):
         digest = hasher.submit(sha256_file, path)  # reads the file while it is decoded
         notify("decode", 0.0)
         notify("faces", 0.0)
-        # Decoding and detection overlap: "decode" is when the last frame was decoded,
-        # "faces" the time spent detecting; both end by the time this returns.
+        # Decoding, detection and the network's crop part overlap: "decode" is when the last
+        # frame was decoded, "faces" the time spent detecting, "model" the time in the network.
         sampled = decode_and_detect(
             path, n_frames, detector=detector, margin=card.crop_margin, size=card.input_size,
-            notify=notify, check=check,
+            notify=notify, check=check, on_frame=scorer.submit,
         )  # fmt: skip
+        timings["decode"] = round(sampled.decode_s, 4)
+        notify("decode", 1.0)
+        timings["faces"] = round(sampled.faces_s, 4)
+        notify("faces", 1.0)
+        face_scores = scorer.results()
         sha256 = digest.result()
     provenance = read_provenance(path)  # never raises for a bad manifest: it says "unreadable"
     frames = sampled.frames
-    timings["decode"] = round(sampled.decode_s, 4)
-    notify("decode", 1.0)
     all_tracks = link_tracks([frame.detections for frame in frames])
     tracks = _scored_tracks(all_tracks, len(frames))
-    timings["faces"] = round(sampled.faces_s, 4)
-    mark = time.perf_counter()
-    notify("faces", 1.0)
 
     warnings: list[str] = [] if card.trained else [UNTRAINED_WARNING]
     if len(all_tracks) > len(tracks):
@@ -127,12 +129,13 @@ def analyze_video(
         warnings.append(f"the video has only {len(frames)} frames; all were analysed")
 
     with staging(out_dir) as folder, ImageWriter(folder or Path()) as images:
-        scored = _score(frames, tracks, model, explain=explain and folder is not None)
-        mark = lap("model", mark)
+        mark = time.perf_counter()
+        scored = score_tracks(frames, tracks, face_scores, model)
+        timings["model"] = round(scorer.seconds + time.perf_counter() - mark, 4)
+        notify("model", 1.0)
+        mark = time.perf_counter()
         notify("heatmaps", 0.0)
-        heatmaps, overlays = (
-            _explain(frames, tracks, scored, images) if explain and folder is not None else ({}, {})
-        )
+        heatmaps, overlays = _explain(frames, tracks, scored, images) if explaining else ({}, {})
         mark = lap("heatmaps", mark)  # the images are still being written, in the background
         notify("report", 0.0)
         report_html, timeline_plot = report_file_names(
@@ -165,51 +168,10 @@ def analyze_video(
     return report
 
 
-@dataclass(frozen=True)
-class _ScoredTrack:
-    crops: list[np.ndarray]
-    boxes: list[tuple[int, int, int, int]]  # square crop boxes, for pasting CAMs back
-    probability: float  # calibrated, from the LSTM over the whole track
-    frame_probabilities: np.ndarray  # calibrated, one per crop
-    cams: np.ndarray | None  # (T, S, S) heatmaps in [0, 1], when explaining
-
-
-def _score(
-    frames: list[SampledFrame], tracks: list[Track], model: Engine, *, explain: bool
-) -> list[_ScoredTrack]:
-    """Score each track's face crops (cut at detection time) as one sequence; the same pass
-    gives the class activation maps."""
-    card = model.card
-    scored = []
-    for track in tracks:
-        faces = [
-            frames[pos].face(det)
-            for pos, det in zip(track.positions, track.detections, strict=True)
-        ]
-        crops = [face.crop for face in faces]
-        output = model.score_track(crops_mod.normalize(crops, mean=card.mean, std=card.std))
-        t = card.temperature
-        cams = (
-            class_activation_maps(output.feature_maps, model.cam_weights, size=card.input_size)
-            if explain
-            else None
-        )
-        scored.append(
-            _ScoredTrack(
-                crops=crops,
-                boxes=[face.window for face in faces],
-                probability=float(calibrated_probabilities([output.video_logit], t)[0]),
-                frame_probabilities=calibrated_probabilities(output.frame_logits, t),
-                cams=cams,
-            )
-        )
-    return scored
-
-
 def _explain(
     frames: list[SampledFrame],
     tracks: list[Track],
-    scored: list[_ScoredTrack],
+    scored: list[ScoredTrack],
     images: ImageWriter,
 ) -> tuple[dict[tuple[int, int], ImagePair], dict[int, ImagePair]]:
     """Queue a heatmap overlay and the plain image per face crop and per frame for writing.

@@ -8,7 +8,6 @@ sampled frame, the boxes, timestamps and heatmap files, and which model produced
 from __future__ import annotations
 
 import base64
-import io
 import mimetypes
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deepverify.geometry import Box
 from deepverify.provenance.schema import Provenance, decisive_ai_declaration
+from deepverify.timeline import timeline_png
 
 # 1.1 added the provenance section; 1.0 reports (stored by earlier versions) still validate.
 SCHEMA_VERSION: Literal["1.1"] = "1.1"
@@ -164,40 +164,6 @@ def _explain_score(
         f"decision threshold of {threshold:.0%}; no face track looked manipulated. "
         "A REAL verdict is not proof of authenticity."
     )
-
-
-def timeline_png(report: Report) -> bytes:
-    """Plot each track's per-frame probability over time, with the threshold (PNG bytes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 2.8), dpi=100)
-    try:
-        series: dict[int, list[tuple[float, float]]] = {}
-        for frame in report.frames:
-            for face in frame.faces:
-                series.setdefault(face.track_id, []).append(
-                    (frame.timestamp, face.fake_probability)
-                )
-        for track_id, points in sorted(series.items()):
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o", markersize=3, label=f"track {track_id}")
-        ax.axhline(
-            report.threshold, color="crimson", linestyle="--", linewidth=1, label="threshold"
-        )
-        ax.set_xlim(0, max(report.video.duration_s, 1e-3))
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("P(fake) per frame")
-        ax.legend(loc="upper right", fontsize=7)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)
 
 
 # Frames shown in full in the HTML report: the most suspicious ones (their crops are all shown).

@@ -68,12 +68,16 @@ class SampledFrame:
         """The faces' detections, best first (what tracking links)."""
         return [face.detection for face in self.faces]
 
+    def face_number(self, detection: Detection) -> int:
+        """Where in :attr:`faces` the face a detection belongs to is (found by identity)."""
+        for number, face in enumerate(self.faces):
+            if face.detection is detection:
+                return number
+        raise KeyError("the detection does not belong to this frame")
+
     def face(self, detection: Detection) -> Face:
         """The face a detection of this frame belongs to (found by identity)."""
-        for face in self.faces:
-            if face.detection is detection:
-                return face
-        raise KeyError("the detection does not belong to this frame")
+        return self.faces[self.face_number(detection)]
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ def decode_and_detect(
     size: int,
     notify: Callable[[str, float], None],
     check: Check | None = None,
+    on_frame: Callable[[SampledFrame], None] | None = None,
 ) -> Sampled:
     """Decode ``num_frames`` sampled frames of ``path`` and find the faces in them.
 
@@ -117,6 +122,8 @@ def decode_and_detect(
         notify: Progress callback, called from the caller's thread only.
         check: Cooperative stop hook (see :data:`deepverify.frames.Check`), called as packets
             and frames are decoded and before each frame's detection; raising stops the work.
+        on_frame: Called from the caller's thread with each frame as soon as its faces are
+            cut out (the pipeline starts scoring them while decoding goes on).
 
     Raises:
         InvalidVideoError: The file is not a decodable video.
@@ -170,6 +177,8 @@ def decode_and_detect(
             tick = time.perf_counter()
             frames.append(_reduce(item, detector, margin=margin, size=size))
             faces_s += time.perf_counter() - tick
+            if on_frame is not None:
+                on_frame(frames[-1])
             notify("faces", len(frames) / total if total else 1.0)
     finally:
         stop.set()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deepverify.crops import normalize
-from deepverify.engine import load_engine
+from deepverify.engine import load_engine, score_track
 from deepverify.errors import ModelError
 from deepverify.model import ModelCard, card_path, default_model_path
 
@@ -24,7 +24,7 @@ def _compare(path: Path, crops: list[np.ndarray]) -> float:
     batch = normalize(crops, mean=card.mean, std=card.std)
     worst = 0.0
     for n in (1, 3, len(batch)):  # the graph takes any number of crops
-        a, b = onnx.score_track(batch[:n]), torch_.score_track(batch[:n])
+        a, b = score_track(onnx, batch[:n]), score_track(torch_, batch[:n])
         worst = max(
             worst,
             abs(a.video_logit - b.video_logit),
@@ -50,6 +50,30 @@ def test_tiny_onnx_matches_pytorch(tiny_checkpoint, real_face_crops):
 
     crops = [cv2.resize(c, (64, 64), interpolation=cv2.INTER_AREA) for c in real_face_crops]
     assert _compare(tiny_checkpoint, crops) <= 1e-4
+
+
+@pytest.mark.parametrize("engine", ["onnx", "torch"])
+def test_crops_scored_a_few_at_a_time_give_the_whole_track_scores(
+    tiny_checkpoint, real_face_crops, engine
+):
+    """What the pipeline does (each frame's faces as found, the sequence at the end) is what
+    scoring the whole track at once gives."""
+    import cv2
+
+    model = load_engine(tiny_checkpoint, engine=engine)
+    card = model.card
+    crops = [cv2.resize(c, (64, 64), interpolation=cv2.INTER_AREA) for c in real_face_crops]
+    batch = normalize(crops * 3, mean=card.mean, std=card.std)  # more than one chunk
+    whole = score_track(model, batch)
+    parts = [model.score_crops(batch[i : i + 1]) for i in range(len(batch))]
+    features = np.concatenate([p.features for p in parts])
+    assert model.score_sequence(features) == pytest.approx(whole.video_logit, abs=1e-5)
+    logits = np.concatenate([p.frame_logits for p in parts])
+    np.testing.assert_allclose(logits, whole.frame_logits, atol=1e-5)
+    maps = np.concatenate([p.feature_maps for p in parts])
+    np.testing.assert_allclose(maps, whole.feature_maps, atol=1e-5)
+    # The sequence part models time: the same features in another order score differently.
+    assert model.score_sequence(features[::-1]) != pytest.approx(whole.video_logit, abs=1e-4)
 
 
 def _copy(tiny_checkpoint: Path, tmp_path: Path) -> Path:
@@ -88,6 +112,30 @@ def test_graph_for_another_input_size_is_refused(tiny_checkpoint, tmp_path):
     card = ModelCard.read(card_path(graph))
     card_path(graph).write_text(dataclasses.replace(card, input_size=96).to_json(), "utf-8")
     with pytest.raises(ModelError, match="takes crops of shape"):
+        load_engine(graph)
+
+
+def test_graph_of_another_interface_is_refused(tiny_checkpoint, tmp_path):
+    """A graph exported before crops and sequences were scored apart: one clear error."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from deepverify.files import sha256_file
+
+    graph = _copy(tiny_checkpoint, tmp_path)
+    crops = helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", 3, 64, 64])
+    logits = helper.make_tensor_value_info("frame_logits", TensorProto.FLOAT, ["n", 3, 64, 64])
+    node = helper.make_node("Identity", ["crops"], ["frame_logits"])
+    proto = helper.make_model(
+        helper.make_graph([node], "old", [crops], [logits]),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    proto.ir_version = 8
+    onnx.save(proto, str(graph))
+    card = ModelCard.read(card_path(graph))
+    fixed = dataclasses.replace(card, onnx_sha256=sha256_file(graph))
+    card_path(graph).write_text(fixed.to_json(), encoding="utf-8")
+    with pytest.raises(ModelError, match="re-export it with `deepverify model export"):
         load_engine(graph)
 
 

@@ -18,7 +18,7 @@ from deepverify.model import ModelCard, default_model_path
 from deepverify.pipeline import analyze_video
 
 WEIGHTS_SHA256 = "d354681e40e15d6c31481f6c3ea7f3a25e71975e20771362061118ffbfd764c2"
-ONNX_SHA256 = "ccde2a6399508304bcbbe9fde04651d2bb3d267e78f38d770e0c6e859b25b81d"
+ONNX_SHA256 = "ecb3e39cf8e261060c6644a0e7c5cc8aa17d9542706c36320a0790e19dffa214"
 PINNED_CLIP = "eval/fake/ffpp_df_519_515.mp4"
 PINNED_PROBABILITY = 0.6303  # measured with the ONNX engine, opencv-ssd, 32 frames
 

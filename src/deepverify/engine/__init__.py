@@ -2,14 +2,15 @@
 
 ``load_engine(path, engine="onnx")`` takes any file of a model (``x.json``, ``x.onnx`` or
 ``x.safetensors``; None for the packaged default), reads the card beside it and returns an
-:class:`Engine` whose :meth:`~Engine.score_track` gives the logits and feature maps of one track.
+:class:`Engine`: :meth:`~Engine.score_crops` gives crops' logits, features and feature maps,
+:meth:`~Engine.score_sequence` a track's logit from its features (:func:`score_track` does both).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deepverify.engine.base import Engine, TrackScores
+from deepverify.engine.base import CropScores, Engine, TrackScores, score_track
 from deepverify.errors import ModelError
 from deepverify.model.card import ModelCard
 from deepverify.model.files import card_path, default_model_path, onnx_path, safetensors_path
@@ -72,8 +73,10 @@ def load_engine(
 __all__ = [
     "DEFAULT_ENGINE",
     "ENGINES",
+    "CropScores",
     "Engine",
     "TrackScores",
     "available_engines",
     "load_engine",
+    "score_track",
 ]

@@ -1,4 +1,9 @@
-"""What every inference engine offers the pipeline: score one face track, explain its crops."""
+"""What every inference engine offers the pipeline: score face crops, then a track's sequence.
+
+Scoring is split in two so that crops can be scored as soon as their frame's faces are found, a
+few at a time (activation memory stays small, the work overlaps decoding), and the sequence model
+runs once the tracks are known. :func:`score_track` chains the two for one whole track.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,24 @@ from typing import Protocol
 import numpy as np
 
 from deepverify.model.card import ModelCard
+
+CROP_CHUNK = 8
+"""Most crops an engine runs through the backbone at once (bounds activation memory)."""
+
+
+@dataclass(frozen=True)
+class CropScores:
+    """Raw outputs for ``N`` crops, each scored on its own (logits before temperature scaling).
+
+    Attributes:
+        frame_logits: ``(N,)`` the per-crop head's logits.
+        features: ``(N, F)`` pooled backbone features, what :meth:`Engine.score_sequence` reads.
+        feature_maps: ``(N, F, h, w)`` the backbone's last feature maps, for the heatmaps.
+    """
+
+    frame_logits: np.ndarray
+    features: np.ndarray
+    feature_maps: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -38,13 +61,34 @@ class Engine(Protocol):
     card: ModelCard
     cam_weights: np.ndarray
 
-    def score_track(self, crops: np.ndarray) -> TrackScores:
-        """Score one track of normalised crops ``(T, 3, S, S)`` float32 (``T >= 1``)."""
+    def score_crops(self, crops: np.ndarray) -> CropScores:
+        """Score normalised crops ``(N, 3, S, S)`` float32 (``N >= 1``), each on its own."""
+        ...
+
+    def score_sequence(self, features: np.ndarray) -> float:
+        """The video logit of one track from its crops' features ``(T, F)`` in time order."""
         ...
 
 
+def score_track(engine: Engine, crops: np.ndarray) -> TrackScores:
+    """Score one whole track of normalised crops ``(T, 3, S, S)``: its crops, then its sequence."""
+    scores = engine.score_crops(crops)
+    return TrackScores(
+        video_logit=engine.score_sequence(scores.features),
+        frame_logits=scores.frame_logits,
+        feature_maps=scores.feature_maps,
+    )
+
+
 def check_crops(crops: np.ndarray, card: ModelCard) -> None:
-    """Refuse a batch that is not ``(T >= 1, 3, S, S)`` with the card's ``S``."""
+    """Refuse a batch that is not ``(N >= 1, 3, S, S)`` with the card's ``S``."""
     size = card.input_size
     if crops.ndim != 4 or crops.shape[0] < 1 or crops.shape[1:] != (3, size, size):
-        raise ValueError(f"crops must be (T>=1, 3, {size}, {size}), got shape {crops.shape}")
+        raise ValueError(f"crops must be (N>=1, 3, {size}, {size}), got shape {crops.shape}")
+
+
+def check_features(features: np.ndarray, cam_weights: np.ndarray) -> None:
+    """Refuse a sequence that is not ``(T >= 1, F)`` with the model's ``F``."""
+    size = cam_weights.shape[0]
+    if features.ndim != 2 or features.shape[0] < 1 or features.shape[1] != size:
+        raise ValueError(f"features must be (T>=1, {size}), got shape {features.shape}")

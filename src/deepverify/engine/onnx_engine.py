@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from deepverify.engine import graph
-from deepverify.engine.base import TrackScores, check_crops
+from deepverify.engine.base import (
+    CROP_CHUNK,
+    CropScores,
+    check_crops,
+    check_features,
+)
 from deepverify.errors import ModelError
 from deepverify.files import sha256_file
 from deepverify.model.card import ModelCard
@@ -56,6 +61,12 @@ class OnnxEngine:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings are not the user's business
+        # Crops come a few at a time, in varying numbers: an arena or a memory pattern would only
+        # keep the largest run's activations allocated after it.
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
+        # Idle threads sleep instead of spinning: decoding and face detection need the cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             options.intra_op_num_threads = threads
         try:
@@ -65,19 +76,23 @@ class OnnxEngine:
         except Exception as exc:  # ORT raises its own (untyped) errors for bad graphs
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"ONNX graph {path} cannot be loaded: {first}") from None
-        self._check_signature(path, card)
+        features = self._check_signature(path, card)
         self.card = card
-        blank = np.zeros((1, 3, card.input_size, card.input_size), np.float32)
-        self.cam_weights = self._run(blank)[3]  # a constant of the graph
+        self._no_crops = np.zeros((0, 3, card.input_size, card.input_size), np.float32)
+        self._no_track = np.zeros((1, features), np.float32)
+        self.cam_weights: np.ndarray = self._run(self._no_crops, self._no_track)[3]
         logger.info("ONNX Runtime session for %s (%s)", path, card.model_id)
 
-    def _check_signature(self, path: Path, card: ModelCard) -> None:
+    def _check_signature(self, path: Path, card: ModelCard) -> int:
+        """Refuse a graph that is not this interface for the card's crops; its feature size."""
         inputs = self._session.get_inputs()
-        outputs = [o.name for o in self._session.get_outputs()]
-        if len(inputs) != 1 or inputs[0].name != graph.INPUT or tuple(outputs) != graph.OUTPUTS:
+        names = tuple(i.name for i in inputs)
+        outputs = tuple(o.name for o in self._session.get_outputs())
+        if names != graph.INPUTS or outputs != graph.OUTPUTS:
             raise ModelError(
-                f"ONNX graph {path} is not a deepverify detector graph (inputs "
-                f"{[i.name for i in inputs]}, outputs {outputs}); re-export it"
+                f"ONNX graph {path} is not a deepverify detector graph of this version (inputs "
+                f"{list(names)}, outputs {list(outputs)}); re-export it with `deepverify model "
+                f"export {path.with_suffix('.safetensors')}`"
             )
         shape = inputs[0].shape
         expected = [3, card.input_size, card.input_size]
@@ -86,19 +101,32 @@ class OnnxEngine:
                 f"ONNX graph {path} takes crops of shape {shape[1:]}, its card says "
                 f"{expected}; the graph belongs to another card"
             )
+        features = inputs[1].shape[1]
+        if not isinstance(features, int):
+            raise ModelError(f"ONNX graph {path} has no fixed feature size; re-export it")
+        return features
 
-    def _run(self, crops: np.ndarray) -> list[np.ndarray]:
-        outputs: list[np.ndarray] = self._session.run(list(graph.OUTPUTS), {graph.INPUT: crops})
+    def _run(self, crops: np.ndarray, track: np.ndarray) -> list[np.ndarray]:
+        feeds = {graph.CROPS: crops, graph.TRACK_FEATURES: track}
+        outputs: list[np.ndarray] = self._session.run(list(graph.OUTPUTS), feeds)
         return outputs
 
-    def score_track(self, crops: np.ndarray) -> TrackScores:
-        """Score one track of normalised crops ``(T, 3, S, S)``."""
+    def score_crops(self, crops: np.ndarray) -> CropScores:
+        """Score normalised crops ``(N, 3, S, S)``, at most :data:`CROP_CHUNK` per run."""
         check_crops(crops, self.card)
-        frame_logits, video_logit, feature_maps, _ = self._run(
-            np.ascontiguousarray(crops, dtype=np.float32)
+        crops = np.ascontiguousarray(crops, dtype=np.float32)
+        runs = [
+            self._run(crops[start : start + CROP_CHUNK], self._no_track)
+            for start in range(0, len(crops), CROP_CHUNK)
+        ]
+        return CropScores(
+            frame_logits=np.concatenate([run[0] for run in runs]).reshape(-1),
+            features=np.concatenate([run[1] for run in runs]),
+            feature_maps=np.concatenate([run[2] for run in runs]),
         )
-        return TrackScores(
-            video_logit=float(video_logit.reshape(-1)[0]),
-            frame_logits=frame_logits.reshape(-1),
-            feature_maps=feature_maps,
-        )
+
+    def score_sequence(self, features: np.ndarray) -> float:
+        """The video logit of one track from its crops' features ``(T, F)``."""
+        check_features(features, self.cam_weights)
+        track = np.ascontiguousarray(features, dtype=np.float32)
+        return float(self._run(self._no_crops, track)[4].reshape(-1)[0])

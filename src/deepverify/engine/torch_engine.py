@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepverify.engine.base import TrackScores, check_crops
+from deepverify.engine.base import CropScores, check_crops, check_features
 from deepverify.errors import ModelError
 from deepverify.extras import require_torch
 
@@ -51,16 +51,27 @@ class TorchEngine:
         )
         logger.info("PyTorch model %s on %s", self.card.model_id, device)
 
-    def score_track(self, crops: np.ndarray) -> TrackScores:
-        """Score one track of normalised crops ``(T, 3, S, S)``."""
+    def score_crops(self, crops: np.ndarray) -> CropScores:
+        """Score normalised crops ``(N, 3, S, S)``, each on its own."""
         import torch
 
         check_crops(crops, self.card)
-        clip = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)).to(self.device)
+        batch = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)).to(self.device)
         with torch.inference_mode():
-            output = self.network(clip.unsqueeze(0))
-        return TrackScores(
-            video_logit=float(output.video_logits[0]),
-            frame_logits=output.frame_logits[0].float().cpu().numpy(),
-            feature_maps=output.feature_maps[0].float().cpu().numpy(),
+            maps = self.network.feature_maps(batch)  # in chunks, like the ONNX engine
+            features = maps.mean(dim=(2, 3))
+            logits = self.network.score_frames(features)
+        return CropScores(
+            frame_logits=logits.float().cpu().numpy(),
+            features=features.float().cpu().numpy(),
+            feature_maps=maps.float().cpu().numpy(),
         )
+
+    def score_sequence(self, features: np.ndarray) -> float:
+        """The video logit of one track from its crops' features ``(T, F)``."""
+        import torch
+
+        check_features(features, self.cam_weights)
+        track = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
+        with torch.inference_mode():
+            return float(self.network.score_sequences(track.to(self.device).unsqueeze(0))[0])

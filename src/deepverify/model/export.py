@@ -27,17 +27,21 @@ logger = logging.getLogger(__name__)
 
 
 class TrackGraph(nn.Module):
-    """The detector as the graph sees it: one track ``(T, 3, S, S)`` -> the four outputs."""
+    """The detector as the graph sees it (see :mod:`deepverify.engine.graph`): crops and one
+    track's features in, the five outputs out."""
 
     def __init__(self, detector: DeepfakeDetector) -> None:
         super().__init__()
         self.detector = detector
 
-    def forward(self, crops: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        out = self.detector(crops.unsqueeze(0), chunked=False)
+    def forward(self, crops: Tensor, track_features: Tensor) -> tuple[Tensor, ...]:
+        maps = self.detector.feature_maps(crops, chunked=False)
+        pooled = maps.mean(dim=(2, 3))  # the same pooling as the detector's forward
+        frame_logits = self.detector.score_frames(pooled)
+        video_logit = self.detector.score_sequences(track_features.unsqueeze(0))
         # "* 1.0": an op, so the weights leave the graph as a named output, not an initializer.
         weights = self.detector.frame_head.weight[0] * 1.0
-        return out.frame_logits[0], out.video_logits, out.feature_maps[0], weights
+        return frame_logits, pooled, maps, weights, video_logit
 
 
 def export_onnx(checkpoint: Path, out: Path | None = None) -> tuple[Path, ModelCard]:
@@ -59,19 +63,23 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> tuple[Path, ModelC
         raise ModelError(f"--out {out} must end in {ONNX_SUFFIX} (the card is written beside it)")
     model = model.to(memory_format=torch.contiguous_format).eval()
     size = card.input_size
-    example = torch.zeros(2, 3, size, size)
+    features = model.frame_head.in_features
+    # Different sizes for the two dynamic axes, so that tracing cannot tie them together.
+    example = (torch.zeros(2, 3, size, size), torch.zeros(3, features))
     with atomic_target(out) as tmp, torch.no_grad(), warnings.catch_warnings():
         # The TorchScript-based exporter: seconds instead of minutes, and it handles the LSTM.
         warnings.simplefilter("ignore")
         torch.onnx.export(
             TrackGraph(model).eval(),
-            (example,),
+            example,
             str(tmp),
-            input_names=[graph.INPUT],
+            input_names=list(graph.INPUTS),
             output_names=list(graph.OUTPUTS),
             dynamic_axes={
-                graph.INPUT: {0: "crops"},
+                graph.CROPS: {0: "crops"},
+                graph.TRACK_FEATURES: {0: "steps"},
                 graph.FRAME_LOGITS: {0: "crops"},
+                graph.CROP_FEATURES: {0: "crops"},
                 graph.FEATURE_MAPS: {0: "crops"},
             },
             opset_version=graph.OPSET,

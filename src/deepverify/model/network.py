@@ -118,6 +118,17 @@ class DeepfakeDetector(nn.Module):
         """Pooled backbone features, ``(N, 3, S, S)`` -> ``(N, F)``: the maps' spatial mean."""
         return self.feature_maps(crops).mean(dim=(2, 3))
 
+    def score_frames(self, features: Tensor) -> Tensor:
+        """Per-crop logits from pooled features, ``(N, F)`` -> ``(N,)``."""
+        logits: Tensor = self.frame_head(self.dropout(features))
+        return logits.squeeze(-1)
+
+    def score_sequences(self, features: Tensor) -> Tensor:
+        """Per-track logits from pooled feature sequences, ``(B, T, F)`` -> ``(B,)``."""
+        sequence, _ = self.lstm(features)  # (B, T, H)
+        logits: Tensor = self.video_head(self.dropout(sequence.mean(dim=1)))
+        return logits.squeeze(-1)
+
     def forward(self, clips: Tensor, *, chunked: bool = True) -> DetectorOutput:
         """Score ``clips`` of shape ``(B, T, 3, S, S)`` (normalised crops)."""
         if clips.ndim != 5:
@@ -126,9 +137,8 @@ class DeepfakeDetector(nn.Module):
         # One batched backbone pass over all B*T crops.
         maps = self.feature_maps(clips.flatten(0, 1), chunked=chunked)
         features = maps.mean(dim=(2, 3))  # the global average pool
-        frame_logits = self.frame_head(self.dropout(features)).view(batch, steps)
-        sequence, _ = self.lstm(features.view(batch, steps, -1))  # (B, T, H)
-        video_logits = self.video_head(self.dropout(sequence.mean(dim=1))).view(batch)
+        frame_logits = self.score_frames(features).view(batch, steps)
+        video_logits = self.score_sequences(features.view(batch, steps, -1))
         return DetectorOutput(
             video_logits=video_logits,
             frame_logits=frame_logits,
