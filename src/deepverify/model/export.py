@@ -34,6 +34,7 @@ class TrackGraph(nn.Module):
         self.detector = detector
 
     def forward(self, crops: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Frame logits ``(T,)``, video logit ``(1,)``, feature maps and the CAM weights."""
         out = self.detector(crops.unsqueeze(0), chunked=False)
         # "* 1.0": an op, so the weights leave the graph as a named output, not an initializer.
         weights = self.detector.frame_head.weight[0] * 1.0

@@ -56,6 +56,7 @@ class FrameModel(nn.Module):
         self.head = head
 
     def forward(self, crops: Tensor) -> Tensor:
+        """One logit per crop: ``(N, 3, S, S)`` -> ``(N,)``."""
         features = self.backbone(crops.contiguous(memory_format=torch.channels_last))
         logits: Tensor = self.head(self.dropout(features))
         return logits

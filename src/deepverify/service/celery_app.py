@@ -46,6 +46,7 @@ class WorkerResources:
         self._lock = threading.Lock()
 
     def session_factory(self) -> sessionmaker[Session]:
+        """This process's session factory (a new engine after a fork)."""
         with self._lock:
             if self._factory is None or self._pid != os.getpid():
                 self._pid = os.getpid()
@@ -55,6 +56,7 @@ class WorkerResources:
             return self._factory
 
     def analyzer(self) -> PipelineAnalyzer:
+        """This thread's analyzer, loading the model on first use."""
         self.session_factory()  # resets the per-thread analyzers after a fork
         analyzer: PipelineAnalyzer | None = getattr(self._local, "analyzer", None)
         if analyzer is None:
