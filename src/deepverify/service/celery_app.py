@@ -96,7 +96,6 @@ def create_celery(settings: Settings) -> Celery:
     resources = WorkerResources(settings)
     app.conf.deepverify_resources = resources
 
-    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)
     def process_video(video_id: str) -> str:
         outcome = process_job(
             resources.session_factory(),
@@ -110,6 +109,7 @@ def create_celery(settings: Settings) -> Celery:
         logger.info("job %s: %s", video_id, outcome.value)
         return outcome.value
 
+    app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)(process_video)
     return app
 
 
