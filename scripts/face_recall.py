@@ -1,6 +1,8 @@
-"""Face recall on every clip of ../shared/data (eval/, train/, real/): how many sampled frames get
-a face, with the first detection pass alone and with the second pass (contrast-equalised tiles,
-confirmed by tracking) that ``scan`` uses, next to the manifests' own ``face_frac``.
+"""Face recall on every clip of ../shared/data (eval/, train/, real/).
+
+How many sampled frames get a face, with the first detection pass alone and with the second pass
+(contrast-equalised tiles, confirmed by tracking) that ``scan`` uses, next to the manifests' own
+``face_frac``.
 
     python scripts/face_recall.py [--data ../shared/data] [--out bench/face_recall.json]
 

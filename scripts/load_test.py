@@ -247,6 +247,7 @@ def wait_ready(base_url: str, proc: subprocess.Popen[bytes], timeout: float) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the load test and write its figures; the exit status says whether it passed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "load_results.json")
     parser.add_argument("--uploads", type=int, default=50)

@@ -40,6 +40,7 @@ def build_schema() -> dict[str, Any]:
 
 
 def schema_text(schema: dict[str, Any]) -> str:
+    """The schema as committed: indented JSON with a final newline."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -89,6 +90,7 @@ def check(schema_json: Path = SCHEMA_JSON, schema_ts: Path = SCHEMA_TS) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Regenerate the client files, or with ``--check`` exit 1 when they are out of date."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check, change nothing")
     parser.add_argument("--schema-json", type=Path, default=SCHEMA_JSON, help=argparse.SUPPRESS)

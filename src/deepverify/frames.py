@@ -380,16 +380,7 @@ def _scan(
             last_duration = packet.duration or 0
             if check is not None:
                 check()
-            if count > max_packets:
-                raise InvalidVideoError(
-                    f"{path.name}: more than {max_packets} frames, over the limit; "
-                    "cut it into shorter clips"
-                )
-            if time.monotonic() - started > max_seconds:
-                raise InvalidVideoError(
-                    f"{path.name}: took over {max_seconds:g} s just to read (pathological "
-                    "file); re-encode it or cut it into shorter clips"
-                )
+            _within_scan_limits(path, count, max_packets, time.monotonic() - started, max_seconds)
     except av.FFmpegError as exc:
         # A truncated or damaged file: keep what was readable, if anything.
         logger.warning("%s: stopped reading at a damaged packet (%s)", path.name, _reason(exc))
@@ -407,6 +398,22 @@ def _scan(
         steps = np.diff(ticks)
         last_duration = int(np.median(steps)) if len(steps) else 0
     return _Timeline(ticks, time_base, ticks[-1] - ticks[0] + last_duration, timed=True)
+
+
+def _within_scan_limits(
+    path: Path, packets: int, max_packets: int, seconds: float, max_seconds: float
+) -> None:
+    """Raise once reading the packets has gone past the count or time limit."""
+    if packets > max_packets:
+        raise InvalidVideoError(
+            f"{path.name}: more than {max_packets} frames, over the limit; "
+            "cut it into shorter clips"
+        )
+    if seconds > max_seconds:
+        raise InvalidVideoError(
+            f"{path.name}: took over {max_seconds:g} s just to read (pathological "
+            "file); re-encode it or cut it into shorter clips"
+        )
 
 
 def _untimed_timeline(stream: av.video.stream.VideoStream, count: int) -> _Timeline:

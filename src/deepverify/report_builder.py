@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ImagePair:
-    """An image with a heatmap overlay and the same image without it (paths relative to the
-    report's folder), for an overlay on/off toggle."""
+    """An image with a heatmap overlay and the same image without it, for an on/off toggle.
+
+    Both paths are relative to the report's folder.
+    """
 
     overlay: str
     plain: str

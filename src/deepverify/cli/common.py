@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
 from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from deepverify.engine import ENGINES
 from deepverify.errors import DeepverifyError
 
 console = Console()
@@ -50,8 +48,3 @@ def warn(message: str) -> None:
     err_console.print(
         f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True
     )
-
-
-# The engine choices (no import of either engine: that happens when a command runs).
-EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)  # type: ignore[misc]
-ENGINE_HELP = "Inference engine: onnx (ONNX Runtime, base install) or torch (train extra)."

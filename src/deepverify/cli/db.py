@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from deepverify.cli.common import console, setup_logging, user_errors
+from deepverify.cli.options import VerboseOption
 
 app = typer.Typer(help="Manage the service database.", no_args_is_help=True)
 
@@ -14,7 +15,7 @@ app = typer.Typer(help="Manage the service database.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Apply migrations to DEEPVERIFY_DATABASE_URL (default: SQLite under DEEPVERIFY_HOME)."""
     from deepverify.service.db import current_revision, database_from_settings, upgrade_database

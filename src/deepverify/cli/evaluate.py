@@ -10,17 +10,20 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deepverify.cli.common import (
-    ENGINE_HELP,
-    EngineName,
-    console,
-    err_console,
-    setup_logging,
-    user_errors,
-    warn,
+from deepverify.cli.common import console, err_console, setup_logging, user_errors, warn
+from deepverify.cli.options import (
+    DetectorOption,
+    DeviceOption,
+    EngineOption,
+    FramesOption,
+    JsonOption,
+    ModelOption,
+    VerboseOption,
+    detector_name,
+    engine_name,
 )
 from deepverify.engine import DEFAULT_ENGINE
-from deepverify.faces import available_detectors, create_detector
+from deepverify.faces import create_detector
 from deepverify.training.datasets import (
     DatasetOptions,
     ManifestReport,
@@ -31,11 +34,8 @@ from deepverify.training.datasets import (
 
 def evaluate(
     data: Annotated[Path, typer.Argument(help="Labelled dataset folder (see --format).")],
-    model: Annotated[
-        Path | None,
-        typer.Option("--model", "-m", help="Model .onnx/.safetensors/.json; default: packaged."),
-    ] = None,
-    engine: Annotated[EngineName, typer.Option(help=ENGINE_HELP)] = EngineName(DEFAULT_ENGINE),
+    model: ModelOption = None,
+    engine: EngineOption = None,
     fmt: Annotated[
         str,
         typer.Option("--format", "-f", help=f"Dataset layout: {', '.join(available_formats())}."),
@@ -43,22 +43,15 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for JSON and plots.")] = Path(
         "deepverify-eval"
     ),
-    detector: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Face detector: {', '.join(available_detectors())} (default: the model's)."
-        ),
-    ] = None,
-    frames: Annotated[
-        int | None, typer.Option(min=1, max=512, help="Frames per video (default: the model's).")
-    ] = None,
+    detector: DetectorOption = None,
+    frames: FramesOption = None,
     record: Annotated[
         str | None,
         typer.Option(
             help="Also store the figures in the model card under metrics.evaluation.NAME."
         ),
     ] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    device: DeviceOption = "cpu",
     manifest: Annotated[
         Path | None,
         typer.Option(
@@ -66,8 +59,8 @@ def evaluate(
             "(default: manifest.json in the folder or its parent)."
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Score every video as `scan` would; write accuracy, F1, AUC, AP, log loss, ECE, plots."""
     setup_logging(verbose)
@@ -79,13 +72,12 @@ def evaluate(
         from deepverify.model import default_model_path
         from deepverify.training.evaluation import evaluate_items, record_in_card, write_outputs
 
-        items = load_dataset(data, fmt)
-        loaded = load_engine(model, engine=engine.value, device=device)
-        detector = detector or loaded.card.detector
-        mismatch = loaded.card.detector_warning(detector)
+        loaded = load_engine(model, engine=engine_name(engine) or DEFAULT_ENGINE, device=device)
+        chosen = detector_name(detector) or loaded.card.detector
+        mismatch = loaded.card.detector_warning(chosen)
         if mismatch:
             warn(mismatch)
-        face_detector = create_detector(detector)
+        face_detector = create_detector(chosen)
         columns = (TextColumn("[bold]evaluate"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[last]}"))  # fmt: skip
         with Progress(*columns, console=err_console, transient=True) as progress:

@@ -17,6 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
+from deepverify.cli.options import VerboseOption
 from deepverify.defaults import DEFAULT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.faces import available_detectors
 from deepverify.training.datasets import (
@@ -57,7 +58,7 @@ def extract(
     compression: Annotated[
         str, typer.Option(help=f"FF++ compression: {', '.join(FFPP_COMPRESSIONS)}.")
     ] = "c23",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Detect, track and crop the faces of a dataset into a cache for training."""
     setup_logging(verbose)

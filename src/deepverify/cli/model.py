@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
+from deepverify.cli.options import VerboseOption
 from deepverify.defaults import DEFAULT_NUM_FRAMES
 from deepverify.extras import require_torch
 from deepverify.model import DEFAULT_BACKBONE, ModelCard, available_backbones, card_path
@@ -74,7 +75,7 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing checkpoint.")
     ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Write an untrained checkpoint (ImageNet backbone, random heads) and its model card."""
     setup_logging(verbose)
@@ -108,7 +109,7 @@ def export(
         Path | None,
         typer.Option("--out", "-o", help="ONNX file to write (default: beside the checkpoint)."),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Export a checkpoint to ONNX for the default engine; its card records the graph's sha256."""
     setup_logging(verbose)

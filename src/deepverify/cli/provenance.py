@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from deepverify.cli.common import console, fail, setup_logging, user_errors
+from deepverify.cli.options import JsonOption, VerboseOption
 
 if TYPE_CHECKING:
     from deepverify.provenance import Provenance
@@ -64,7 +65,7 @@ def print_provenance(provenance: Provenance) -> None:
 
 def provenance(
     path: Annotated[Path, typer.Argument(help="A video file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the section as JSON.")] = False,
+    as_json: JsonOption = False,
     trust_anchors: Annotated[
         Path | None,
         typer.Option(
@@ -72,7 +73,7 @@ def provenance(
             "(default: $DEEPVERIFY_C2PA_TRUST_ANCHORS, else none)."
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Show where a video says it came from: Content Credentials (C2PA) and container tags."""
     setup_logging(verbose)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from enum import Enum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,33 +12,63 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deepverify.cli.common import (
-    ENGINE_HELP,
-    EngineName,
-    console,
-    err_console,
-    fail,
-    setup_logging,
-    user_errors,
-    warn,
+from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors, warn
+from deepverify.cli.options import (
+    DetectorOption,
+    DeviceOption,
+    EngineOption,
+    FramesOption,
+    JsonOption,
+    ModelOption,
+    VerboseOption,
+    detector_name,
+    engine_name,
 )
 from deepverify.defaults import VIDEO_SUFFIXES
 from deepverify.engine import DEFAULT_ENGINE
 from deepverify.errors import DeepverifyError
-from deepverify.faces import available_detectors, create_detector
+from deepverify.stages import ProgressCallback
 
 if TYPE_CHECKING:  # the pipeline pulls in OpenCV and ONNX Runtime: import it when a scan runs
     from deepverify.engine import Engine
+    from deepverify.faces import FaceDetector
     from deepverify.report import Report
-
-# The CLI's choices come from the detector registry.
-DetectorName = Enum("DetectorName", {name: name for name in available_detectors()}, type=str)  # type: ignore[misc]
 
 _COLOURS = {
     "FAKE": "bold white on red",
     "REAL": "bold white on green",
     "NO_FACE": "bold white on grey37",
 }
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How every video of one ``scan`` is analysed and shown.
+
+    Attributes:
+        model: the loaded engine (its card gives the defaults).
+        detector: the face detector.
+        frames: frames sampled per video; None for the model's.
+        heatmaps: write class-activation heatmaps.
+        as_json: print JSON instead of tables.
+    """
+
+    model: Engine
+    detector: FaceDetector
+    frames: int | None
+    heatmaps: bool
+    as_json: bool
+
+    def analyze(
+        self, video: Path, out_dir: Path, progress: ProgressCallback | None = None
+    ) -> Report:
+        """Analyse ``video`` into ``out_dir`` with these options."""
+        from deepverify.pipeline import analyze_video
+
+        return analyze_video(
+            video, model=self.model, detector=self.detector, num_frames=self.frames,
+            out_dir=out_dir, explain=self.heatmaps, progress=progress,
+        )  # fmt: skip
 
 
 def find_videos(folder: Path) -> list[Path]:
@@ -76,30 +106,53 @@ def _print_report(report: Report, out_dir: Path) -> None:
         console.print(f"report: {out_dir / report.report_html}")
 
 
-def _scan_one(path: Path, model: Engine, detector_name: str, out: Path, frames: int | None,
-              heatmaps: bool, as_json: bool) -> None:  # fmt: skip
-    from deepverify.pipeline import analyze_video
-
-    detector = create_detector(detector_name)
+def _scan_one(path: Path, out: Path, options: ScanOptions) -> None:
     with err_console.status("decoding…") as status:
-        report = analyze_video(
-            path, model=model, detector=detector, num_frames=frames, out_dir=out,
-            explain=heatmaps, progress=lambda stage, f: status.update(f"{stage} {f:.0%}"),
-        )  # fmt: skip
-    if as_json:
+        report = options.analyze(
+            path, out, progress=lambda stage, f: status.update(f"{stage} {f:.0%}")
+        )
+    if options.as_json:
         console.print_json(report.to_json())
     else:
         _print_report(report, out)
 
 
-def _scan_folder(folder: Path, model: Engine, detector_name: str, out: Path,
-                 frames: int | None, heatmaps: bool, as_json: bool) -> None:  # fmt: skip
+def _folder_row(video: Path, rel: Path, out: Path, options: ScanOptions) -> dict[str, object]:
+    """One line of the folder summary: the video's verdict, or why it could not be analysed."""
+    try:
+        report = options.analyze(video, out / rel.with_suffix(""))
+    except DeepverifyError as exc:
+        err_console.print(f"[red]failed:[/] {rel}: {exc}", highlight=False)
+        return {"file": str(rel), "verdict": "ERROR", "probability": None, "tracks": 0,
+                "seconds": None, "error": str(exc)}  # fmt: skip
+    return {"file": str(rel), "verdict": report.verdict, "probability": report.probability,
+            "tracks": len(report.tracks), "seconds": report.timings.get("total"),
+            "error": ""}  # fmt: skip
+
+
+def _write_summary(rows: list[dict[str, object]], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "summary.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
+def _print_summary(rows: list[dict[str, object]], out: Path) -> None:
+    table = Table("file", "verdict", "P(fake)", "note")
+    for row in rows:
+        prob = row["probability"]
+        table.add_row(str(row["file"]), str(row["verdict"]),
+                      "" if prob is None else f"{prob:.1%}", str(row["error"]))  # fmt: skip
+    console.print(table)
+    console.print(f"summary: {out / 'summary.csv'}")
+
+
+def _scan_folder(folder: Path, out: Path, options: ScanOptions) -> None:
     videos = find_videos(folder)
     if not videos:
         fail(f"no video files in {folder} (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
-    from deepverify.pipeline import analyze_video
-
-    detector = create_detector(detector_name)
     rows: list[dict[str, object]] = []
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn()]  # fmt: skip
@@ -108,37 +161,13 @@ def _scan_folder(folder: Path, model: Engine, detector_name: str, out: Path,
         for video in videos:
             rel = video.relative_to(folder)
             bar.update(task, description=str(rel))
-            row: dict[str, object] = {"file": str(rel)}
-            try:
-                report = analyze_video(
-                    video, model=model, detector=detector, num_frames=frames,
-                    out_dir=out / rel.with_suffix(""), explain=heatmaps,
-                )  # fmt: skip
-                row.update(verdict=report.verdict, probability=report.probability,
-                           tracks=len(report.tracks), seconds=report.timings.get("total"),
-                           error="")  # fmt: skip
-            except DeepverifyError as exc:
-                row.update(verdict="ERROR", probability=None, tracks=0, seconds=None,
-                           error=str(exc))  # fmt: skip
-                err_console.print(f"[red]failed:[/] {rel}: {exc}", highlight=False)
-            rows.append(row)
+            rows.append(_folder_row(video, rel, out, options))
             bar.advance(task)
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "summary.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "summary.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
-    if as_json:
+    _write_summary(rows, out)
+    if options.as_json:
         console.print_json(json.dumps(rows))
     else:
-        table = Table("file", "verdict", "P(fake)", "note")
-        for row in rows:
-            prob = row["probability"]
-            table.add_row(str(row["file"]), str(row["verdict"]),
-                          "" if prob is None else f"{prob:.1%}", str(row["error"]))  # fmt: skip
-        console.print(table)
-        console.print(f"summary: {out / 'summary.csv'}")
+        _print_summary(rows, out)
     failed = sum(1 for row in rows if row["verdict"] == "ERROR")
     if failed:
         fail(f"{failed} of {len(rows)} videos could not be analysed (see summary.csv)")
@@ -149,39 +178,36 @@ def scan(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for reports and heatmaps.")
     ] = Path("deepverify-reports"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    frames: Annotated[
-        int | None, typer.Option(min=1, max=512, help="Frames to sample (default: the model's).")
-    ] = None,
-    detector: Annotated[
-        DetectorName | None,
-        typer.Option(help="Face detector (default: the one the model was trained with)."),
-    ] = None,
-    model: Annotated[
-        Path | None,
-        typer.Option(help="Model .onnx/.safetensors/.json (card); default: the packaged one."),
-    ] = None,
-    engine: Annotated[EngineName, typer.Option(help=ENGINE_HELP)] = EngineName(DEFAULT_ENGINE),
-    device: Annotated[str, typer.Option(help="cpu; cuda or cuda:N with --engine torch.")] = "cpu",
+    as_json: JsonOption = False,
+    frames: FramesOption = None,
+    detector: DetectorOption = None,
+    model: ModelOption = None,
+    engine: EngineOption = None,
+    device: DeviceOption = "cpu",
     heatmaps: Annotated[bool, typer.Option(help="Write heatmaps (class activation maps).")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Say whether a video's faces are manipulated, with the evidence."""
     setup_logging(verbose)
     with user_errors():
         from deepverify.engine import load_engine
+        from deepverify.faces import create_detector
         from deepverify.pipeline import UNTRAINED_WARNING
 
         if not path.exists():
             fail(f"{path} does not exist")
-        loaded = load_engine(model, engine=engine.value, device=device)
+        loaded = load_engine(model, engine=engine_name(engine) or DEFAULT_ENGINE, device=device)
         if not loaded.card.trained:
             warn(UNTRAINED_WARNING)
-        face_detector = detector.value if detector is not None else loaded.card.detector
+        face_detector = detector_name(detector) or loaded.card.detector
         mismatch = loaded.card.detector_warning(face_detector)
         if mismatch:
             warn(mismatch)
+        options = ScanOptions(
+            model=loaded, detector=create_detector(face_detector), frames=frames,
+            heatmaps=heatmaps, as_json=as_json,
+        )  # fmt: skip
         if path.is_dir():
-            _scan_folder(path, loaded, face_detector, out, frames, heatmaps, as_json)
+            _scan_folder(path, out, options)
         else:
-            _scan_one(path, loaded, face_detector, out / path.stem, frames, heatmaps, as_json)
+            _scan_one(path, out / path.stem, options)

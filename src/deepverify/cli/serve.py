@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from deepverify.cli.common import ENGINE_HELP, EngineName, console, fail, setup_logging, user_errors
+from deepverify.cli.common import console, fail, setup_logging, user_errors
+from deepverify.cli.options import EngineOption, ModelOption, VerboseOption, engine_name
 
 
 def _check_model(path: Path | None) -> None:
@@ -38,22 +39,15 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Port to listen on (env DEEPVERIFY_PORT, default 8000)")
     ] = None,
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            help="Model .onnx/.safetensors/.json (env DEEPVERIFY_MODEL_PATH; default packaged)"
-        ),
-    ] = None,
-    engine: Annotated[
-        EngineName | None, typer.Option(help=f"{ENGINE_HELP} Env DEEPVERIFY_ENGINE, default onnx.")
-    ] = None,
+    model: ModelOption = None,
+    engine: EngineOption = None,
     workers: Annotated[
         int | None,
         typer.Option(
             help="Concurrent analyses (env DEEPVERIFY_WORKER_CONCURRENCY, default 1)", min=1
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Serve the API and web UI; data lives under DEEPVERIFY_HOME (default ~/.deepverify)."""
     import uvicorn
@@ -68,7 +62,7 @@ def serve(
             "host": host,
             "port": port,
             "model_path": model,
-            "engine": engine.value if engine is not None else None,
+            "engine": engine_name(engine),
             "worker_concurrency": workers,
         }.items()
         if value is not None

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
+from deepverify.cli.options import VerboseOption
 from deepverify.extras import require_torch
 
 
@@ -27,7 +28,7 @@ def train(
         typer.Option("--set", help="Override any field: section.key=value (repeatable)."),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt if present.")] = True,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Train on a cache written by `deepverify extract` (single process or under torchrun)."""
     setup_logging(verbose)

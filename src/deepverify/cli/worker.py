@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from deepverify.cli.common import ENGINE_HELP, EngineName, fail, setup_logging, user_errors
+from deepverify.cli.common import fail, setup_logging, user_errors
+from deepverify.cli.options import EngineOption, VerboseOption, engine_name
 
 
 def worker(
@@ -15,10 +16,8 @@ def worker(
         str,
         typer.Option(help="Celery pool: auto (solo for 1, else threads), threads, solo, prefork."),
     ] = "auto",
-    engine: Annotated[
-        EngineName | None, typer.Option(help=f"{ENGINE_HELP} Env DEEPVERIFY_ENGINE, default onnx.")
-    ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    engine: EngineOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run Celery workers on DEEPVERIFY_BROKER_URL (e.g. redis://host:6379/0)."""
     from deepverify.cli.serve import check_engine
@@ -30,7 +29,8 @@ def worker(
     if pool not in ("auto", "prefork", "threads", "solo"):
         fail(f"unknown pool {pool!r}; use auto, threads, solo or prefork")
     with user_errors():
-        settings = load_settings(**({"engine": engine.value} if engine is not None else {}))
+        chosen = engine_name(engine)
+        settings = load_settings(**({"engine": chosen} if chosen is not None else {}))
         check_engine(settings.engine)
         if not settings.broker_url:
             fail("DEEPVERIFY_BROKER_URL is not set; point it at a Redis server")

@@ -76,7 +76,7 @@ def _create_resnext50(pretrained: bool) -> nn.Module:
 
     from deepverify.model import imagenet
 
-    model = resnext50_32x4d(weights=None)
+    model: nn.Module = resnext50_32x4d(weights=None)
     if pretrained:
         imagenet.load_state_strict(model, imagenet.resnext_state_dict(), "resnext50 weights")
     model.fc = nn.Identity()  # the forward now returns pooled (N, 2048) features

@@ -17,9 +17,9 @@ from typing import Any
 
 import pydantic
 
-from deepverify.defaults import DEFAULT_NUM_FRAMES
+from deepverify.defaults import DEFAULT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.errors import DeepverifyError, ModelError
-from deepverify.faces.registry import DEFAULT_DETECTOR, check_detector_name
+from deepverify.faces.registry import check_detector_name
 from deepverify.model.backbones import get_backbone
 
 CARD_SCHEMA_VERSION = 2

@@ -35,6 +35,7 @@ class TrackGraph(nn.Module):
         self.detector = detector
 
     def forward(self, crops: Tensor, track_features: Tensor) -> tuple[Tensor, ...]:
+        """Frame logits, pooled features, feature maps, CAM weights and the track's video logit."""
         maps = self.detector.feature_maps(crops, chunked=False)
         pooled = maps.mean(dim=(2, 3))  # the same pooling as the detector's forward
         frame_logits = self.detector.score_frames(pooled)

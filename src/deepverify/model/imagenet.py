@@ -127,7 +127,7 @@ def resnext_weights_file() -> Path:
     """Where torchvision's ResNeXt-50 32x4d ImageNet weights live in torch's hub cache."""
     from torchvision.models import ResNeXt50_32X4D_Weights
 
-    url = ResNeXt50_32X4D_Weights[RESNEXT_WEIGHTS_NAME].url
+    url: str = ResNeXt50_32X4D_Weights[RESNEXT_WEIGHTS_NAME].url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 

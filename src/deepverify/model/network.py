@@ -56,6 +56,7 @@ class FrameModel(nn.Module):
         self.head = head
 
     def forward(self, crops: Tensor) -> Tensor:
+        """One logit per crop: ``(N, 3, S, S)`` -> ``(N,)``."""
         features = self.backbone(crops.contiguous(memory_format=torch.channels_last))
         logits: Tensor = self.head(self.dropout(features))
         return logits
@@ -111,7 +112,10 @@ class DeepfakeDetector(nn.Module):
         if not chunked or torch.is_grad_enabled() or len(crops) <= INFERENCE_CHUNK:
             return spec.feature_map(self.backbone, crops)
         return torch.cat(
-            [spec.feature_map(self.backbone, chunk) for chunk in crops.split(INFERENCE_CHUNK)]
+            [
+                spec.feature_map(self.backbone, chunk)
+                for chunk in torch.split(crops, INFERENCE_CHUNK)
+            ]
         )
 
     def features(self, crops: Tensor) -> Tensor:

@@ -93,6 +93,12 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())[:MAX_TEXT] or "unknown error"
 
 
+def _unpack_box_header(data: bytes) -> tuple[int, bytes]:
+    """An ISO BMFF box header: its 32-bit size and its four-character type."""
+    size, kind = struct.unpack(">I4s", data)
+    return int(size), bytes(kind)
+
+
 def oversized_manifest(path: Path) -> int | None:
     """The size of a C2PA box over :data:`MAX_MANIFEST_BYTES` in an MP4/QuickTime file, if any.
 
@@ -105,10 +111,10 @@ def oversized_manifest(path: Path) -> int | None:
         offset = 0
         while offset + 8 <= end:
             handle.seek(offset)
-            size, kind = struct.unpack(">I4s", handle.read(8))
+            size, kind = _unpack_box_header(handle.read(8))
             header = 8
             if size == 1:
-                (size,) = struct.unpack(">Q", handle.read(8))
+                size = int(struct.unpack(">Q", handle.read(8))[0])
                 header = 16
             elif size == 0:
                 size = end - offset

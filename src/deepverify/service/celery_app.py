@@ -46,6 +46,7 @@ class WorkerResources:
         self._lock = threading.Lock()
 
     def session_factory(self) -> sessionmaker[Session]:
+        """This process's session factory (a new engine after a fork)."""
         with self._lock:
             if self._factory is None or self._pid != os.getpid():
                 self._pid = os.getpid()
@@ -55,6 +56,7 @@ class WorkerResources:
             return self._factory
 
     def analyzer(self) -> PipelineAnalyzer:
+        """This thread's analyzer, loading the model on first use."""
         self.session_factory()  # resets the per-thread analyzers after a fork
         analyzer: PipelineAnalyzer | None = getattr(self._local, "analyzer", None)
         if analyzer is None:
@@ -94,7 +96,6 @@ def create_celery(settings: Settings) -> Celery:
     resources = WorkerResources(settings)
     app.conf.deepverify_resources = resources
 
-    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)
     def process_video(video_id: str) -> str:
         outcome = process_job(
             resources.session_factory(),
@@ -108,6 +109,7 @@ def create_celery(settings: Settings) -> Celery:
         logger.info("job %s: %s", video_id, outcome.value)
         return outcome.value
 
+    app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True)(process_video)
     return app
 
 

@@ -40,13 +40,17 @@ class Dispatcher(Protocol):
 
     mode: Literal["in-process", "celery"]
 
-    def start(self) -> None: ...
+    def start(self) -> None:
+        """Start taking jobs (called once the app starts)."""
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        """Stop taking jobs (called when the app stops)."""
 
-    def enqueue(self, video_id: str) -> None: ...
+    def enqueue(self, video_id: str) -> None:
+        """Say that ``video_id`` was queued (its row is already written)."""
 
-    def status(self) -> WorkerStatus: ...
+    def status(self) -> WorkerStatus:
+        """Whether a worker runs and has its model loaded, for ``/api/ready``."""
 
 
 class InProcessDispatcher:
@@ -66,15 +70,19 @@ class InProcessDispatcher:
         )
 
     def start(self) -> None:
+        """Start the worker threads."""
         self.worker.start()
 
     def stop(self) -> None:
+        """Stop the worker threads (a running job is left to its lease)."""
         self.worker.stop()
 
     def enqueue(self, video_id: str) -> None:
+        """Wake an idle worker thread: the threads claim jobs from the database."""
         self.worker.notify()
 
     def status(self) -> WorkerStatus:
+        """Ready once every worker thread has loaded its model."""
         return WorkerStatus(
             worker=self.worker.alive,
             model=self.worker.model_loaded,
@@ -103,6 +111,7 @@ class CeleryDispatcher:
         self.resend_interval_s = max(settings.job_lease_seconds * 4, 10.0)
 
     def start(self) -> None:
+        """Start the sweeper, re-sending what is still queued from before a restart."""
         self._stop.clear()
         with self._lock:  # after a restart, anything still queued may have lost its message
             self._unsent.update(queued_jobs(self.session_factory))
@@ -110,11 +119,13 @@ class CeleryDispatcher:
         self._sweeper.start()
 
     def stop(self) -> None:
+        """Stop the sweeper."""
         self._stop.set()
         if self._sweeper is not None:
             self._sweeper.join(5)
 
     def enqueue(self, video_id: str) -> None:
+        """Send the job to the broker; when it is away, the sweeper sends it later."""
         from deepverify.service.celery_app import send_job
 
         try:

@@ -43,6 +43,7 @@ class JobGuard:
 
     @property
     def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
         return self._cancelled.is_set()
 
     def __call__(self) -> None:

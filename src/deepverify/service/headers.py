@@ -68,6 +68,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, adding the headers to its response."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -49,6 +49,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 413 once its body exceeds the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

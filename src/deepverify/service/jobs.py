@@ -66,14 +66,15 @@ class Analyzer(Protocol):
         progress: ProgressCallback,
         display_name: str | None = None,
         check: Check | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """Analyse ``video_path`` into ``out_dir`` and return the report as JSON data."""
 
 
 AnalyzerFactory = Callable[[], Analyzer]
 
 
 class Outcome(StrEnum):
-    """What :func:`run_job` did."""
+    """What :func:`process_job` or :func:`run_claimed` did."""
 
     DONE = "done"
     FAILED = "failed"

@@ -142,6 +142,7 @@ class Settings(BaseSettings):
 
     @property
     def uses_celery(self) -> bool:
+        """True when jobs go to Celery workers through ``broker_url``."""
         return self.broker_url is not None
 
 

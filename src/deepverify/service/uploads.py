@@ -17,11 +17,12 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from deepverify.errors import DeepverifyError, InvalidVideoError
 from deepverify.service.settings import PRIVATE_FILE_MODE, Settings
@@ -73,15 +74,6 @@ class ReceivedFile:
     content_type: str | None
     size_bytes: int
     sha256: str
-
-
-@dataclass
-class _PartState:
-    headers: dict[bytes, bytes] = field(default_factory=dict)
-    header_field: bytearray = field(default_factory=bytearray)
-    header_value: bytearray = field(default_factory=bytearray)
-    is_file: bool = False
-    parts: int = 0
 
 
 def safe_filename(raw: str | None, *, default: str = "upload") -> str:
@@ -143,6 +135,78 @@ async def receive_file(
     return ReceivedFile(path, safe_filename(filename), part_type, size, digest)
 
 
+class _FormReader:
+    """Multipart parser callbacks: copy the file part named ``field_name`` to ``out``, hashed.
+
+    Only the first such part is kept; other parts are skipped, and more than :data:`MAX_PARTS`
+    parts or a file over ``max_bytes`` stop the upload.
+    """
+
+    def __init__(self, out: BinaryIO, field_name: str, max_bytes: int) -> None:
+        self.out = out
+        self.field_name = field_name
+        self.max_bytes = max_bytes
+        self.headers: dict[bytes, bytes] = {}
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.parts = 0
+        self.in_file = False
+        self.found = False  # the file part's headers were seen
+        self.complete = False  # ... and its end
+        self.ended = False  # the body's closing boundary was seen
+        self.filename: str | None = None
+        self.content_type: str | None = None
+        self.sha = hashlib.sha256()
+        self.written = 0
+
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise UploadError("too many parts in the form; send one 'file' field")
+        self.headers.clear()
+        self.in_file = False
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.headers[bytes(self.header_field).lower()] = bytes(self.header_value)
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def on_headers_finished(self) -> None:
+        _, disposition = parse_options_header(self.headers.get(b"content-disposition", b""))
+        name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        if name != self.field_name or b"filename" not in disposition or self.found:
+            return
+        self.in_file = self.found = True
+        self.filename = disposition[b"filename"].decode("utf-8", "replace")
+        part_type = self.headers.get(b"content-type")
+        self.content_type = part_type.decode("latin-1")[:255] if part_type else None
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if not self.in_file:
+            return
+        chunk = data[start:end]
+        self.written += len(chunk)
+        if self.written > self.max_bytes:
+            raise UploadTooLargeError(
+                f"the upload is larger than the limit of {self.max_bytes} bytes"
+            )
+        self.sha.update(chunk)
+        self.out.write(chunk)
+
+    def on_part_end(self) -> None:
+        self.complete = self.complete or self.in_file
+        self.in_file = False
+
+    def on_end(self) -> None:
+        self.ended = True
+
+
 async def _parse(
     body: AsyncIterator[bytes],
     boundary: bytes,
@@ -151,71 +215,18 @@ async def _parse(
     max_bytes: int,
     field_name: str,
 ) -> tuple[str | None, str | None, int, str] | None:
-    state = _PartState()
-    sha = hashlib.sha256()
-    found: dict[str, Any] = {}
-    written = 0
-    ended = False
-
-    def on_part_begin() -> None:
-        state.parts += 1
-        if state.parts > MAX_PARTS:
-            raise UploadError("too many parts in the form; send one 'file' field")
-        state.headers.clear()
-        state.is_file = False
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state.header_field += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state.header_value += data[start:end]
-
-    def on_header_end() -> None:
-        state.headers[bytes(state.header_field).lower()] = bytes(state.header_value)
-        state.header_field.clear()
-        state.header_value.clear()
-
-    def on_headers_finished() -> None:
-        _, disposition = parse_options_header(state.headers.get(b"content-disposition", b""))
-        name = disposition.get(b"name", b"").decode("utf-8", "replace")
-        if name == field_name and b"filename" in disposition and "path" not in found:
-            state.is_file = True
-            found["filename"] = disposition[b"filename"].decode("utf-8", "replace")
-            part_type = state.headers.get(b"content-type")
-            found["content_type"] = part_type.decode("latin-1")[:255] if part_type else None
-            found["path"] = True
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        nonlocal written
-        if not state.is_file:
-            return
-        chunk = data[start:end]
-        written += len(chunk)
-        if written > max_bytes:
-            raise UploadTooLargeError(f"the upload is larger than the limit of {max_bytes} bytes")
-        sha.update(chunk)
-        out.write(chunk)
-
-    def on_part_end() -> None:
-        if state.is_file:
-            found["complete"] = True
-        state.is_file = False
-
-    def on_end() -> None:
-        nonlocal ended
-        ended = True
-
+    reader = _FormReader(out, field_name, max_bytes)
     parser = MultipartParser(
         boundary,
         {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_end": on_end,
+            "on_part_begin": reader.on_part_begin,
+            "on_header_field": reader.on_header_field,
+            "on_header_value": reader.on_header_value,
+            "on_header_end": reader.on_header_end,
+            "on_headers_finished": reader.on_headers_finished,
+            "on_part_data": reader.on_part_data,
+            "on_part_end": reader.on_part_end,
+            "on_end": reader.on_end,
         },
     )
     received = 0
@@ -230,11 +241,11 @@ async def _parse(
         parser.finalize()
     except MultipartParseError as exc:
         raise UploadError(f"the multipart body is malformed: {exc}") from exc
-    if "path" not in found:
+    if not reader.found:
         return None
-    if not found.get("complete") or not ended:
+    if not reader.complete or not reader.ended:
         raise UploadError("the upload was cut off before the end; send it again")
-    return found["filename"], found["content_type"], written, sha.hexdigest()
+    return reader.filename, reader.content_type, reader.written, reader.sha.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -249,6 +260,7 @@ class MediaLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaLimits:
+        """The limits the settings configure."""
         return cls(
             max_pixels=settings.max_video_pixels,
             max_seconds=settings.max_video_seconds,

@@ -166,8 +166,10 @@ def change_password(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Token:
-    """Change the password (local accounts); other sessions are signed out, this one gets a new
-    token."""
+    """Change the password (local accounts).
+
+    Every other session is signed out; this one gets a new token.
+    """
     if user.hashed_password is None:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "this account signs in elsewhere; change it there"
@@ -191,8 +193,10 @@ def delete_me(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Message:
-    """Delete the account with all its videos, uploads and reports (local accounts confirm
-    with their password)."""
+    """Delete the account with all its videos, uploads and reports.
+
+    Local accounts confirm with their password.
+    """
     if user.hashed_password is not None:
         _confirm_password(request, user, body.password or "", "the password is wrong")
     users_service.delete_user(session=session, settings=settings, user=user)

@@ -84,8 +84,9 @@ export interface paths {
         put?: never;
         /**
          * Change Password
-         * @description Change the password (local accounts); other sessions are signed out, this one gets a new
-         *     token.
+         * @description Change the password (local accounts).
+         *
+         *     Every other session is signed out; this one gets a new token.
          */
         post: operations["auth_change_password"];
         delete?: never;
@@ -110,8 +111,9 @@ export interface paths {
         post?: never;
         /**
          * Delete Me
-         * @description Delete the account with all its videos, uploads and reports (local accounts confirm
-         *     with their password).
+         * @description Delete the account with all its videos, uploads and reports.
+         *
+         *     Local accounts confirm with their password.
          */
         delete: operations["auth_delete_me"];
         options?: never;

@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    """Apply this revision."""
     op.create_table(
         "users",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -67,5 +68,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Revert this revision."""
     op.drop_table("videos")
     op.drop_table("users")

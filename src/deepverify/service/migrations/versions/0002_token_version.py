@@ -17,6 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    """Apply this revision."""
     with op.batch_alter_table("users") as batch:
         batch.add_column(
             sa.Column("token_version", sa.Integer(), nullable=False, server_default="0")
@@ -24,5 +25,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Revert this revision."""
     with op.batch_alter_table("users") as batch:
         batch.drop_column("token_version")

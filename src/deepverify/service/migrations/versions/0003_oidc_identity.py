@@ -22,6 +22,7 @@ _LOCAL = sa.text("provider = 'local'")
 
 
 def upgrade() -> None:
+    """Apply this revision."""
     op.drop_index("uq_users_provider_email", table_name="users")
     op.create_index(
         "uq_users_local_email",
@@ -34,5 +35,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Revert this revision."""
     op.drop_index("uq_users_local_email", table_name="users")
     op.create_index("uq_users_provider_email", "users", ["provider", "email"], unique=True)
