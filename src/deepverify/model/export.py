@@ -27,8 +27,10 @@ logger = logging.getLogger(__name__)
 
 
 class TrackGraph(nn.Module):
-    """The detector as the graph sees it (see :mod:`deepverify.engine.graph`): crops and one
-    track's features in, the five outputs out."""
+    """The detector as the graph sees it (see :mod:`deepverify.engine.graph`).
+
+    Crops and one track's features in, the five outputs out.
+    """
 
     def __init__(self, detector: DeepfakeDetector) -> None:
         super().__init__()

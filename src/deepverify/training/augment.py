@@ -78,8 +78,11 @@ def sample_degradation(rng: np.random.Generator, config: AugmentConfig) -> Degra
 
 
 def degrade(crop: np.ndarray, d: Degradation, position: int = 0) -> np.ndarray:
-    """Apply a clip's degradations to one RGB uint8 crop (``position``: index in the clip, so
-    the sensor noise differs from frame to frame as it does in a video)."""
+    """Apply a clip's degradations to one RGB uint8 crop.
+
+    ``position`` is the crop's index in the clip, so the sensor noise differs from frame to
+    frame as it does in a video.
+    """
     out = crop
     if d.flip:
         out = np.ascontiguousarray(out[:, ::-1])

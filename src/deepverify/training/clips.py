@@ -222,9 +222,11 @@ def render_clip(spec: ClipSpec, pre: Preprocess) -> tuple[torch.Tensor, list[np.
 
 
 def _pool(tracks: Sequence[TrackRef], key: str) -> list[list[list[TrackRef]]]:
-    """Tracks nested as strata -> items -> tracks; ``key`` is "track" (one stratum, one track
-    per entry), "item" (one stratum, tracks of one item together) or "method" (a stratum per
-    manipulation, then items)."""
+    """Tracks nested as strata -> items -> tracks.
+
+    ``key`` is "track" (one stratum, one track per entry), "item" (one stratum, tracks of one
+    item together) or "method" (a stratum per manipulation, then items).
+    """
     if key == "track":
         return [[[t] for t in tracks]] if tracks else []
     strata: dict[str, dict[str, list[TrackRef]]] = defaultdict(lambda: defaultdict(list))
@@ -240,8 +242,9 @@ def _draw(pool: list[list[list[TrackRef]]], rng: np.random.Generator) -> TrackRe
 
 
 class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Random clips, a fresh draw every epoch: ``fake_ratio`` of them fake (half, in
-    (real, fake) pairs, when ``data.paired``).
+    """Random clips, a fresh draw every epoch.
+
+    ``fake_ratio`` of them are fake (half, in (real, fake) pairs, when ``data.paired``).
 
     Each step of an epoch has one clip length T (from ``data.clip_lengths``, or
     ``data.clip_frames``) and ``batch_size * clip_frames // T`` clips, so every step costs the
@@ -357,8 +360,10 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 
 class StepBatches(Sampler[list[int]]):
-    """The batches of a :class:`TrainClips` epoch, one per planned step; with several ranks,
-    rank ``r`` takes steps ``r, r + world, ...`` (every rank the same count)."""
+    """The batches of a :class:`TrainClips` epoch, one per planned step.
+
+    With several ranks, rank ``r`` takes steps ``r, r + world, ...`` (every rank the same count).
+    """
 
     def __init__(self, dataset: TrainClips, rank: int = 0, world: int = 1) -> None:
         self.dataset, self.rank, self.world = dataset, rank, world
@@ -376,9 +381,11 @@ class StepBatches(Sampler[list[int]]):
 def validation_specs(
     tracks: Sequence[TrackRef], data: DataConfig, sbi: SBIConfig, seed: int
 ) -> list[ClipSpec]:
-    """Fixed validation clips of ``data.val_clip_frames`` crops (the inference length): per
-    real track, ``val_clips_per_track`` windows, each also self-blended when ``data.val_sbi``;
-    per dataset-fake track, its windows as they are."""
+    """Fixed validation clips of ``data.val_clip_frames`` crops (the inference length).
+
+    Per real track, ``val_clips_per_track`` windows, each also self-blended when
+    ``data.val_sbi``; per dataset-fake track, its windows as they are.
+    """
     specs = []
     steps = data.val_clip_frames or data.clip_frames
     stride = data.frame_stride

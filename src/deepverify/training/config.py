@@ -161,8 +161,11 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_file(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """One YAML file's settings, paths resolved; ``extends: other.yaml`` (relative to the file)
-    reads that file first and lets this one override it, key by key."""
+    """One YAML file's settings, paths resolved.
+
+    ``extends: other.yaml`` (relative to the file) reads that file first and lets this one
+    override it, key by key.
+    """
     if path.resolve() in chain:
         raise ConfigError(f"{path} extends itself (through {' -> '.join(str(p) for p in chain)})")
     try:

@@ -129,13 +129,17 @@ class ManifestReport:
     problems: list[str] = field(default_factory=list)
 
     def skip(self, message: str) -> None:
+        """Report one skipped row or file (logged and kept for the summary)."""
         logger.warning("manifest: %s", message)
         self.problems.append(message)
 
 
 def find_manifest(root: Path) -> Path | None:
-    """The manifest describing ``root``: ``root/manifest.json``, else the parent's one if it
-    lists files under ``root`` (``data/manifest.json`` lists ``eval/real/x.mp4``)."""
+    """The manifest describing ``root``.
+
+    That is ``root/manifest.json``, else the parent's one if it lists files under ``root``
+    (``data/manifest.json`` lists ``eval/real/x.mp4``).
+    """
     own = root / MANIFEST_NAME
     if own.is_file():
         return own
@@ -378,15 +382,14 @@ def _ffpp_ids(stem: str, *, actors: bool, fake: bool) -> tuple[str, ...]:
     return tuple(f"actor:{g}" for g in match.groups()) if match else ()
 
 
-def load_ffpp(root: Path, options: DatasetOptions) -> list[VideoItem]:
-    """FaceForensics++: ``original_sequences`` and ``manipulated_sequences`` at one compression.
+_FFPPFile = tuple[Path, int, str, tuple[str, ...]]  # path, label, method, linked ids
 
-    Groups are connected components of the ids a fake links (``A_B`` links A and B; the actors
-    of DeepFakeDetection likewise), so a fake and both of its sources share one split.
-    """
-    comp = options.compression
-    if comp not in FFPP_COMPRESSIONS:
-        raise DatasetError(f"unknown compression {comp!r}; valid: {', '.join(FFPP_COMPRESSIONS)}")
+
+def _check_ffpp_options(root: Path, options: DatasetOptions) -> None:
+    if options.compression not in FFPP_COMPRESSIONS:
+        raise DatasetError(
+            f"unknown compression {options.compression!r}; valid: {', '.join(FFPP_COMPRESSIONS)}"
+        )
     if options.methods is not None:
         unknown = sorted(set(options.methods) - set(FFPP_METHODS))
         if unknown:
@@ -397,23 +400,42 @@ def load_ffpp(root: Path, options: DatasetOptions) -> list[VideoItem]:
         raise DatasetError(
             f"{root} is not a FaceForensics++ folder: original_sequences/ is missing"
         )
-    raw: list[tuple[Path, int, str, tuple[str, ...]]] = []
+
+
+def _ffpp_originals(root: Path, comp: str) -> list[_FFPPFile]:
+    raw: list[_FFPPFile] = []
     for source in ("youtube", "actors"):
         folder = root / "original_sequences" / source / comp / "videos"
         if folder.is_dir():
             for path in _media_files(folder, VIDEO_EXTENSIONS):
                 ids = _ffpp_ids(path.stem, actors=source == "actors", fake=False)
                 raw.append((path, 0, "", ids or (f"file:{source}/{path.stem}",)))
-    wanted = options.methods if options.methods is not None else FFPP_METHODS
-    for method in wanted:
+    return raw
+
+
+def _ffpp_fakes(root: Path, comp: str, methods: tuple[str, ...] | None) -> list[_FFPPFile]:
+    raw: list[_FFPPFile] = []
+    for method in methods if methods is not None else FFPP_METHODS:
         folder = root / "manipulated_sequences" / method / comp / "videos"
         if not folder.is_dir():
-            if options.methods is not None:
+            if methods is not None:
                 raise DatasetError(f"{folder} is missing; requested method {method} at {comp}")
             continue
         for path in _media_files(folder, VIDEO_EXTENSIONS):
             ids = _ffpp_ids(path.stem, actors=method == "DeepFakeDetection", fake=True)
             raw.append((path, 1, method, ids or (f"file:{method}/{path.stem}",)))
+    return raw
+
+
+def load_ffpp(root: Path, options: DatasetOptions) -> list[VideoItem]:
+    """FaceForensics++: ``original_sequences`` and ``manipulated_sequences`` at one compression.
+
+    Groups are connected components of the ids a fake links (``A_B`` links A and B; the actors
+    of DeepFakeDetection likewise), so a fake and both of its sources share one split.
+    """
+    comp = options.compression
+    _check_ffpp_options(root, options)
+    raw = _ffpp_originals(root, comp) + _ffpp_fakes(root, comp, options.methods)
     if not raw:
         raise DatasetError(f"no FF++ videos found under {root} at compression {comp}")
     components = _UnionFind()

@@ -124,9 +124,11 @@ def _manipulation(item: VideoItem) -> str:
 
 
 def per_manipulation(videos: Sequence[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
-    """One row per manipulation (and "none" for the real videos): videos, scored, detected at
-    ``threshold`` (for reals: wrongly flagged), mean probability, and the ROC AUC of that
-    manipulation's fakes against every scored real video — "which fakes do we miss"."""
+    """One row per manipulation (and "none" for the real videos): "which fakes do we miss".
+
+    Each row: videos, scored, detected at ``threshold`` (for reals: wrongly flagged), mean
+    probability, and the ROC AUC of that manipulation's fakes against every scored real video.
+    """
     real = [v["probability"] for v in videos if v["label"] == 0 and v["probability"] is not None]
     rows = []
     for name in sorted({v["manipulation"] for v in videos}, key=lambda m: (m != "none", m)):

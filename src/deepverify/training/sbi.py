@@ -143,7 +143,8 @@ def face_mask(
         cv2.ellipse(mask, (round(cx), round(cy)), axes, 0.0, 0.0, 360.0, 1.0, thickness=-1)
     sigma = max(0.5, params.mask_blur * size)
     mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=sigma, sigmaY=sigma)
-    return np.clip(mask * params.blend_ratio, 0.0, 1.0)
+    clipped: np.ndarray = np.clip(mask * params.blend_ratio, 0.0, 1.0)
+    return clipped
 
 
 def _jitter_colour(image: np.ndarray, p: BlendParams) -> np.ndarray:
@@ -153,7 +154,8 @@ def _jitter_colour(image: np.ndarray, p: BlendParams) -> np.ndarray:
     hsv[..., 2] *= p.value
     rgb = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
     out = (rgb.astype(np.float32) - 128.0) * p.contrast + 128.0 + p.brightness
-    return np.clip(out, 0, 255)
+    clipped: np.ndarray = np.clip(out, 0, 255)
+    return clipped
 
 
 def _source_image(image: np.ndarray, box: Box, p: BlendParams) -> np.ndarray:

@@ -357,7 +357,8 @@ def _train_epoch(run: _Run, epoch: int, on_step: StepCallback | None) -> float:
         with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
             loss = _loss(run.net(clips), labels, cfg.optim.frame_loss_weight)
         run.optimizer.zero_grad(set_to_none=True)
-        run.scaler.scale(loss).backward()
+        scaled: torch.Tensor = run.scaler.scale(loss)
+        scaled.backward()  # type: ignore[no-untyped-call]
         if cfg.optim.grad_clip > 0:
             run.scaler.unscale_(run.optimizer)
             nn.utils.clip_grad_norm_(run.params, cfg.optim.grad_clip)
@@ -482,8 +483,11 @@ def train(
 
 
 def _selection_score(row: dict[str, Any]) -> float:
-    """Validation AUC, ties broken by the lower validation loss (a small validation set often
-    reaches AUC 1.0 early); without an AUC (one class, or no validation), minus a loss."""
+    """Validation AUC, ties broken by the lower validation loss.
+
+    A small validation set often reaches AUC 1.0 early; without an AUC (one class, or no
+    validation), minus a loss.
+    """
     loss = row["val_loss"] if math.isfinite(row["val_loss"]) else row.get("train_loss", 10.0)
     if row["val_auc"] is not None:
         return float(row["val_auc"]) - 1e-3 * min(float(loss), 10.0)
@@ -584,9 +588,11 @@ def finalize(
     *,
     source: Path | None = None,
 ) -> ModelCard:
-    """Fit temperature and threshold of the best model (``source``, by default the best epoch)
-    on the calibration clips; write ``model.*`` with the calibration metrics and (when given)
-    the selection split's."""
+    """Fit temperature and threshold of the best model on the calibration clips.
+
+    ``source`` is the model (by default the best epoch). Writes ``model.*`` with the
+    calibration metrics and (when given) the selection split's.
+    """
     from deepverify.model import load_checkpoint
 
     model, card = load_checkpoint(source or out / TUNED_NAME, device=str(device))
