@@ -45,6 +45,7 @@ scan: install
 lint: install
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	cd $(WEB) && npm run lint
 
 typecheck: install
 	$(BIN)/mypy

@@ -33,31 +33,33 @@ type AuthContextValue = {
 };
 
 const AuthContext = createContext<AuthContextValue | null>(null);
+const LOADING: AuthState = { status: "loading" };
+const ANONYMOUS: AuthState = { status: "anonymous", error: null };
+const noSubscription = () => () => {};
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const token = useSyncExternalStore(subscribeToken, getToken, () => null);
-  const [hydrated, setHydrated] = useState(false);
-  const [state, setState] = useState<AuthState>({ status: "loading" });
-
-  useEffect(() => setHydrated(true), []);
+  // False while the static page hydrates, true once running in the browser.
+  const hydrated = useSyncExternalStore(noSubscription, () => true, () => false);
+  // What GET /api/auth/me said, and for which token: an answer for another token is stale.
+  const [answer, setAnswer] = useState<{ token: string; state: AuthState } | null>(null);
 
   useEffect(() => {
-    if (!hydrated) return;
-    if (!token) {
-      setState((previous) => (previous.status === "anonymous" ? previous : { status: "anonymous", error: null }));
-      return;
-    }
+    if (!hydrated || !token) return;
     const controller = new AbortController();
-    setState({ status: "loading" });
     api
       .GET("/api/auth/me", { signal: controller.signal })
-      .then((result) => setState({ status: "signed-in", user: unwrap(result) }))
+      .then((result) => setAnswer({ token, state: { status: "signed-in", user: unwrap(result) } }))
       .catch((error: unknown) => {
         if (controller.signal.aborted) return;
-        setState({ status: "anonymous", error: describeError(error) });
+        setAnswer({ token, state: { status: "anonymous", error: describeError(error) } });
       });
     return () => controller.abort();
   }, [token, hydrated]);
+
+  let state = LOADING;
+  if (hydrated && !token) state = ANONYMOUS;
+  else if (answer !== null && answer.token === token) state = answer.state;
 
   const signIn = useCallback(async (email: string, password: string) => {
     const result = await api.POST("/api/auth/login", {

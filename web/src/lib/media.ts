@@ -10,29 +10,27 @@ export type ImageState = { url: string | null; error: string | null };
 
 /** An object URL for the authenticated image at `src` (null while loading); revoked on change. */
 export function useAuthedImage(src: string | null): ImageState {
-  const [state, setState] = useState<ImageState>({ url: null, error: null });
+  // What the effect for `src` loaded; cleared (and its URL revoked) when `src` changes.
+  const [loaded, setLoaded] = useState<(ImageState & { src: string }) | null>(null);
   useEffect(() => {
-    if (!src) {
-      setState({ url: null, error: null });
-      return;
-    }
+    if (!src) return;
     const controller = new AbortController();
     let objectUrl: string | null = null;
-    setState({ url: null, error: null });
     fetchBlob(src, controller.signal)
       .then((blob) => {
         objectUrl = URL.createObjectURL(blob);
-        setState({ url: objectUrl, error: null });
+        setLoaded({ src, url: objectUrl, error: null });
       })
       .catch((error: unknown) => {
-        if (!controller.signal.aborted) setState({ url: null, error: describeError(error) });
+        if (!controller.signal.aborted) setLoaded({ src, url: null, error: describeError(error) });
       });
     return () => {
       controller.abort();
       if (objectUrl) URL.revokeObjectURL(objectUrl);
+      setLoaded((previous) => (previous?.src === src ? null : previous));
     };
   }, [src]);
-  return state;
+  return loaded !== null && loaded.src === src ? { url: loaded.url, error: loaded.error } : { url: null, error: null };
 }
 
 /** Save `blob` as a file named `filename` through a temporary link. */
