@@ -1,7 +1,8 @@
 """Face detection (OpenCV DNN) behind a small registry: ``opencv-ssd`` (default) and ``yunet``."""
 
+from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.faces.base import Detection, FaceDetector
-from deepverify.faces.registry import DEFAULT_DETECTOR, available_detectors, create_detector
+from deepverify.faces.registry import available_detectors, create_detector
 from deepverify.faces.weights import resolve_weights
 
 __all__ = [

@@ -30,10 +30,12 @@ class Detection:
 
     @property
     def width(self) -> float:
+        """Box width in pixels."""
         return self.box[2] - self.box[0]
 
     @property
     def height(self) -> float:
+        """Box height in pixels."""
         return self.box[3] - self.box[1]
 
 
