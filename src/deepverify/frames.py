@@ -8,8 +8,9 @@ Two passes over the file, both streaming:
 2. **Decode** with threads; only the selected frames are converted to RGB arrays, so memory holds
    at most the sampled frames and the cost of unselected frames is the decode itself. For the
    codecs in :data:`SKIPPABLE_CODECS`, unselected frames that no other frame refers to (most
-   B-frames) are not even decoded: the decoder never reads them, so every picture it does decode
-   is bit-identical (``tests/test_frames_skipping.py`` checks every clip in ``../shared/data``).
+   B-frames) are parsed but not reconstructed; since nothing refers to them, every picture that
+   is decoded is bit-identical (``tests/test_frames_skipping.py`` checks every clip in
+   ``../shared/data``).
 
 Rotation metadata (the display matrix phones write for portrait video) is applied, so frames come
 out upright. Every way a file can fail to be a usable video raises :class:`InvalidVideoError`.
@@ -230,7 +231,8 @@ class FrameStream:
         yielded = 0
         with _open_video(path) as (container, stream):
             stream.thread_type = "AUTO"
-            # Skipping needs timestamps: a frame is told apart from its packet's, not its rank.
+            # Skipping needs timestamps: packets are matched to the selected frames by timestamp
+            # (ranks would no longer count the frames that were skipped).
             skipping = (
                 self._skip_unselected
                 and timeline.timed
