@@ -6,7 +6,8 @@ the memory of the process it was forked from. Forking from this launcher (a few 
 rather than from the benchmark (which may have held large frames) keeps the figure the
 command's own; ``launcher_rss_mb`` says how much of it could be inherited. Prints one JSON line:
 ``wall_s``, ``peak_rss_mb``, ``launcher_rss_mb``, ``returncode`` and the command's last stdout
-line as ``stdout_tail``.
+line as ``stdout_tail``, and ``cpu_s``, the CPU seconds (user + system, all threads) the command
+used: on a loaded machine wall times stretch, CPU seconds much less.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
     print(json.dumps({
         "wall_s": round(wall, 4),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         "launcher_rss_mb": round(launcher_kb / 1024, 1),
         "returncode": child.returncode,
         "stdout_tail": lines[-1] if lines else "",

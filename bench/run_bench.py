@@ -15,6 +15,8 @@ process of their own too. Writes a JSON file (``make bench``: ``bench/results.js
   (``../shared/bench/ancestor_baseline.py``) / wall time of ``deepverify scan``, both whole
   processes on ``eval/real/dfdc_lynaeydofd.mp4`` in the same run.
 - ``help_seconds`` / ``help_rss_mb``: ``deepverify --help`` as a whole process.
+- ``cpu_s`` beside wall times: CPU seconds (user + system, all threads) of the same run, which
+  a loaded machine stretches much less than wall time.
 - ``provenance_seconds``: ``deepverify.provenance.read_provenance`` on the 10 s 1080p clip;
   ``null`` while that module does not exist.
 
@@ -135,6 +137,7 @@ def main() -> None:
         runs[clip_10s.name]["e2e_s"] / decode_10s["decode_s"], 3
     )
     results["decode_only_1080p_s"] = decode_10s["decode_s"]
+    results["decode_only_1080p_cpu_s"] = decode_10s["cpu_s"]
     results["per_video"] = runs
     save()
 

@@ -119,5 +119,12 @@ def frame_overlay(
         patch = resized[cy1 - sy1 : cy2 - sy1, cx1 - sx1 : cx2 - sx1]
         heat[cy1:cy2, cx1:cx2] = np.maximum(heat[cy1:cy2, cx1:cx2], patch)
         inside[cy1:cy2, cx1:cx2] = True
-    # Colour the face boxes only; the rest of the frame stays as it was.
-    return np.where(inside[..., None], overlay(image, heat), image)
+    # Colour the face boxes only (blending just the rectangle around them: most of a frame is
+    # not a face); the rest of the frame stays as it was.
+    out = image.copy()
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if rows.size:
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        blended = overlay(np.ascontiguousarray(image[box]), heat[box])
+        out[box] = np.where(inside[box][..., None], blended, image[box])
+    return out

@@ -6,7 +6,11 @@ Two passes over the file, both streaming:
    and frame count (headers can be missing or wrong, frame rates can vary) and decides which
    frames to keep: the frame shown at the centre of each of ``num_frames`` equal time slices.
 2. **Decode** with threads; only the selected frames are converted to RGB arrays, so memory holds
-   at most the sampled frames and the cost of unselected frames is the decode itself.
+   at most the sampled frames and the cost of unselected frames is the decode itself. For the
+   codecs in :data:`SKIPPABLE_CODECS`, unselected frames that no other frame refers to (most
+   B-frames) are parsed but not reconstructed; since nothing refers to them, every picture that
+   is decoded is bit-identical (``tests/test_frames_skipping.py`` checks every clip in
+   ``../shared/data``).
 
 Rotation metadata (the display matrix phones write for portrait video) is applied, so frames come
 out upright. Every way a file can fail to be a usable video raises :class:`InvalidVideoError`.
@@ -44,6 +48,9 @@ MAX_SCAN_SECONDS = 120.0
 """Wall-clock bound on the demux pass, against pathological files."""
 MAX_DECODE_ERRORS = 200
 """Corrupt packets tolerated before giving up on a file."""
+SKIPPABLE_CODECS = frozenset({"h264", "mpeg1video", "mpeg2video"})
+"""Decoders whose non-reference frames are skipped when not selected (FFmpeg's
+``skip_frame=nonref``, set packet by packet): the codecs of the clips that prove it harmless."""
 
 Check = Callable[[], None]
 """A cooperative stop hook: called as decoding advances, it raises to stop the work."""
@@ -177,9 +184,17 @@ class FrameStream:
     """
 
     def __init__(
-        self, path: Path, num_frames: int = DEFAULT_NUM_FRAMES, *, check: Check | None = None
+        self,
+        path: Path,
+        num_frames: int = DEFAULT_NUM_FRAMES,
+        *,
+        check: Check | None = None,
+        skip_unselected: bool = True,
     ) -> None:
         """Measure ``path`` and choose its ``num_frames`` frames.
+
+        ``skip_unselected=False`` decodes every frame (the reference the skipping is tested
+        against).
 
         Raises:
             InvalidVideoError: The file is missing, empty, not a video, or unusable.
@@ -193,6 +208,7 @@ class FrameStream:
         self.wanted = select_indices(self._timeline.times, self._timeline.duration_s, num_frames)
         self._info: VideoInfo | None = None
         self._check = check
+        self._skip_unselected = skip_unselected
 
     @property
     def info(self) -> VideoInfo:
@@ -215,13 +231,24 @@ class FrameStream:
         yielded = 0
         with _open_video(path) as (container, stream):
             stream.thread_type = "AUTO"
-            for ordinal, frame in enumerate(_decoded(path, container, stream)):
+            # Skipping needs timestamps: packets are matched to the selected frames by timestamp
+            # (ranks would no longer count the frames that were skipped).
+            skipping = (
+                self._skip_unselected
+                and timeline.timed
+                and stream.codec_context.name in SKIPPABLE_CODECS
+            )
+            keep = {timeline.ticks[i] for i in self.wanted} if skipping else None
+            for ordinal, frame in enumerate(_decoded(path, container, stream, keep=keep)):
                 if self._check is not None:
                     self._check()
                 if size is None:
                     rotation, size = _rotation(frame), (frame.width, frame.height)
                     self._info = _info(container, stream, timeline, rotation, size)
-                index = index_of.get(frame.pts, ordinal) if frame.pts is not None else ordinal
+                if frame.pts is not None:
+                    index = index_of.get(frame.pts, -1 if skipping else ordinal)
+                else:  # ranks count the skipped frames only when nothing is skipped
+                    index = -1 if skipping else ordinal
                 if index not in wanted_set:
                     continue
                 wanted_set.discard(index)  # a duplicated timestamp must not give the frame twice
@@ -423,11 +450,20 @@ def _untimed_timeline(stream: av.video.stream.VideoStream, count: int) -> _Timel
 
 
 def _decoded(
-    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    path: Path,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    *,
+    keep: set[int] | None = None,
 ) -> Iterator[av.VideoFrame]:
-    """Decoded frames in presentation order, skipping damaged packets."""
+    """Decoded frames in presentation order, skipping damaged packets.
+
+    With ``keep`` (presentation timestamps), a packet whose timestamp is not in it is decoded
+    only if other frames refer to it, so only kept and reference frames come out.
+    """
     errors = 0
     packets = container.demux(stream)
+    context = stream.codec_context
     while True:
         try:
             packet = next(packets)
@@ -436,6 +472,9 @@ def _decoded(
         except av.FFmpegError as exc:
             logger.warning("%s: stopped decoding at a damaged packet (%s)", path.name, _reason(exc))
             packet = None
+        if keep is not None and packet is not None:
+            # Read per packet, also by the frame threads: reference frames are always decoded.
+            context.skip_frame = "DEFAULT" if packet.pts is None or packet.pts in keep else "NONREF"
         try:
             # A None packet (end or damage) flushes the decoder's buffered frames.
             yield from stream.decode(packet)

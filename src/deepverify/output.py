@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,12 +88,17 @@ class ImageWriter:
 
     def submit(self, name: str, rgb: np.ndarray) -> str:
         """Queue ``rgb`` for writing as ``name`` plus :data:`IMAGE_SUFFIX`; return that path."""
+        return self.render(name, lambda: rgb)
+
+    def render(self, name: str, make: Callable[[], np.ndarray]) -> str:
+        """Like :meth:`submit`, the image made by ``make()`` on a worker thread (heatmap
+        overlays are composed there, in parallel, rather than on the caller's thread)."""
         rel = name + IMAGE_SUFFIX
         path = self.root / rel
         if path.parent not in self._folders:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(path.parent)
-        self._pending.append(self._pool.submit(write_image, path, rgb))
+        self._pending.append(self._pool.submit(lambda: write_image(path, make())))
         return rel
 
     def wait(self) -> None:

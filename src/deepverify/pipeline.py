@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -189,7 +190,7 @@ def _explain(
         for pos, crop, box in zip(track.positions, s.crops, s.boxes, strict=True):
             name = f"track{track.track_id}_{pos:03d}"
             heatmaps[(track.track_id, pos)] = ImagePair(
-                overlay=images.submit(f"heatmaps/{name}", overlay(crop, cams[k])),
+                overlay=images.render(f"heatmaps/{name}", partial(overlay, crop, cams[k])),
                 plain=images.submit(f"crops/{name}", crop),
             )
             per_frame.setdefault(pos, []).append((box, cams[k]))
@@ -198,8 +199,8 @@ def _explain(
     for pos, faces in per_frame.items():
         frame = frames[pos]
         overlays[pos] = ImagePair(
-            overlay=images.submit(
-                f"frames/frame_{pos:03d}", frame_overlay(frame.preview, frame.scale, faces)
+            overlay=images.render(
+                f"frames/frame_{pos:03d}", partial(frame_overlay, frame.preview, frame.scale, faces)
             ),
             plain=images.submit(f"frames/plain_{pos:03d}", frame.preview),
         )

@@ -1,9 +1,10 @@
 """Decode the sampled frames and find the faces in them, the two stages overlapped.
 
-A decoder thread feeds a small bounded queue; the caller's thread runs face detection on each
-frame as it arrives (detectors work on a downscaled copy) and keeps only what the later stages
-need: a preview of the frame (longest side :data:`~deepverify.explain.OVERLAY_MAX_SIDE`, for the
-report's images) and, per face, the network's input crop and its square window. The
+A decoder thread feeds a small bounded queue with each frame and its preview (longest side
+:data:`~deepverify.explain.OVERLAY_MAX_SIDE`, for the report's images; made there because the
+decoder waits on detection anyway); the caller's thread runs face detection on each frame as it
+arrives (detectors work on a downscaled copy) and keeps only what the later stages need: the
+preview and, per face, the network's input crop and its square window. The
 full-resolution frame is dropped at once, so memory holds a few frames whatever the video's
 length or resolution. PyAV and OpenCV release the GIL, so decoding and detection use both cores.
 """
@@ -150,7 +151,7 @@ def decode_and_detect(
         last: object = _DONE
         try:
             for frame in frames:
-                if not put(frame):
+                if not put(_Decoded(frame, *downscale(frame.image, OVERLAY_MAX_SIDE))):
                     return
         except BaseException as exc:  # handed to the caller's thread and raised there
             last = exc
@@ -170,12 +171,13 @@ def decode_and_detect(
                 break
             if isinstance(item, BaseException):
                 raise item
-            assert isinstance(item, Frame)
+            assert isinstance(item, _Decoded)
             if check is not None:
                 check()
             notify("decode", min(1.0, (len(frames) + 1) / total) if total else 1.0)
             tick = time.perf_counter()
             frames.append(_reduce(item, detector, margin=margin, size=size))
+            item = None  # the full-resolution frame goes now, not when the next one arrives
             faces_s += time.perf_counter() - tick
             if on_frame is not None:
                 on_frame(frames[-1])
@@ -187,8 +189,18 @@ def decode_and_detect(
     return Sampled(info=stream.info, frames=frames, decode_s=decode_done[0], faces_s=faces_s)
 
 
-def _reduce(frame: Frame, detector: FaceDetector, *, margin: float, size: int) -> SampledFrame:
-    """Detect the faces of a full-resolution frame and keep only crops and a preview."""
+@dataclass(frozen=True)
+class _Decoded:
+    """What the decoder thread hands over: the frame and its preview."""
+
+    frame: Frame
+    preview: np.ndarray
+    scale: float
+
+
+def _reduce(item: _Decoded, detector: FaceDetector, *, margin: float, size: int) -> SampledFrame:
+    """Detect the faces of a full-resolution frame and keep only crops and the preview."""
+    frame = item.frame
     image = frame.image
     frame_size = (image.shape[1], image.shape[0])
     faces = tuple(
@@ -199,11 +211,10 @@ def _reduce(frame: Frame, detector: FaceDetector, *, margin: float, size: int) -
         )
         for det in detector.detect(image)
     )
-    preview, scale = downscale(image, OVERLAY_MAX_SIDE)
     return SampledFrame(
         index=frame.index,
         timestamp=frame.timestamp,
-        preview=np.ascontiguousarray(preview),
-        scale=scale,
+        preview=np.ascontiguousarray(item.preview),
+        scale=item.scale,
         faces=faces,
     )
