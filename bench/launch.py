@@ -22,6 +22,7 @@ import time
 
 
 def main() -> None:
+    """Run the command after ``--`` and report its wall time and peak RSS as JSON."""
     argv = sys.argv[1:]
     if argv[:1] == ["--"]:
         argv = argv[1:]

@@ -46,6 +46,7 @@ def generate(source: Path, out: Path, seconds: float, fps: int = 30) -> None:
 
 
 def main() -> None:
+    """Encode the benchmark clip described on the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("out", type=Path)

@@ -89,6 +89,7 @@ def analyze(
 
 
 def main() -> None:
+    """Measure one stage (analyze, decode or provenance) of one clip in this process."""
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["analyze", "decode", "provenance"])
     parser.add_argument("clip", type=Path)

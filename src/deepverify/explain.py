@@ -46,7 +46,8 @@ def activation_maps(feature_maps: np.ndarray, weights: np.ndarray) -> np.ndarray
     if weights.shape != (feature_maps.shape[1],):
         raise ValueError(f"weights {weights.shape} do not match {feature_maps.shape[1]} channels")
     cams = np.einsum("nfhw,f->nhw", feature_maps.astype(np.float32), weights.astype(np.float32))
-    return np.maximum(cams, 0.0)
+    positive: np.ndarray = np.maximum(cams, 0.0)
+    return positive
 
 
 def scale_maps(cams: np.ndarray, *, size: int) -> np.ndarray:
@@ -84,7 +85,8 @@ def overlay(image: np.ndarray, cam: np.ndarray, *, image_weight: float = 0.5) ->
     heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
     blended = (1 - image_weight) * heat + image_weight * (image.astype(np.float32) / 255.0)
     blended /= max(float(blended.max()), _EPS)
-    return (255 * blended).astype(np.uint8)
+    overlay: np.ndarray = (255 * blended).astype(np.uint8)
+    return overlay
 
 
 # Frame overlays are for looking at, not measuring: cap their size to keep PNG writing cheap.

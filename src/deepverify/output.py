@@ -91,8 +91,10 @@ class ImageWriter:
         return self.render(name, lambda: rgb)
 
     def render(self, name: str, make: Callable[[], np.ndarray]) -> str:
-        """Like :meth:`submit`, the image made by ``make()`` on a worker thread (heatmap
-        overlays are composed there, in parallel, rather than on the caller's thread)."""
+        """Like :meth:`submit`, the image made by ``make()`` on a worker thread.
+
+        Heatmap overlays are composed there, in parallel, rather than on the caller's thread.
+        """
         rel = name + IMAGE_SUFFIX
         path = self.root / rel
         if path.parent not in self._folders:

@@ -165,13 +165,7 @@ def decode_and_detect(
     frames: list[SampledFrame] = []
     faces_s = 0.0
     try:
-        while True:
-            item = handoff.get()
-            if item is _DONE:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, _Decoded)
+        while (item := _next_decoded(handoff)) is not None:
             if check is not None:
                 check()
             notify("decode", min(1.0, (len(frames) + 1) / total) if total else 1.0)
@@ -187,6 +181,17 @@ def decode_and_detect(
         decoder.join()
     frames.sort(key=lambda f: f.index)
     return Sampled(info=stream.info, frames=frames, decode_s=decode_done[0], faces_s=faces_s)
+
+
+def _next_decoded(handoff: queue.Queue[object]) -> _Decoded | None:
+    """The decoder thread's next frame; None when it is done; its exception, raised here."""
+    item = handoff.get()
+    if item is _DONE:
+        return None
+    if isinstance(item, BaseException):
+        raise item
+    assert isinstance(item, _Decoded)
+    return item
 
 
 @dataclass(frozen=True)

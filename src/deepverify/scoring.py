@@ -1,5 +1,7 @@
-"""The network stage: each frame's faces are scored as soon as they are found, each track's
-sequence once the tracks are known.
+"""The network stage.
+
+Each frame's faces are scored as soon as they are found, each track's sequence once the tracks
+are known.
 
 :class:`CropScorer` runs the engine's crop part on a worker thread while decoding and face
 detection go on, a frame's few crops at a time (activation memory stays small whatever the

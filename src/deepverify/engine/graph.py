@@ -1,5 +1,6 @@
-"""The exported graph's interface: face crops in, their logits and features out; a track's
-features in, its logit out.
+"""The exported graph's interface.
+
+Face crops in, their logits and features out; a track's features in, its logit out.
 
 The graph has two independent parts, run together on every call (ONNX Runtime runs every node):
 
