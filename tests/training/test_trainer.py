@@ -142,12 +142,22 @@ def test_training_changes_the_weights_and_lowers_the_loss_on_a_separable_set(
     assert losses[-1] < 0.7 * losses[0], losses
 
 
+@pytest.fixture(scope="module")
+def start_model(
+    face_cache: tuple[Path, ExtractSummary], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A one-epoch model to fine-tune from (same cache, same split)."""
+    cache, _ = face_cache
+    out = tmp_path_factory.mktemp("start")
+    train(_config(cache, out, "optim.epochs=1"))
+    return out / "model.safetensors"
+
+
 def test_init_from_starts_at_a_checkpoint_of_the_same_split(
-    face_cache: tuple[Path, ExtractSummary], tmp_path: Path
+    face_cache: tuple[Path, ExtractSummary], start_model: Path, tmp_path: Path
 ) -> None:
     cache, _ = face_cache
-    train(_config(cache, tmp_path / "first", "optim.epochs=1"))
-    start_path = tmp_path / "first" / "model.safetensors"
+    start_path = start_model
     start, start_card = load_checkpoint(start_path)
     init = f"model.init_from={start_path}"
     # A learning rate too small to move anything: the run ends where it started.
@@ -172,11 +182,10 @@ def test_mix_states_interpolates_floats_only() -> None:
 
 
 def test_interpolation_with_the_start_is_chosen_on_validation(
-    face_cache: tuple[Path, ExtractSummary], tmp_path: Path
+    face_cache: tuple[Path, ExtractSummary], start_model: Path, tmp_path: Path
 ) -> None:
     cache, _ = face_cache
-    train(_config(cache, tmp_path / "first", "optim.epochs=1"))
-    start_path = tmp_path / "first" / "model.safetensors"
+    start_path = start_model
     out = tmp_path / "second"
     result = train(
         _config(
