@@ -64,11 +64,11 @@ def analyze(
     path: Path, model_path: Path | None, detector_name: str, frames: int
 ) -> dict[str, object]:
     """Time ``analyze_video`` on ``path`` with heatmaps, writing the report to a temp folder."""
-    from deepverify.faces import DEFAULT_DETECTOR, create_detector
+    from deepverify.faces import create_detector
     from deepverify.pipeline import analyze_video, load_model
 
     model = load_model(model_path, threads=2)  # the base install's engine: no torch here
-    detector = create_detector(detector_name or DEFAULT_DETECTOR)
+    detector = create_detector(detector_name or model.card.detector)  # as `scan` chooses
     with tempfile.TemporaryDirectory() as out:
         start, cpu = time.perf_counter(), cpu_seconds()
         report = analyze_video(path, model=model, detector=detector, num_frames=frames,
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("mode", choices=["analyze", "decode", "provenance"])
     parser.add_argument("clip", type=Path)
     parser.add_argument("--model", type=Path, default=None, help="default: the packaged model")
-    parser.add_argument("--detector", default=None, help="default: the registry's default")
+    parser.add_argument("--detector", default=None, help="default: the model card's")
     parser.add_argument("--frames", type=int, default=32)
     args = parser.parse_args()
     if args.mode == "decode":

@@ -14,6 +14,7 @@ from deepverify.errors import InvalidVideoError
 from deepverify.explain import OVERLAY_MAX_SIDE
 from deepverify.faces import Detection, create_detector
 from deepverify.frames import sample_frames
+from deepverify.imaging import Downscaled
 from deepverify.sampling import QUEUE_FRAMES, decode_and_detect
 
 
@@ -26,7 +27,7 @@ class _Recorder:
         self.images: list[np.ndarray] = []
         self.fail_at = fail_at
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
         if self.fail_at is not None and len(self.images) == self.fail_at:
             raise RuntimeError("detector broke")
         self.images.append(image.copy())
@@ -73,10 +74,10 @@ def test_decoder_stays_a_few_frames_ahead(real_clip: Path, monkeypatch) -> None:
                 yield frame
 
     class Slow(_Recorder):
-        def detect(self, image: np.ndarray) -> list[Detection]:
+        def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
             threading.Event().wait(0.02)  # let the decoder run ahead as far as it can
             ahead.append(yielded[0] - len(self.images))
-            return super().detect(image)
+            return super().detect(image, small=small)
 
     monkeypatch.setattr(sampling, "FrameStream", CountingStream)
     sampled = decode_and_detect(real_clip, 24, detector=Slow(), margin=0.3, size=32, notify=_ignore)

@@ -13,6 +13,7 @@ from deepverify.calibration import calibrated_probabilities
 from deepverify.engine import CropScores, Engine, load_engine, score_track
 from deepverify.explain import class_activation_maps
 from deepverify.faces import Detection, create_detector
+from deepverify.imaging import Downscaled
 from deepverify.sampling import decode_and_detect
 from deepverify.scoring import CropScorer, score_tracks
 from deepverify.tracks import link_tracks
@@ -40,7 +41,7 @@ class _SlowDetector:
     def __init__(self, events: _Events) -> None:
         self.events = events
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
         self.events.add("detect")
         threading.Event().wait(0.03)  # detection takes a while: the model has time to work
         return [Detection(box=(100.0, 120.0, 260.0, 300.0), score=0.9)]

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Downscaled:
+    """What :func:`downscale` made of a frame, kept so that later stages need not shrink it again.
+
+    Attributes:
+        image: The copy, its longest side at most ``max_side``.
+        scale: Its factor from the frame's coordinates (<= 1), as :func:`downscale` returns it.
+        max_side: The ``max_side`` it was made with.
+    """
+
+    image: np.ndarray
+    scale: float
+    max_side: int
 
 
 def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -24,3 +41,9 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return image, scale
+
+
+def downscaled(image: np.ndarray, max_side: int) -> Downscaled:
+    """:func:`downscale`, returned as a :class:`Downscaled`."""
+    small, scale = downscale(image, max_side)
+    return Downscaled(small, scale, max_side)

@@ -3,7 +3,8 @@
 A decoder thread feeds a small bounded queue with each frame and its preview (longest side
 :data:`~deepverify.explain.OVERLAY_MAX_SIDE`, for the report's images; made there because the
 decoder waits on detection anyway); the caller's thread runs face detection on each frame as it
-arrives (detectors work on a downscaled copy) and keeps only what the later stages need: the
+arrives (detectors work on a downscaled copy; YuNet, at the preview's size, on the preview
+itself) and keeps only what the later stages need: the
 preview and, per face, the network's input crop and its square window. The
 full-resolution frame is dropped at once, so memory holds a few frames whatever the video's
 length or resolution. PyAV and OpenCV release the GIL, so decoding and detection use both cores.
@@ -24,7 +25,7 @@ from deepverify import crops as crops_mod
 from deepverify.explain import OVERLAY_MAX_SIDE
 from deepverify.faces import Detection, FaceDetector
 from deepverify.frames import Check, Frame, FrameStream, VideoInfo
-from deepverify.imaging import downscale
+from deepverify.imaging import Downscaled, downscaled
 
 QUEUE_FRAMES = 3
 """Decoded frames waiting for detection at most (bounds memory, keeps the decoder ahead)."""
@@ -151,7 +152,7 @@ def decode_and_detect(
         last: object = _DONE
         try:
             for frame in frames:
-                if not put(_Decoded(frame, *downscale(frame.image, OVERLAY_MAX_SIDE))):
+                if not put(_Decoded(frame, downscaled(frame.image, OVERLAY_MAX_SIDE))):
                     return
         except BaseException as exc:  # handed to the caller's thread and raised there
             last = exc
@@ -196,11 +197,13 @@ def _next_decoded(handoff: queue.Queue[object]) -> _Decoded | None:
 
 @dataclass(frozen=True)
 class _Decoded:
-    """What the decoder thread hands over: the frame and its preview."""
+    """What the decoder thread hands over: the frame and its preview.
+
+    A detector working at the preview's size runs on it rather than shrinking the frame again.
+    """
 
     frame: Frame
-    preview: np.ndarray
-    scale: float
+    preview: Downscaled
 
 
 def _reduce(item: _Decoded, detector: FaceDetector, *, margin: float, size: int) -> SampledFrame:
@@ -214,12 +217,12 @@ def _reduce(item: _Decoded, detector: FaceDetector, *, margin: float, size: int)
             crop=crops_mod.crop_face(image, det.box, margin=margin, size=size),
             window=crops_mod.square_box(det.box, margin=margin, frame_size=frame_size),
         )
-        for det in detector.detect(image)
+        for det in detector.detect(image, small=item.preview)
     )
     return SampledFrame(
         index=frame.index,
         timestamp=frame.timestamp,
-        preview=np.ascontiguousarray(item.preview),
-        scale=item.scale,
+        preview=np.ascontiguousarray(item.preview.image),
+        scale=item.preview.scale,
         faces=faces,
     )

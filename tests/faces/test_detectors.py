@@ -10,8 +10,10 @@ import pytest
 
 from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
-from deepverify.faces import Detection, FaceDetector, available_detectors, create_detector
+from deepverify.explain import OVERLAY_MAX_SIDE
+from deepverify.faces import Detection, FaceDetector, available_detectors, create_detector, yunet
 from deepverify.frames import sample_frames
+from deepverify.imaging import Downscaled, downscaled
 
 NAMES = ["opencv-ssd", "yunet"]
 
@@ -100,3 +102,23 @@ def test_face_found_in_real_clips(detector: FaceDetector, shared_data: Path, cli
 def test_face_found_in_portrait_dfdc_clip(detector: FaceDetector, portrait_clip: Path) -> None:
     _, frames = sample_frames(portrait_clip, 4)
     assert sum(len(detector.detect(f.image)) >= 1 for f in frames) >= 3
+
+
+def test_handed_copy_gives_the_same_faces(detector: FaceDetector, portrait_clip: Path) -> None:
+    """A copy shrunk by the caller (the pipeline's preview) changes no box."""
+    _, frames = sample_frames(portrait_clip, 3)
+    for frame in frames:
+        preview = downscaled(frame.image, OVERLAY_MAX_SIDE)
+        assert detector.detect(frame.image, small=preview) == detector.detect(frame.image)
+
+
+def test_yunet_runs_on_the_handed_copy(shared_data: Path) -> None:
+    """YuNet uses a copy made at its own size instead of shrinking the frame again."""
+    image = cv2.resize(_rgb(shared_data / "images" / "astronaut.png"), (1280, 1280))
+    preview = downscaled(image, yunet.MAX_SIDE)
+    blank = Downscaled(np.zeros_like(preview.image), preview.scale, preview.max_side)
+    detector = create_detector("yunet", rescue=False)
+    assert detector.detect(image, small=preview)
+    assert detector.detect(image, small=blank) == []  # it looked at the copy, not the frame
+    other = Downscaled(np.zeros((100, 100, 3), np.uint8), 100 / 1280, 100)
+    assert detector.detect(image, small=other) == detector.detect(image)  # another size: ignored

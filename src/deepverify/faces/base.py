@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from deepverify.geometry import Box
+
+if TYPE_CHECKING:  # imaging imports OpenCV, which the detector registry must not
+    from deepverify.imaging import Downscaled
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,12 @@ class FaceDetector(Protocol):
 
     name: str
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in ``image``, best first, boxes in its pixel coordinates."""
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
+        """Faces in ``image``, best first, boxes in its pixel coordinates.
+
+        ``small`` is a copy of ``image`` the caller has already shrunk; a detector that works on
+        a copy of that size uses it instead of making its own, and any other ignores it.
+        """
         ...
 
 

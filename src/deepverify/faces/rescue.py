@@ -25,6 +25,7 @@ import numpy as np
 
 from deepverify.faces.base import Detection, FaceDetector, clip_box, non_max_suppression
 from deepverify.geometry import iou
+from deepverify.imaging import Downscaled
 
 TILE_OVERLAP = 1.3
 """Tiles per frame side, relative to the bare minimum that covers it."""
@@ -66,9 +67,12 @@ class RescuingDetector:
         self.verifier = verifier
         self.name = detector.name
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in ``image``, best first; second-pass ones carry ``rescued=True``."""
-        found = self.base.detect(image)
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
+        """Faces in ``image``, best first; second-pass ones carry ``rescued=True``.
+
+        ``small`` goes to the first pass only (the second works on tiles of ``image``).
+        """
+        found = self.base.detect(image, small=small)
         return found if found else self.rescue(image)
 
     def rescue(self, image: np.ndarray) -> list[Detection]:

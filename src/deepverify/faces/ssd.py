@@ -9,6 +9,7 @@ import numpy as np
 
 from deepverify.errors import DetectorError
 from deepverify.faces.base import Detection, check_image, clip_box, non_max_suppression
+from deepverify.imaging import Downscaled
 
 INPUT_SIZE = 300
 MEAN_BGR = (104.0, 117.0, 123.0)
@@ -43,13 +44,17 @@ class OpenCVSSDDetector:
             raise DetectorError(f"cannot load the SSD face detector from {model}: {exc}") from None
         self.min_confidence = min_confidence
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in an RGB ``uint8`` image, best first, in its pixel coordinates."""
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
+        """Faces in an RGB ``uint8`` image, best first, in its pixel coordinates.
+
+        ``small`` is ignored: the 300x300 squeeze is always made from the full frame (shrinking
+        a shrunk copy would give other pixels, so other boxes than the model was trained on).
+        """
         check_image(image)
         height, width = image.shape[:2]
-        small = cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        squeezed = cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
         # swapRB turns the RGB input into the BGR order the network was trained on.
-        blob = cv2.dnn.blobFromImage(small, 1.0, (INPUT_SIZE, INPUT_SIZE), MEAN_BGR, swapRB=True)
+        blob = cv2.dnn.blobFromImage(squeezed, 1.0, (INPUT_SIZE, INPUT_SIZE), MEAN_BGR, swapRB=True)
         self._net.setInput(blob)
         rows = self._net.forward().reshape(-1, 7)  # [image_id, label, score, x1, y1, x2, y2]
         found = []

@@ -9,7 +9,7 @@ import numpy as np
 
 from deepverify.errors import DetectorError
 from deepverify.faces.base import Detection, check_image, clip_box
-from deepverify.imaging import downscale
+from deepverify.imaging import Downscaled, downscale
 
 MAX_SIDE = 640
 DEFAULT_MIN_CONFIDENCE = 0.7
@@ -43,12 +43,19 @@ class YuNetDetector:
             ) from None
         self.min_confidence = min_confidence
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in an RGB ``uint8`` image, best first, in its pixel coordinates."""
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
+        """Faces in an RGB ``uint8`` image, best first, in its pixel coordinates.
+
+        ``small``, when it was made with this detector's :data:`MAX_SIDE`, is the copy it runs
+        on (the same pixels it would make itself).
+        """
         check_image(image)
         height, width = image.shape[:2]
-        small, scale = downscale(image, MAX_SIDE)
-        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+        if small is not None and small.max_side == MAX_SIDE:
+            shrunk, scale = small.image, small.scale
+        else:
+            shrunk, scale = downscale(image, MAX_SIDE)
+        bgr = cv2.cvtColor(shrunk, cv2.COLOR_RGB2BGR)
         self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
         _, faces = self._net.detect(bgr)
         if faces is None:
