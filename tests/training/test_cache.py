@@ -80,3 +80,16 @@ def test_resume_skips_done_items(
 def test_not_a_cache(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="deepverify extract"):
         read_index(tmp_path)
+
+
+def test_landmarks_come_from_the_box_detector_when_it_gives_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """YuNet boxes carry YuNet landmarks: a YuNet cache does not run YuNet twice per frame."""
+    from deepverify.training import cache
+
+    monkeypatch.setattr(cache, "_WORKER", {})  # what a worker process holds
+    cache._init_worker(tmp_path, ExtractOptions(detector="yunet", landmark_detector="yunet"))
+    assert cache._WORKER["landmarks"] is None
+    cache._init_worker(tmp_path, ExtractOptions(detector="opencv-ssd", landmark_detector="yunet"))
+    assert cache._WORKER["landmarks"].name == "yunet"

@@ -55,7 +55,8 @@ class ExtractOptions:
         num_frames: Frames sampled per video (uniformly over its duration, as ``scan`` does).
         detector: Detector whose boxes define the crops; use the one ``scan`` uses.
         landmark_detector: A second detector (YuNet) run only to attach landmarks to the boxes
-            (self-blending masks); None to skip. Boxes always come from ``detector``.
+            (self-blending masks); None to skip. Boxes always come from ``detector``; when it
+            is ``detector`` itself, its boxes carry their landmarks and nothing runs twice.
         margin: Crop margin of the cache, wider than any model's ``crop_margin``.
         size: Side of the cached crops; 280 keeps a 224 crop at margin 0.3 at native scale when
             the cache margin is 0.5 (224 * 2.0 / 1.6).
@@ -222,7 +223,7 @@ def _init_worker(cache_dir: Path, options: ExtractOptions) -> None:
     _WORKER["detector"] = create_detector(options.detector)
     _WORKER["landmarks"] = (
         create_detector(options.landmark_detector, rescue=False)
-        if options.landmark_detector
+        if options.landmark_detector and options.landmark_detector != options.detector
         else None
     )
 
