@@ -9,6 +9,8 @@ import pytest
 
 from deepverify.calibration import calibrated_probabilities
 from deepverify.training.metrics import (
+    TEMPERATURE_RANGE,
+    calibration_warning,
     classification_metrics,
     expected_calibration_error,
     fit_temperature,
@@ -48,6 +50,19 @@ def test_temperature_recovers_scale() -> None:
     assert fit_temperature(np.ones(5), np.zeros(5)) == 1.0
     probs = calibrated_probabilities([0.0, 6.0], 3.0)
     assert probs[0] == pytest.approx(0.5) and probs[1] == pytest.approx(1 / (1 + np.exp(-2)))
+
+
+def test_calibration_without_signal_is_flagged() -> None:
+    """Logits that carry no order on the calibration clips push T to its bound: flagged."""
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 40)
+    noise = rng.normal(0, 3, labels.size)
+    t = fit_temperature(labels, noise)
+    assert t == pytest.approx(TEMPERATURE_RANGE[1], rel=0.01)
+    message = calibration_warning(t, 0.52)
+    assert message is not None and "upper bound 20" in message and "AUC 0.520" in message
+    informative = fit_temperature(labels, np.where(labels == 1, 2.0, -2.0) + noise / 3)
+    assert calibration_warning(informative, 0.9) is None
 
 
 def test_threshold_separates_validation() -> None:

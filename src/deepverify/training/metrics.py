@@ -63,8 +63,12 @@ def within_group_auc(
     return {"auc": wins / pairs if pairs else None, "pairs": pairs, "groups": used}
 
 
+TEMPERATURE_RANGE = (0.05, 20.0)
+"""Where :func:`fit_temperature` searches."""
+
+
 def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
-    """The temperature in [0.05, 20] that minimises the log loss of ``sigmoid(logit / T)``."""
+    """The temperature in :data:`TEMPERATURE_RANGE` minimising the log loss of sigmoid(logit/T)."""
     labels = np.asarray(labels, dtype=np.float64)
     logits = np.asarray(logits, dtype=np.float64)
     if labels.size == 0 or len(np.unique(labels)) < 2:
@@ -74,8 +78,26 @@ def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
         p = np.clip(sigmoid(logits / math.exp(log_t)), _EPS, 1 - _EPS)
         return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
 
-    result = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded")
+    low, high = TEMPERATURE_RANGE
+    result = minimize_scalar(nll, bounds=(math.log(low), math.log(high)), method="bounded")
     return float(math.exp(result.x))
+
+
+def calibration_warning(temperature: float, auc: float | None) -> str | None:
+    """Why a fitted temperature should not be trusted, or None.
+
+    A temperature at the top of :data:`TEMPERATURE_RANGE` means the calibration clips found
+    (almost) no order in the logits: the fit flattens every probability towards the base rate,
+    and the threshold then decides between nearly equal numbers.
+    """
+    if temperature < TEMPERATURE_RANGE[1] * 0.99:
+        return None
+    seen = "" if auc is None else f" (AUC {auc:.3f} there)"
+    return (
+        f"the temperature stopped at its upper bound {TEMPERATURE_RANGE[1]:g}: the calibration "
+        f"clips barely separate real from fake{seen}, so the calibrated probabilities all sit "
+        "near the base rate; do not ship this model without a better calibration split"
+    )
 
 
 def fit_threshold(labels: np.ndarray, probs: np.ndarray) -> float:

@@ -56,6 +56,7 @@ from deepverify.training.finetune import (
     split_record,
 )
 from deepverify.training.metrics import (
+    calibration_warning,
     classification_metrics,
     fit_temperature,
     fit_threshold,
@@ -602,6 +603,10 @@ def finalize(
     threshold = fit_threshold(labels, calibrated_probabilities(logits, temperature))
     fitted = temperature, threshold
     metrics = {"calibration": _split_metrics(calib, clip_groups(calib_loader), *fitted)}
+    warning = calibration_warning(temperature, metrics["calibration"]["video"].get("roc_auc"))
+    if warning:
+        logger.warning("%s", warning)
+        metrics["calibration"]["warning"] = warning  # kept in the card, beside the figures
     if val_loader is not None and val_loader is not calib_loader:
         val = predict(model, val_loader, device)
         metrics["validation"] = _split_metrics(val, clip_groups(val_loader), *fitted)
