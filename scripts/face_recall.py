@@ -4,7 +4,8 @@ How many sampled frames get a face, with the first detection pass alone and with
 (contrast-equalised tiles, confirmed by tracking) that ``scan`` uses, next to the manifests' own
 ``face_frac``.
 
-    python scripts/face_recall.py [--data ../shared/data] [--out bench/face_recall.json]
+    python scripts/face_recall.py [--data ../shared/data] [--detector opencv-ssd] \
+        [--out bench/face_recall.json]
 
 Recall here is the share of sampled frames covered by a track that ``scan`` would score; the
 manifests' ``face_frac`` counts frontal SSD hits on 8 or 16 evenly spaced frames, so the two are

@@ -230,7 +230,11 @@ class FrameStream:
         rotation, size = 0, None
         yielded = 0
         with _open_video(path) as (container, stream):
-            stream.thread_type = "AUTO"
+            # One decoding thread: the pipeline already runs decoding, detection and the network
+            # side by side on the cores, and FFmpeg's frame threads only add their own overhead
+            # (measured on the 10 s and 5-minute 1080p bench clips: 7 % and 25 % fewer CPU
+            # seconds, the same or shorter wall time). The frames are the same either way.
+            stream.thread_count = 1
             # Skipping needs timestamps: packets are matched to the selected frames by timestamp
             # (ranks would no longer count the frames that were skipped).
             skipping = (
