@@ -38,9 +38,11 @@ from deepverify.training.trainer import (
 logger = logging.getLogger("compare_checkpoints")
 
 
-def _score(path: Path, loaders: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
+def _score(
+    path: Path, loaders: dict[str, Any], cfg: TrainConfig, split_groups: str | None
+) -> dict[str, Any]:
     model, card = load_checkpoint(path)
-    check_same_split(card, cfg, str(path))
+    check_same_split(card, cfg, str(path), split_groups)
     row: dict[str, Any] = {"checkpoint": str(path), "model_id": card.model_id}
     for split, loader in loaders.items():
         labels, logits, _ = predict(model, loader, torch.device("cpu"))
@@ -69,14 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         assert cfg.data.cache is not None
         card = make_card(cfg)
         pre = Preprocess(card.input_size, card.crop_margin, card.mean, card.std)
-        tracks, _ = load_split_tracks([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
+        tracks, summary = load_split_tracks([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
         loaders = {
             split: fixed_loader(tracks[split], cfg, pre)
             for split in ("val", "calib")
             if tracks[split]
         }
         torch.set_num_threads(cfg.threads)
-        rows = [_score(path, loaders, cfg) for path in args.checkpoints]
+        groups = summary["split_groups_sha256"]
+        rows = [_score(path, loaders, cfg, groups) for path in args.checkpoints]
     except DeepverifyError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

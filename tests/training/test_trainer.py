@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,27 @@ def test_init_from_starts_at_a_checkpoint_of_the_same_split(
         train(_config(cache, tmp_path / "third", init, "data.split_seed=3"))
     with pytest.raises(ConfigError, match="differs in input_size"):
         train(_config(cache, tmp_path / "fourth", init, "model.input_size=96"))
+
+
+def test_init_from_accepts_the_same_groups_in_a_cache_of_another_name(
+    face_cache: tuple[Path, ExtractSummary], start_model: Path, tmp_path: Path
+) -> None:
+    # A copy of the cache (or one cut from other boxes of the same videos) splits the same groups
+    # the same way: fine-tuning on it cannot leak, so the start model's cache name does not matter.
+    cache, _ = face_cache
+    copy = tmp_path / "another-name"
+    shutil.copytree(cache, copy)
+    _, start_card = load_checkpoint(start_model)
+    groups = start_card.training_data["split_groups_sha256"]
+    result = train(_config(copy, tmp_path / "tuned", f"model.init_from={start_model}"))
+    assert result.card is not None
+    assert result.card.training_data["init_from"] == start_card.model_id
+    assert result.card.training_data["caches"] != start_card.training_data["caches"]
+    assert result.card.training_data["split_groups_sha256"] == groups
+    with pytest.raises(ConfigError, match="groups of its splits differ"):
+        train(
+            _config(copy, tmp_path / "other", f"model.init_from={start_model}", "data.split_seed=3")
+        )
 
 
 def test_mix_states_interpolates_floats_only() -> None:

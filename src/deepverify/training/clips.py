@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import logging
 import math
 from collections import defaultdict
@@ -176,10 +177,16 @@ def load_split_tracks(
             )
         key = f"{split}_{'fake' if record['label'] else 'real'}_items"
         summary[key] = summary.get(key, 0) + 1
+    members: dict[str, list[str]] = {}
     for split in tracks:
         groups = {i.group for i in items if rename[splits[i.item_id]] == split}
         if groups or split in ("train", "val"):
             summary[f"{split}_groups"] = len(groups)
+        members[split] = sorted(groups)
+    # Which groups each split holds, whatever the caches are called: fine-tuning compares it.
+    summary["split_groups_sha256"] = hashlib.sha256(
+        json.dumps(members, sort_keys=True).encode()
+    ).hexdigest()
     tracks.pop("test")
     if not any(t.label == 0 for t in tracks["train"]):
         raise DatasetError(f"the caches {cache_list} have no real face track for training")

@@ -53,13 +53,28 @@ def split_record(cfg: TrainConfig) -> dict[str, Any]:
     }
 
 
-def check_same_split(card: ModelCard, cfg: TrainConfig, what: str) -> None:
+def check_same_split(
+    card: ModelCard, cfg: TrainConfig, what: str, split_groups: str | None = None
+) -> None:
     """Refuse a trained ``card`` whose recorded split differs from the one ``cfg`` makes.
 
+    ``split_groups`` is this run's ``split_groups_sha256`` (which groups each split holds, from
+    :func:`deepverify.training.clips.load_split_tracks`). When the card records one too, the
+    two decide: the same groups in every split cannot leak, whatever the caches are called (a
+    copy of a cache, or one cut from other boxes of the same videos). Otherwise the caches'
+    names, the split seed and the fractions must match.
+
     Raises:
-        ConfigError: Caches, split seed or fractions differ (a card that records none of them
-            only gets a warning).
+        ConfigError: The split differs (a card that records nothing of it only gets a warning).
     """
+    recorded_groups = card.training_data.get("split_groups_sha256")
+    if split_groups is not None and recorded_groups is not None:
+        if recorded_groups != split_groups:
+            raise ConfigError(
+                f"{what} was trained on another split (the groups of its splits differ): its "
+                "validation and calibration groups may be in this run's training split"
+            )
+        return
     recorded = {k: card.training_data.get(k) for k in _SPLIT_KEYS}
     wanted = split_record(cfg)
     if None in recorded.values():
@@ -77,8 +92,12 @@ def check_same_split(card: ModelCard, cfg: TrainConfig, what: str) -> None:
         )
 
 
-def init_from(model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig) -> ModelCard:
+def init_from(
+    model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig, split_groups: str | None = None
+) -> ModelCard:
     """Load the weights of ``cfg.model.init_from`` into ``model`` (fine-tuning).
+
+    ``split_groups``: this run's split fingerprint, for :func:`check_same_split`.
 
     Returns:
         ``card``, with the starting model's id recorded.
@@ -95,7 +114,7 @@ def init_from(model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig) -> Mod
     differ = [f for f in _ARCHITECTURE if getattr(start_card, f) != getattr(card, f)]
     if differ:
         raise ConfigError(f"model.init_from {path}: its card differs in {', '.join(differ)}")
-    check_same_split(start_card, cfg, f"model.init_from {path}")
+    check_same_split(start_card, cfg, f"model.init_from {path}", split_groups)
     model.load_state_dict(start.state_dict())
     logger.info("starting from %s (%s)", path, start_card.model_id)
     return dataclasses.replace(
