@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+import deepverify
 from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
 from deepverify.explain import OVERLAY_MAX_SIDE
@@ -122,3 +123,44 @@ def test_yunet_runs_on_the_handed_copy(shared_data: Path) -> None:
     assert detector.detect(image, small=blank) == []  # it looked at the copy, not the frame
     other = Downscaled(np.zeros((100, 100, 3), np.uint8), 100 / 1280, 100)
     assert detector.detect(image, small=other) == detector.detect(image)  # another size: ignored
+
+
+def test_yunet_matches_opencvs_face_detector_yn(shared_data: Path, detector_dir: Path) -> None:
+    """The graph on ONNX Runtime, decoded here, gives cv2.FaceDetectorYN's faces (every eval clip).
+
+    Eval clips cover 480p to 1080p, portrait, two-face and dark frames; frames at YuNet's size.
+    """
+    model = detector_dir / "face_detection_yunet.onnx"
+    ours = yunet.YuNetDetector(model, min_confidence=yunet.DEFAULT_MIN_CONFIDENCE)
+    reference = cv2.FaceDetectorYN.create(
+        str(model), "", (320, 320), yunet.DEFAULT_MIN_CONFIDENCE, yunet.NMS_IOU, yunet.TOP_K
+    )
+    clips = sorted((shared_data / "eval").glob("*/*.mp4"))
+    assert len(clips) >= 10
+    faces = 0
+    for clip in clips:
+        _, frames = sample_frames(clip, 3)
+        for frame in frames:
+            small = downscaled(frame.image, yunet.MAX_SIDE).image
+            bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+            reference.setInputSize((bgr.shape[1], bgr.shape[0]))
+            _, expected = reference.detect(bgr)
+            expected = np.zeros((0, 15), np.float32) if expected is None else expected
+            got = ours.raw(small)
+            assert got.shape == expected.shape, clip.name
+            np.testing.assert_allclose(got, expected, atol=1e-3, err_msg=clip.name)
+            faces += len(got)
+    assert faces >= 2 * len(clips)
+
+
+def test_yunet_refuses_a_graph_that_is_not_yunet(detector_dir: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "none.onnx"
+    with pytest.raises(DetectorError, match="not found"):
+        yunet.YuNetDetector(missing, min_confidence=0.7)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a graph")
+    with pytest.raises(DetectorError, match="cannot load the YuNet face detector"):
+        yunet.YuNetDetector(junk, min_confidence=0.7)
+    other_graph = Path(deepverify.__file__).parent / "weights" / "default.onnx"  # an ONNX graph
+    with pytest.raises(DetectorError, match="is not a YuNet face detector"):
+        yunet.YuNetDetector(other_graph, min_confidence=0.7)

@@ -1,8 +1,20 @@
-"""YuNet (OpenCV Zoo) through ``cv2.FaceDetectorYN``: boxes plus five landmarks."""
+"""YuNet (OpenCV Zoo): boxes plus five landmarks, its network run on ONNX Runtime.
+
+``cv2.FaceDetectorYN`` runs YuNet on OpenCV's DNN module. On the 2-core machines this project
+targets, the same ONNX graph runs 2.2x faster on ONNX Runtime (15 ms against 33 ms a 640x480
+frame on one thread), and face detection was half of a scan's CPU time. So the graph runs on
+ONNX Runtime, and its outputs are decoded as ``cv2.FaceDetectorYN`` decodes them (OpenCV's
+``face_detect.cpp``): the frame is padded to a multiple of 32 and fed as BGR floats in
+[0, 255]; each anchor of the stride-8, 16 and 32 grids gives ``sqrt(cls * obj)`` as score, a box
+centred at ``(col + dx, row + dy) * stride`` of side ``exp(dw | dh) * stride``, and five points
+``(col + px, row + py) * stride``; OpenCV's ``NMSBoxes`` (on integer boxes, as there) keeps the
+best of overlapping boxes. A test holds it to ``cv2.FaceDetectorYN`` on real frames.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -11,17 +23,52 @@ from deepverify.errors import DetectorError
 from deepverify.faces.base import Detection, check_image, clip_box
 from deepverify.imaging import Downscaled, downscale
 
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
 MAX_SIDE = 640
 DEFAULT_MIN_CONFIDENCE = 0.7
 NMS_IOU = 0.3
 TOP_K = 500
+STRIDES = (8, 16, 32)
+PAD = 32
+"""The network's input sides must be multiples of this (its coarsest stride)."""
+OUTPUTS = tuple(f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in STRIDES)
+
+
+def _session(model: Path) -> ort.InferenceSession:
+    """An ONNX Runtime session for YuNet's graph; a clear error when it is not one."""
+    import onnxruntime as ort
+
+    if not model.is_file():
+        raise DetectorError(f"cannot load the YuNet face detector: {model} not found")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # One thread: decoding and the detector network run beside it on the other core, and idle
+    # threads must not spin.
+    options.intra_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        session = ort.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # ORT raises its own (untyped) errors for bad graphs
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DetectorError(f"cannot load the YuNet face detector from {model}: {first}") from None
+    outputs = {o.name for o in session.get_outputs()}
+    if not set(OUTPUTS) <= outputs:
+        raise DetectorError(
+            f"{model} is not a YuNet face detector (outputs {sorted(outputs)}, expected "
+            f"{list(OUTPUTS)})"
+        )
+    return session
 
 
 class YuNetDetector:
     """YuNet on a copy downscaled to at most 640 px on its longest side.
 
-    ``cv2.FaceDetectorYN`` applies NMS itself; boxes and landmarks are scaled back to the
-    full-resolution frame.
+    Boxes and landmarks are scaled back to the full-resolution frame. Safe to share between
+    threads (an ONNX Runtime session runs concurrently).
     """
 
     name = "yunet"
@@ -33,14 +80,8 @@ class YuNetDetector:
             model: The ONNX file.
             min_confidence: Detections scoring below this are dropped.
         """
-        try:
-            self._net = cv2.FaceDetectorYN.create(
-                str(model), "", (MAX_SIDE, MAX_SIDE), min_confidence, NMS_IOU, TOP_K
-            )
-        except cv2.error as exc:
-            raise DetectorError(
-                f"cannot load the YuNet face detector from {model}: {exc}"
-            ) from None
+        self._session = _session(model)
+        self._input = self._session.get_inputs()[0].name
         self.min_confidence = min_confidence
 
     def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
@@ -55,13 +96,8 @@ class YuNetDetector:
             shrunk, scale = small.image, small.scale
         else:
             shrunk, scale = downscale(image, MAX_SIDE)
-        bgr = cv2.cvtColor(shrunk, cv2.COLOR_RGB2BGR)
-        self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
-        _, faces = self._net.detect(bgr)
-        if faces is None:
-            return []
         found = []
-        for row in faces:  # x, y, w, h, 5 x (x, y) landmarks, score
+        for row in self.raw(shrunk):  # x, y, w, h, 5 x (x, y) landmarks, score
             x, y, w, h = (float(v) / scale for v in row[:4])
             box = clip_box((x, y, x + w, y + h), width, height)
             if box[2] - box[0] < 1 or box[3] - box[1] < 1:
@@ -71,3 +107,44 @@ class YuNetDetector:
             )
             found.append(Detection(box=box, score=float(row[14]), landmarks=points))
         return sorted(found, key=lambda d: d.score, reverse=True)
+
+    def raw(self, rgb: np.ndarray) -> np.ndarray:
+        """``cv2.FaceDetectorYN.detect``'s rows for an RGB image at the size it is given.
+
+        Returns:
+            ``(N, 15)`` float32: ``x, y, w, h``, five ``(x, y)`` points, score; best first.
+        """
+        height, width = rgb.shape[:2]
+        pad_h, pad_w = -(-height // PAD) * PAD, -(-width // PAD) * PAD
+        blob = np.zeros((1, 3, pad_h, pad_w), np.float32)
+        blob[0, :, :height, :width] = rgb[..., ::-1].transpose(2, 0, 1)  # BGR, as OpenCV feeds it
+        outputs = dict(
+            zip(OUTPUTS, self._session.run(list(OUTPUTS), {self._input: blob}), strict=True)
+        )
+        rows = [self._decode(outputs, stride, pad_w // stride) for stride in STRIDES]
+        faces = np.concatenate(rows)
+        faces = faces[faces[:, 14] >= self.min_confidence]
+        if len(faces) == 0:
+            return faces
+        boxes = faces[:, :4].astype(np.int32).tolist()  # integer boxes, as OpenCV's NMS sees them
+        keep = cv2.dnn.NMSBoxes(
+            boxes, faces[:, 14].tolist(), self.min_confidence, NMS_IOU, top_k=TOP_K
+        )
+        return faces[np.asarray(keep, dtype=np.int64).reshape(-1)]
+
+    @staticmethod
+    def _decode(outputs: dict[str, np.ndarray], stride: int, cols: int) -> np.ndarray:
+        """One stride's anchors as ``(N, 15)`` face rows."""
+        cls = np.clip(outputs[f"cls_{stride}"].reshape(-1), 0.0, 1.0)
+        obj = np.clip(outputs[f"obj_{stride}"].reshape(-1), 0.0, 1.0)
+        bbox = outputs[f"bbox_{stride}"].reshape(-1, 4)
+        kps = outputs[f"kps_{stride}"].reshape(-1, 5, 2)
+        index = np.arange(len(cls))
+        grid = np.stack([index % cols, index // cols], axis=1).astype(np.float32)
+        centre = (grid + bbox[:, :2]) * stride
+        size = np.exp(bbox[:, 2:]) * stride
+        points = (grid[:, None, :] + kps) * stride
+        score = np.sqrt(cls * obj)
+        return np.concatenate(
+            [centre - size / 2, size, points.reshape(-1, 10), score[:, None]], axis=1
+        ).astype(np.float32)
