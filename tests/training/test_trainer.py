@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 from deepverify.errors import ConfigError
 from deepverify.model import build_model, load_checkpoint
 from deepverify.training import clips as clips_mod
-from deepverify.training import trainer as trainer_mod
+from deepverify.training import run as run_mod
 from deepverify.training.cache import ExtractSummary
 from deepverify.training.config import TrainConfig, load_config
 from deepverify.training.finetune import mix_states
@@ -123,7 +123,7 @@ def test_training_changes_the_weights_and_lowers_the_loss_on_a_separable_set(
         initial.update({k: v.detach().clone() for k, v in model.state_dict().items()})
         return model
 
-    monkeypatch.setattr(trainer_mod, "build_model", recording_build)
+    monkeypatch.setattr(run_mod, "build_model", recording_build)
     cache, _ = face_cache
     out = tmp_path / "toy"
     losses: list[float] = []
