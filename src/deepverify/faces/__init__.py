@@ -1,4 +1,9 @@
-"""Face detection (OpenCV DNN) behind a small registry: ``opencv-ssd`` (default) and ``yunet``."""
+"""Face detection behind a small registry.
+
+``opencv-ssd`` (the res10 SSD on OpenCV DNN; the default where a model card names no detector)
+and ``yunet`` (OpenCV Zoo's YuNet, its graph on ONNX Runtime, decoded as ``cv2.FaceDetectorYN``
+does; what the packaged model's crops came from).
+"""
 
 from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.faces.base import Detection, FaceDetector
