@@ -15,21 +15,20 @@ fake, then goes through the same steps:
 4. :func:`deepverify.crops.to_tensor` with the card's mean and std.
 
 Items are split by group three ways: ``train``, ``val`` (chooses the epoch) and ``calib``
-(fits temperature and threshold), so the calibration data never chose anything else.
+(fits temperature and threshold), so the calibration data never chose anything else; the tracks
+and the split come from :mod:`deepverify.training.split_tracks` (re-exported here).
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -38,32 +37,13 @@ from torch.utils.data import Dataset, Sampler
 
 from deepverify import crops as crops_mod
 from deepverify.errors import DatasetError
-from deepverify.geometry import Box
-from deepverify.tracks import MIN_TRACK_FRACTION
 from deepverify.training.augment import AugmentConfig, Degradation, degrade, sample_degradation
-from deepverify.training.cache import read_index
 from deepverify.training.config import DataConfig
-from deepverify.training.datasets import VideoItem
 from deepverify.training.sbi import BlendParams, SBIConfig, sample_blend_params
 from deepverify.training.sbi import self_blend as blend
-from deepverify.training.splits import assign_splits, check_no_leak
+from deepverify.training.split_tracks import SPLIT_NAMES, TrackRef, load_split_tracks
 
 logger = logging.getLogger(__name__)
-
-SPLIT_NAMES = ("train", "val", "calib")
-
-
-@dataclass(frozen=True)
-class TrackRef:
-    """One face track of a cached item."""
-
-    item_id: str
-    label: int
-    group: str
-    crops: tuple[Path, ...]
-    boxes: tuple[Box, ...]  # in cached-crop coordinates
-    landmarks: tuple[tuple[tuple[float, float], ...] | None, ...]
-    method: str = ""  # manipulation of a dataset fake ("" for real items)
 
 
 @dataclass(frozen=True)
@@ -89,108 +69,6 @@ class ClipSpec:
 
 def _stable_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
-
-
-def _cache_items(
-    caches: Sequence[Path],
-) -> tuple[list[tuple[Path, dict[str, Any]]], list[str]]:
-    """Every usable record of every cache, item ids namespaced when there are several caches.
-
-    Returns:
-        (cache folder, record) pairs, and one message per group key found in more than one
-        cache (kept together, which can only make the split stricter).
-    """
-    pairs: list[tuple[Path, dict[str, Any]]] = []
-    groups_by_cache: dict[str, set[str]] = defaultdict(set)
-    for cache_dir in caches:
-        for record in read_index(cache_dir)["items"]:
-            if record["status"] != "ok":
-                continue
-            if len(caches) > 1:
-                record = {**record, "item_id": f"{cache_dir.name}:{record['item_id']}"}
-            groups_by_cache[record["group"]].add(cache_dir.name)
-            pairs.append((cache_dir, record))
-    shared = [
-        f"group {group!r} appears in caches {', '.join(sorted(names))}; kept in one split"
-        for group, names in sorted(groups_by_cache.items())
-        if len(names) > 1
-    ]
-    for message in shared:
-        logger.warning(message)
-    return pairs, shared
-
-
-def load_split_tracks(
-    caches: Path | Sequence[Path], data: DataConfig
-) -> tuple[dict[str, list[TrackRef]], dict[str, Any]]:
-    """Read the caches, split their items by group and return the usable tracks per split.
-
-    Splits: ``train``; ``val`` (``data.val_fraction`` of the groups, chooses the epoch);
-    ``calib`` (``data.calib_fraction``, fits temperature and threshold; empty when 0, and the
-    validation split calibrates too). A dataset's own test split is never used.
-
-    Returns:
-        Split name -> tracks, and a summary (items and groups per split and label).
-
-    Raises:
-        DatasetError: Not a cache, or no usable real track in the training split.
-    """
-    cache_list = [caches] if isinstance(caches, Path) else list(caches)
-    pairs, shared_groups = _cache_items(cache_list)
-    if not pairs:
-        names = ", ".join(str(c) for c in cache_list)
-        raise DatasetError(f"the cache {names} holds no item with a face; check the dataset")
-    items = [
-        VideoItem(Path(r["path"]), int(r["label"]), r["group"], r["item_id"], r["split"])
-        for _, r in pairs
-    ]
-    splits = assign_splits(
-        items,
-        val_fraction=data.val_fraction,
-        test_fraction=data.calib_fraction,
-        seed=data.split_seed,
-    )
-    check_no_leak(items, splits)
-    rename = {"train": "train", "val": "val", "test": "calib" if data.calib_fraction else "test"}
-    tracks: dict[str, list[TrackRef]] = {name: [] for name in (*SPLIT_NAMES, "test")}
-    summary: dict[str, Any] = {"caches": [c.name for c in cache_list]}
-    if shared_groups:
-        summary["groups_in_several_caches"] = len(shared_groups)
-    for cache_dir, record in pairs:
-        split = rename[splits[record["item_id"]]]
-        least = max(data.min_track_frames, math.ceil(MIN_TRACK_FRACTION * len(record["frames"])))
-        for t in record["tracks"]:
-            if len(t["crops"]) < least:
-                continue
-            tracks[split].append(
-                TrackRef(
-                    item_id=record["item_id"],
-                    label=int(record["label"]),
-                    group=record["group"],
-                    crops=tuple(cache_dir / c for c in t["crops"]),
-                    boxes=tuple(tuple(b) for b in t["crop_boxes"]),
-                    landmarks=tuple(
-                        tuple(tuple(p) for p in lm) if lm else None for lm in t["crop_landmarks"]
-                    ),
-                    method=str(record.get("method") or ""),
-                )
-            )
-        key = f"{split}_{'fake' if record['label'] else 'real'}_items"
-        summary[key] = summary.get(key, 0) + 1
-    members: dict[str, list[str]] = {}
-    for split in tracks:
-        groups = {i.group for i in items if rename[splits[i.item_id]] == split}
-        if groups or split in ("train", "val"):
-            summary[f"{split}_groups"] = len(groups)
-        members[split] = sorted(groups)
-    # Which groups each split holds, whatever the caches are called: fine-tuning compares it.
-    summary["split_groups_sha256"] = hashlib.sha256(
-        json.dumps(members, sort_keys=True).encode()
-    ).hexdigest()
-    tracks.pop("test")
-    if not any(t.label == 0 for t in tracks["train"]):
-        raise DatasetError(f"the caches {cache_list} have no real face track for training")
-    return tracks, summary
 
 
 def window(length: int, steps: int, start: int, stride: int = 1) -> tuple[int, ...]:
@@ -428,3 +306,18 @@ class FixedClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         spec = self.specs[index]
         clip, _ = render_clip(spec, self.pre)
         return clip, torch.tensor(float(spec.label))
+
+
+__all__ = [
+    "SPLIT_NAMES",
+    "ClipSpec",
+    "FixedClips",
+    "Preprocess",
+    "StepBatches",
+    "TrackRef",
+    "TrainClips",
+    "load_split_tracks",
+    "render_clip",
+    "validation_specs",
+    "window",
+]
