@@ -18,7 +18,7 @@ from deepverify.model import ModelCard, default_model_path
 from deepverify.pipeline import analyze_video
 
 WEIGHTS_SHA256 = "4eafee7e46c96e9dbd5193cccc74b08fcef50b8d0f5ea3d9f00dac6306facd50"
-ONNX_SHA256 = "7747e60596a05a42223e427ce2df2e8a6cd09a186c0df178d440ba121d61957f"
+ONNX_SHA256 = "f094f0c0047bd7d1713822b5114a40324370210ae9a9bc8c91925c7d5889ed4c"
 PINNED_CLIP = "eval/fake/ffpp_df_519_515.mp4"
 PINNED_PROBABILITY = 0.8445  # measured with the ONNX engine, yunet, 32 frames
 
