@@ -153,24 +153,6 @@ def test_unknown_engine_and_device_are_refused(tiny_checkpoint):
         load_engine(tiny_checkpoint, engine="onnx", device="cuda")
 
 
-def test_same_padding_becomes_constants_with_the_same_feature_maps(tiny_checkpoint):
-    import torch
-
-    from deepverify.model import load_checkpoint
-    from deepverify.model.export import static_same_padding
-
-    model, card = load_checkpoint(tiny_checkpoint)
-    model.eval()
-    size = card.input_size
-    crops = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        before = model.feature_maps(crops, chunked=False)
-        assert static_same_padding(model, size) == 5  # lite0's five strided stages
-        after = model.feature_maps(crops, chunked=False)
-    torch.testing.assert_close(after, before, rtol=0, atol=1e-6)
-    assert static_same_padding(model, size) == 0  # nothing dynamic is left
-
-
 def test_exported_graph_has_no_shape_arithmetic(tiny_checkpoint):
     import onnx
 

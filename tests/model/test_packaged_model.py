@@ -18,7 +18,7 @@ from deepverify.model import ModelCard, default_model_path
 from deepverify.pipeline import analyze_video
 
 WEIGHTS_SHA256 = "4eafee7e46c96e9dbd5193cccc74b08fcef50b8d0f5ea3d9f00dac6306facd50"
-ONNX_SHA256 = "f094f0c0047bd7d1713822b5114a40324370210ae9a9bc8c91925c7d5889ed4c"
+ONNX_SHA256 = "235b72f06549ee0e7e718256c4c1796adf6d22c4984e735c0b3dd9801c1c0e71"
 PINNED_CLIP = "eval/fake/ffpp_df_519_515.mp4"
 PINNED_PROBABILITY = 0.8445  # measured with the ONNX engine, yunet, 32 frames
 

@@ -13,8 +13,6 @@ import warnings
 from pathlib import Path
 
 import torch
-from timm.layers.conv2d_same import Conv2dSame
-from timm.layers.padding import pad_same_arg
 from torch import Tensor, nn
 
 from deepverify.engine import graph
@@ -68,7 +66,6 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> tuple[Path, ModelC
         raise ModelError(f"--out {out} must end in {ONNX_SUFFIX} (the card is written beside it)")
     model = model.to(memory_format=torch.contiguous_format).eval()
     size = card.input_size
-    static_same_padding(model, size)
     features = model.frame_head.in_features
     # Different sizes for the two dynamic axes, so that tracing cannot tie them together.
     example = (torch.zeros(2, 3, size, size), torch.zeros(3, features))
@@ -98,57 +95,6 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> tuple[Path, ModelC
             card_tmp.write_text(exported.to_json(), encoding="utf-8")
     logger.info("exported %s -> %s (sha256 %s)", checkpoint, out, sha[:12])
     return out, exported
-
-
-def static_same_padding(model: DeepfakeDetector, size: int) -> int:
-    """Give TensorFlow-style "same" convolutions their padding for ``size`` crops, as constants.
-
-    timm's ``Conv2dSame`` (the ``tf_`` backbones) works its padding out from the input's shape on
-    every call; traced, that is a chain of Shape/Ceil/Pad nodes before each strided convolution,
-    and the layout changes around them cost ONNX Runtime about half its time per crop. The graph
-    only ever takes ``size`` x ``size`` crops, so each one becomes a constant zero padding
-    (asymmetric where TensorFlow's is) followed by a plain convolution with the same weights: the
-    same numbers, computed the cheap way. Changes ``model`` in place.
-
-    Returns:
-        How many convolutions were replaced.
-    """
-    inputs: dict[str, tuple[int, int]] = {}
-    hooks = [
-        module.register_forward_pre_hook(
-            lambda _, args, name=name: inputs.__setitem__(name, tuple(args[0].shape[-2:]))
-        )
-        for name, module in model.named_modules()
-        if isinstance(module, Conv2dSame)
-    ]
-    try:
-        with torch.no_grad():
-            model.feature_maps(torch.zeros(1, 3, size, size), chunked=False)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    for name, (height, width) in inputs.items():
-        parent, _, attr = name.rpartition(".")
-        same = model.get_submodule(name)
-        assert isinstance(same, Conv2dSame)
-        kernel, stride, dilation = (
-            (int(v[0]), int(v[1])) for v in (same.weight.shape[-2:], same.stride, same.dilation)
-        )
-        left, right, top, bottom = pad_same_arg(
-            [height, width], list(kernel), list(stride), list(dilation)
-        )
-        conv = nn.Conv2d(
-            same.in_channels, same.out_channels, kernel, stride=stride, dilation=dilation,
-            groups=same.groups, bias=same.bias is not None,
-        )  # fmt: skip
-        conv.weight, conv.bias = same.weight, same.bias
-        replacement: nn.Module = conv
-        if (left, top) == (right, bottom):
-            conv.padding = (top, left)
-        else:
-            replacement = nn.Sequential(nn.ZeroPad2d((left, right, top, bottom)), conv)
-        setattr(model.get_submodule(parent), attr, replacement)
-    return len(inputs)
 
 
 def _name_outputs(path: Path) -> None:

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from deepverify.model.backbones import get_backbone
 from deepverify.model.card import ModelCard
+from deepverify.model.padding import static_same_padding
 
 DEFAULT_DROPOUT = 0.5
 
@@ -172,9 +173,11 @@ def build_model(
         ModelError: unknown backbone, or ImageNet weights unavailable/mismatched.
     """
     spec = get_backbone(card.backbone)
+    backbone = spec.create(pretrained)
+    static_same_padding(backbone, card.input_size)  # crops are always the card's size
     model = DeepfakeDetector(
         backbone_name=spec.name,
-        backbone=spec.create(pretrained),
+        backbone=backbone,
         feature_dim=spec.feature_dim,
         lstm_hidden=card.lstm_hidden,
         lstm_layers=card.lstm_layers,
