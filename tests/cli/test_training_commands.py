@@ -97,9 +97,12 @@ def test_train_then_evaluate(cache: Path, dataset: Path, tmp_path: Path) -> None
     rows = {row["manipulation"]: row for row in report["per_manipulation"]}
     assert set(rows) == {"none", "unknown"} and rows["unknown"]["scored"] == 1
     assert "AUC vs real" in result.stdout
+    low, high = report["video_intervals"]["roc_auc"]  # 1 fake, 3 reals: still both classes
+    assert low <= report["video"]["roc_auc"] <= high and "intervals" in result.stdout
     assert (out / "roc_video.png").is_file() and (out / "reliability_video.png").is_file()
     card = ModelCard.read(model.with_suffix(".json"))
     assert card.metrics["evaluation"]["fixture"]["video"]["roc_auc"] == report["video"]["roc_auc"]
+    assert card.metrics["evaluation"]["fixture"]["video_intervals"] == report["video_intervals"]
     assert report["model"]["threshold"] == card.threshold  # applied, not fitted on this data
 
 

@@ -10,6 +10,7 @@ import pytest
 from deepverify.calibration import calibrated_probabilities
 from deepverify.training.metrics import (
     TEMPERATURE_RANGE,
+    bootstrap_intervals,
     calibration_warning,
     classification_metrics,
     expected_calibration_error,
@@ -93,3 +94,30 @@ def test_within_group_auc_compares_a_fake_with_its_own_source_only() -> None:
     assert within_group_auc(labels, [0.1, 0.8, 0.2, 0.2], groups)["auc"] == 0.75  # a tie: half
     lone = within_group_auc([0, 1, 1], [0.1, 0.9, 0.2], ["a", "b", "b"])
     assert lone == {"auc": None, "pairs": 0, "groups": 0}
+
+
+def test_bootstrap_intervals_contain_the_figure_and_narrow_with_more_videos() -> None:
+    rng = np.random.default_rng(3)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.repeat([0, 1], n)
+        probs = np.clip(0.5 + 0.25 * (labels - 0.5) + rng.normal(0, 0.2, 2 * n), 0.01, 0.99)
+        return labels, probs
+
+    small, large = draw(8), draw(200)
+    ci_small = bootstrap_intervals(*small, 0.5, resamples=500)
+    ci_large = bootstrap_intervals(*large, 0.5, resamples=500)
+    for labels, probs, ci in ((*small, ci_small), (*large, ci_large)):
+        m = classification_metrics(labels, probs, 0.5)
+        for name in ("roc_auc", "accuracy", "log_loss"):
+            low, high = ci[name]
+            assert low <= m[name] <= high and low < high
+    for name in ("roc_auc", "accuracy", "log_loss"):
+        small_width = ci_small[name][1] - ci_small[name][0]
+        assert ci_large[name][1] - ci_large[name][0] < small_width / 2
+    assert bootstrap_intervals(*small, 0.5, resamples=500) == ci_small  # seeded: reproducible
+
+
+def test_bootstrap_intervals_need_both_classes() -> None:
+    ci = bootstrap_intervals(np.array([1, 1, 1]), np.array([0.2, 0.6, 0.9]), 0.5)
+    assert ci["roc_auc"] is None and ci["accuracy"] is None and ci["resamples"] > 0

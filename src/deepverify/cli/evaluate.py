@@ -105,6 +105,18 @@ def evaluate(
         ]
         table.add_row(level, str(m["n"]), *("n/a" if v is None else f"{v:.3f}" for v in cells))
     console.print(table)
+    ci = result["video_intervals"]
+    if ci["roc_auc"] is not None:
+        spans = ", ".join(
+            f"{label} {ci[key][0]:.3f}-{ci[key][1]:.3f}"
+            for key, label in (("roc_auc", "ROC AUC"), ("accuracy", "accuracy"),
+                               ("log_loss", "log loss"))
+        )  # fmt: skip
+        console.print(
+            f"video, {100 * ci['level']:.0f} % intervals ({ci['method']}, "
+            f"{ci['resamples']} resamples): {spans}",
+            highlight=False,
+        )
     console.print(_manipulation_table(result))
     pairs = result["within_group"]
     if pairs["auc"] is not None:

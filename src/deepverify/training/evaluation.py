@@ -26,6 +26,7 @@ from deepverify.model import ModelCard, card_path
 from deepverify.pipeline import analyze_video
 from deepverify.training.datasets import VideoItem
 from deepverify.training.metrics import (
+    bootstrap_intervals,
     classification_metrics,
     save_reliability_plot,
     save_roc_plot,
@@ -106,6 +107,7 @@ def evaluate_items(
             "failed": len(failed),
         },
         "video": classification_metrics(labels, probs, card.threshold),
+        "video_intervals": bootstrap_intervals(labels, probs, card.threshold),
         "frame": classification_metrics(
             np.array(frame_labels, dtype=int), np.array(frame_probs), card.threshold
         ),
@@ -183,6 +185,7 @@ def record_in_card(checkpoint: Path, name: str, result: dict[str, Any]) -> Model
         "video": {k: result["video"][k] for k in keep}
         | {"confusion_matrix": result["video"]["confusion_matrix"]},
         "frame": {k: result["frame"][k] for k in keep},
+        "video_intervals": result["video_intervals"],
         "date": result["created"],
     }
     evaluations = dict(card.metrics.get("evaluation", {}))
