@@ -46,6 +46,14 @@ def test_constant_padding_trains_like_the_dynamic_one() -> None:
     )
 
 
+def test_swapping_draws_no_random_numbers() -> None:
+    backbone = _tf_lite0()
+    state = torch.random.get_rng_state()
+    static_same_padding(backbone, 64)
+    assert torch.equal(torch.random.get_rng_state(), state)  # seeded models stay as they were
+    assert all(p.device.type == "cpu" for p in backbone.parameters())
+
+
 def test_another_input_size_is_refused() -> None:
     static = _tf_lite0()
     static_same_padding(static, 64)

@@ -78,8 +78,12 @@ def test_verdict_text_mentions_only_a_decisive_ai_declaration(
     assert "Content Credentials" in decisive and SIGNER_NAME in decisive and "AI" in decisive
     plain = reports["unsigned"].explanation
     assert decisive.startswith(plain)
-    for name in ("capture", "changed", "corrupt", "unsigned"):
+    for name in ("capture", "corrupt", "unsigned"):  # the same pictures: the same text
         assert reports[name].explanation == plain, name
+    # "changed" has other pictures (so possibly another score), and a manifest that no longer
+    # matches them: its declaration must not reach the verdict text either.
+    changed = reports["changed"].explanation
+    assert changed.startswith("The model") and "Content Credentials" not in changed
 
 
 def test_untrusted_ai_declaration_is_not_decisive(

@@ -34,9 +34,10 @@ class StaticSameConv2d(nn.Conv2d):
         )
         super().__init__(
             same.in_channels, same.out_channels, kernel, stride=stride, dilation=dilation,
-            groups=same.groups, bias=same.bias is not None,
-            device=same.weight.device, dtype=same.weight.dtype,
+            groups=same.groups, bias=same.bias is not None, device="meta",
         )  # fmt: skip
+        # Built on the meta device, so initialising placeholders draws no random numbers (a
+        # seeded model is initialised as without this swap); the parameters are ``same``'s own.
         self.weight, self.bias = same.weight, same.bias
         self.input_size = input_size
         left, right, top, bottom = pad_same_arg(
