@@ -161,3 +161,17 @@ def test_exported_graph_has_no_shape_arithmetic(tiny_checkpoint):
     assert not [node.name for node in nodes if node.op_type == "Ceil"]  # runtime "same" padding
     # The only shape the graph reads is the track's length, for the LSTM's initial state.
     assert [node.name for node in nodes if node.op_type == "Shape"] == ["/lstm/Shape"]
+
+
+def test_onnx_runtime_fuses_the_constant_padding_into_the_convolutions(tiny_checkpoint, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(
+        str(tiny_checkpoint.with_suffix(".onnx")), options, providers=["CPUExecutionProvider"]
+    )
+    ops = {node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node}
+    assert "Conv" in ops and "Pad" not in ops, sorted(ops)

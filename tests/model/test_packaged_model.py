@@ -18,7 +18,7 @@ from deepverify.model import ModelCard, default_model_path
 from deepverify.pipeline import analyze_video
 
 WEIGHTS_SHA256 = "4eafee7e46c96e9dbd5193cccc74b08fcef50b8d0f5ea3d9f00dac6306facd50"
-ONNX_SHA256 = "235b72f06549ee0e7e718256c4c1796adf6d22c4984e735c0b3dd9801c1c0e71"
+ONNX_SHA256 = "b1f55dad1a2895254005233852efb46e8311422be41c05d2dc39ca5d93bd8406"
 PINNED_CLIP = "eval/fake/ffpp_df_519_515.mp4"
 PINNED_PROBABILITY = 0.8445  # measured with the ONNX engine, yunet, 32 frames
 
