@@ -76,6 +76,29 @@ def test_missing_cache_and_bad_freeze(tmp_path: Path) -> None:
     assert model.backbone.blocks[3][0].conv_pw.weight.requires_grad
 
 
+def test_backbone_learns_at_a_scaled_rate() -> None:
+    model = build_model(make_card(TrainConfig()), pretrained=False)
+    freeze_backbone_prefix(model, "blocks.3")
+    groups = run_mod.parameter_groups(model, 1e-3, 0.1)
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3, 1e-4])
+    head, backbone = ({id(p) for p in g["params"]} for g in groups)
+    assert id(model.lstm.weight_ih_l0) in head and id(model.video_head.weight) in head
+    assert id(model.backbone.blocks[3][0].conv_pw.weight) in backbone
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert head | backbone == trainable and not head & backbone
+    assert id(model.backbone.conv_stem.weight) not in backbone
+    # the schedule scales both groups alike, so the ratio holds at every step
+    optimizer = torch.optim.AdamW(groups)
+    schedule = run_mod._schedule(optimizer, 4, 20)
+    for _ in range(6):
+        optimizer.step()
+        schedule.step()
+        first, second = (g["lr"] for g in optimizer.param_groups)
+        assert second == pytest.approx(first * 0.1)
+    with pytest.raises(ValueError, match="backbone_lr_scale"):
+        TrainConfig.model_validate({"optim": {"backbone_lr_scale": 0}})
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

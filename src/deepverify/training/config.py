@@ -91,6 +91,9 @@ class OptimConfig(_Section):
     batch_size: int = Field(default=4, ge=1)
     lr: float = Field(default=3e-4, gt=0.0)
     weight_decay: float = Field(default=1e-2, ge=0.0)
+    # The trainable backbone layers learn at lr x this (the LSTM and heads at lr): below 1 keeps
+    # an ImageNet backbone nearer its start while the new layers learn at full speed.
+    backbone_lr_scale: float = Field(default=1.0, gt=0.0, le=1.0)
     warmup_steps: int = Field(default=20, ge=0)
     grad_clip: float = Field(default=1.0, ge=0.0)  # 0 disables clipping
     frame_loss_weight: float = Field(

@@ -116,6 +116,24 @@ def freeze_backbone_prefix(model: DeepfakeDetector, until: str) -> list[nn.Modul
     ]
 
 
+def parameter_groups(
+    model: DeepfakeDetector, lr: float, backbone_lr_scale: float
+) -> list[dict[str, Any]]:
+    """The trainable parameters as optimiser groups, the new layers first.
+
+    The LSTM and heads learn at ``lr`` (the first group, whose rate the metrics log), the
+    backbone at ``lr * backbone_lr_scale``. Frozen parameters are left out; an empty group is
+    dropped.
+    """
+    backbone = {id(p) for p in model.backbone.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if id(p) not in backbone], "lr": lr},
+        {"params": [p for p in trainable if id(p) in backbone], "lr": lr * backbone_lr_scale},
+    ]
+    return [group for group in groups if group["params"]]
+
+
 def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> Any:
     def factor(step: int) -> float:
         if step < warmup:
@@ -210,8 +228,9 @@ def setup_run(cfg: TrainConfig) -> Run:
     frozen_bn = freeze_backbone_prefix(model, cfg.model.freeze_until)
     if device.type == "cuda" and cfg.optim.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    groups = parameter_groups(model, cfg.optim.lr, cfg.optim.backbone_lr_scale)
+    params = [p for group in groups for p in group["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     steps_per_epoch = max(1, len(train_loader))
     return Run(
         cfg=cfg, ddp=ddp, device=device, card=card, model=model,
