@@ -1,7 +1,7 @@
 """Compare trained checkpoints on the held-out splits of one training config (never on eval/).
 
-    python scripts/compare_checkpoints.py configs/default-paired.yaml \
-        runs/default/model.safetensors runs/default-paired/model.safetensors [--json out.json]
+    python scripts/compare_checkpoints.py configs/cpu-ssd-paired.yaml \
+        runs/cpu-ssd/model.safetensors runs/cpu-ssd-paired/model.safetensors [--json out.json]
 
 Every checkpoint is scored on the same validation and calibration clips (the split and clips the
 config defines), with its own temperature and threshold. Reported per split: video ROC AUC, log

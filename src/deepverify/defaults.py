@@ -9,6 +9,10 @@ from __future__ import annotations
 DEFAULT_DETECTOR = "opencv-ssd"
 """Face detector used when none is named (a key of :func:`deepverify.faces.available_detectors`)."""
 
+DEFAULT_EXTRACT_DETECTOR = "yunet"
+"""Detector ``deepverify extract`` cuts training crops with: the packaged model's (its card names
+it, so ``scan`` follows), and the one ``configs/default.yaml``'s caches come from."""
+
 DEFAULT_NUM_FRAMES = 32
 """Frames sampled per video, and the LSTM sequence length of a new model card."""
 

@@ -49,6 +49,8 @@ def cache(dataset: Path) -> Path:
 def test_extract_summary_and_resume(cache: Path, dataset: Path) -> None:
     index = json.loads((cache / "index.json").read_text())
     assert index["summary"] == {"ok": 5, "no_face": 0, "failed": 1}
+    # crops are cut from the packaged model's detector unless --detector says otherwise
+    assert json.loads((cache / "cache.json").read_text())["options"]["detector"] == "yunet"
     again = runner.invoke(
         app, ["extract", str(dataset), "--out", str(cache), "--frames", "4", "--size", "96"]
     )

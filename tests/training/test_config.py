@@ -78,11 +78,15 @@ def test_extends_merges_section_by_section(tmp_path: Path) -> None:
 
 def test_repository_configs_load() -> None:
     configs = Path(__file__).resolve().parents[2] / "configs"
-    paired = load_config(configs / "default-paired.yaml")
-    default = load_config(configs / "default.yaml")
-    assert paired.data.paired and not default.data.paired
-    assert paired.model.init_from == default.out_dir / "model.safetensors"
-    assert (
-        paired.data.cache == default.data.cache
-        and paired.data.split_seed == default.data.split_seed
-    )
+    paired = load_config(configs / "cpu-ssd-paired.yaml")
+    ssd = load_config(configs / "cpu-ssd.yaml")
+    assert paired.data.paired and not ssd.data.paired
+    assert paired.model.init_from == ssd.out_dir / "model.safetensors"
+    assert paired.data.cache == ssd.data.cache and paired.data.split_seed == ssd.data.split_seed
+    # the CPU default and the packaged GPU model: one split of the same YuNet caches
+    default, gpu = load_config(configs / "default.yaml"), load_config(configs / "gpu.yaml")
+    assert default.data.paired and default.model.init_from is None
+    for field in ("cache", "extra_caches", "split_seed", "val_fraction", "calib_fraction"):
+        assert getattr(default.data, field) == getattr(gpu.data, field), field
+    for name in sorted(p.name for p in configs.glob("*.yaml")):
+        load_config(configs / name)

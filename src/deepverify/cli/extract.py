@@ -18,7 +18,7 @@ from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
 from deepverify.cli.options import VerboseOption
-from deepverify.defaults import DEFAULT_DETECTOR, DEFAULT_NUM_FRAMES
+from deepverify.defaults import DEFAULT_EXTRACT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.faces import available_detectors
 from deepverify.training.datasets import (
     FFPP_COMPRESSIONS,
@@ -42,7 +42,7 @@ def extract(
     detector: Annotated[
         str,
         typer.Option(help=f"Detector for the boxes: {', '.join(available_detectors())}."),
-    ] = DEFAULT_DETECTOR,
+    ] = DEFAULT_EXTRACT_DETECTOR,
     landmarks: Annotated[
         str,
         typer.Option(

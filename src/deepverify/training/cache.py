@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from deepverify import crops as crops_mod
-from deepverify.defaults import DEFAULT_DETECTOR, DEFAULT_NUM_FRAMES
+from deepverify.defaults import DEFAULT_EXTRACT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.errors import DatasetError, DeepverifyError
 from deepverify.faces import Detection, FaceDetector, create_detector
 from deepverify.files import atomic_write_text
@@ -63,7 +63,7 @@ class ExtractOptions:
     """
 
     num_frames: int = DEFAULT_NUM_FRAMES
-    detector: str = DEFAULT_DETECTOR
+    detector: str = DEFAULT_EXTRACT_DETECTOR
     landmark_detector: str | None = "yunet"
     margin: float = 0.5
     size: int = 280
