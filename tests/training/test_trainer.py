@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from deepverify.errors import ConfigError
 from deepverify.model import build_model, load_checkpoint
 from deepverify.training import clips as clips_mod
 from deepverify.training import run as run_mod
+from deepverify.training import trainer as trainer_mod
 from deepverify.training.cache import ExtractSummary
 from deepverify.training.config import TrainConfig, load_config
 from deepverify.training.finetune import mix_states
@@ -97,6 +99,18 @@ def test_backbone_learns_at_a_scaled_rate() -> None:
         assert second == pytest.approx(first * 0.1)
     with pytest.raises(ValueError, match="backbone_lr_scale"):
         TrainConfig.model_validate({"optim": {"backbone_lr_scale": 0}})
+
+
+def test_resume_with_another_optimiser_layout_is_refused(tmp_path: Path) -> None:
+    model = build_model(make_card(TrainConfig()), pretrained=False)
+    freeze_backbone_prefix(model, "blocks.3")
+    one_group = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+    state_path = tmp_path / "last.pt"
+    torch.save({"model": model.state_dict(), "optimizer": one_group.state_dict()}, state_path)
+    two_groups = torch.optim.AdamW(run_mod.parameter_groups(model, 1e-3, 0.1))
+    run = SimpleNamespace(model=model, optimizer=two_groups, device=torch.device("cpu"))
+    with pytest.raises(ConfigError, match=r"cannot resume from .*--no-resume"):
+        trainer_mod._resume(run, state_path)  # type: ignore[arg-type]
 
 
 def _free_port() -> int:

@@ -31,6 +31,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
+from deepverify.errors import ConfigError
 from deepverify.model import DeepfakeDetector, ModelCard, save_checkpoint
 from deepverify.training.config import TrainConfig
 from deepverify.training.finetune import TUNED_NAME, interpolate_with_init, split_record
@@ -128,8 +129,15 @@ class _Logger:
 
 def _resume(run: Run, state_path: Path) -> None:
     state = torch.load(state_path, map_location=run.device, weights_only=False)
-    run.model.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
+    try:
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+    except (KeyError, ValueError, RuntimeError) as exc:  # another model, freezing or lr groups
+        raise ConfigError(
+            f"cannot resume from {state_path}: it was saved with another model or optimiser "
+            f"layout than this config's ({str(exc).splitlines()[0]}); use --no-resume or "
+            "another --out"
+        ) from exc
     run.scheduler.load_state_dict(state["scheduler"])
     run.scaler.load_state_dict(state["scaler"])
     run.start_epoch = state["epoch"] + 1
