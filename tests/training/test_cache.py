@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,13 +12,17 @@ import pytest
 
 from deepverify import crops
 from deepverify.errors import DatasetError
+from deepverify.faces import create_detector
+from deepverify.training import landmarks
 from deepverify.training.cache import (
     ExtractOptions,
     ExtractSummary,
     extract_dataset,
+    landmark_source,
     read_index,
 )
 from deepverify.training.datasets import load_dataset
+from deepverify.training.landmarks import DLIB68
 from tests.training.conftest import TINY_EXTRACT
 
 
@@ -82,14 +87,57 @@ def test_not_a_cache(tmp_path: Path) -> None:
         read_index(tmp_path)
 
 
-def test_landmarks_come_from_the_box_detector_when_it_gives_them(
+def test_landmarks_come_from_the_box_detector_when_it_gives_them(face_dataset: Path) -> None:
+    """YuNet boxes carry YuNet landmarks: a YuNet cache does not run YuNet twice per frame; SSD
+    boxes get the five points of the YuNet face they contain."""
+    assert landmark_source(ExtractOptions(detector="yunet", landmark_detector="yunet")) is None
+    assert landmark_source(ExtractOptions(detector="yunet", landmark_detector=None)) is None
+    frame = _photo(face_dataset)
+    ssd = create_detector("opencv-ssd", rescue=False).detect(frame)
+    assert ssd and all(d.landmarks is None for d in ssd)
+    attach = landmark_source(ExtractOptions(detector="opencv-ssd", landmark_detector="yunet"))
+    assert attach is not None
+    (face,) = attach(frame, ssd)
+    assert face.box == ssd[0].box and face.landmarks is not None and len(face.landmarks) == 5
+
+
+def _photo(face_dataset: Path) -> np.ndarray:
+    bgr = cv2.imread(str(face_dataset / "real" / "photo.jpg"))
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def test_dlib68_landmarks_outline_the_face_yunet_finds(tmp_path: Path, face_dataset: Path) -> None:
+    """``--landmarks dlib68``: 68 points per crop, whose eyes, nose tip and mouth corners are
+    where YuNet puts its five (the two models agree on a real face, in crop coordinates)."""
+    items = [i for i in load_dataset(face_dataset, "folder") if i.item_id == "real_photo.jpg"]
+    options = ExtractOptions(num_frames=1, margin=0.5, size=160)
+    plain, dlib = tmp_path / "yunet", tmp_path / "dlib"
+    extract_dataset(items, plain, options)
+    extract_dataset(items, dlib, replace(options, landmark_detector=DLIB68))
+    five = np.asarray(read_index(plain)["items"][0]["tracks"][0]["crop_landmarks"][0])
+    track = read_index(dlib)["items"][0]["tracks"][0]
+    assert track["crop_boxes"] == read_index(plain)["items"][0]["tracks"][0]["crop_boxes"]
+    pts = np.asarray(track["crop_landmarks"][0])
+    assert pts.shape == (68, 2)
+    x1, y1, x2, y2 = track["crop_boxes"][0]
+    inside = (
+        (pts[:, 0] > x1 - 5) & (pts[:, 0] < x2 + 5) & (pts[:, 1] > y1 - 5) & (pts[:, 1] < y2 + 5)
+    )
+    assert inside.mean() > 0.9
+    named = np.asarray(
+        [pts[36:42].mean(0), pts[42:48].mean(0), pts[30], pts[48], pts[54]], dtype=np.float64
+    )
+    # YuNet names the eyes and mouth corners from the subject's side: match either order.
+    flipped = named[[1, 0, 2, 4, 3]]
+    error = min(
+        np.linalg.norm(five - named, axis=1).max(), np.linalg.norm(five - flipped, axis=1).max()
+    )
+    assert error < 0.15 * (x2 - x1)  # 0.11 here; eyes to mouth is about 0.4
+
+
+def test_dlib68_without_its_model_is_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """YuNet boxes carry YuNet landmarks: a YuNet cache does not run YuNet twice per frame."""
-    from deepverify.training import cache
-
-    monkeypatch.setattr(cache, "_WORKER", {})  # what a worker process holds
-    cache._init_worker(tmp_path, ExtractOptions(detector="yunet", landmark_detector="yunet"))
-    assert cache._WORKER["landmarks"] is None
-    cache._init_worker(tmp_path, ExtractOptions(detector="opencv-ssd", landmark_detector="yunet"))
-    assert cache._WORKER["landmarks"].name == "yunet"
+    monkeypatch.setenv(landmarks.ENV_MODEL, str(tmp_path / "missing.dat"))
+    with pytest.raises(DatasetError, match="68-point landmark model"):
+        landmark_source(ExtractOptions(landmark_detector=DLIB68))

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
+from deepverify.faces import create_detector
+from deepverify.training.landmarks import ShapePredictor
 from deepverify.training.sbi import (
     BlendParams,
     SBIConfig,
@@ -94,3 +98,33 @@ def test_jpeg_roundtrip_is_lossy_but_close(shared_data: Path) -> None:
     out = jpeg_roundtrip(image, 50)
     err = np.abs(out.astype(int) - image.astype(int)).mean()
     assert out.shape == image.shape and 0.5 < err < 15
+
+
+def test_68_point_regions_cover_their_part_of_the_face(shared_data: Path) -> None:
+    """With dlib's 68 points the mask is the region drawn: the whole face, the inner face
+    (eyes to mouth, not the chin), or the lower face (mouth and jaw, not the eyes)."""
+    image = _image(shared_data)
+    (face,) = create_detector("yunet", rescue=False).detect(image)
+    pts = np.asarray(ShapePredictor().points(image, face.box))
+    eye, mouth = pts[36:48].mean(axis=0), pts[48:68].mean(axis=0)
+    below_lip = (pts[57] + pts[8]) / 2  # between the lower lip and the chin
+
+    def cover(region: str) -> list[float]:
+        params = _params(
+            use_hull=True, region=region, mask_grow=(1.0, 1.0), mask_blur=0.02, blend_ratio=1.0
+        )
+        mask = face_mask(image.shape[:2], face.box, [tuple(p) for p in pts], params)
+        return [float(mask[round(y), round(x)]) for x, y in (eye, mouth, below_lip)]
+
+    assert all(v > 0.9 for v in cover("face"))
+    inner_eye, inner_mouth, inner_chin = cover("inner")
+    assert inner_eye > 0.9 and inner_mouth > 0.9 and inner_chin < 0.1
+    lower_eye, lower_mouth, lower_chin = cover("lower")
+    assert lower_eye < 0.1 and lower_mouth > 0.9 and lower_chin > 0.9
+
+
+def test_unknown_hull_region_is_refused() -> None:
+    with pytest.raises(ValidationError, match="hull regions"):
+        SBIConfig(hull_regions=("face", "ears"))
+    drawn = {sample_blend_params(np.random.default_rng(s)).region for s in range(40)}
+    assert drawn == {"face", "inner", "lower"}

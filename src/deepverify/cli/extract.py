@@ -46,7 +46,8 @@ def extract(
     landmarks: Annotated[
         str,
         typer.Option(
-            help="Detector adding landmarks for self-blending masks ('none': use the box)."
+            help="Landmarks for self-blending masks: a detector's five points, 'dlib68' "
+            "(68 points, training extra) or 'none' (the box)."
         ),
     ] = "yunet",
     margin: Annotated[float, typer.Option(min=0.0, help="Cache crop margin (> model's).")] = 0.5,

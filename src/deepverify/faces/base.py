@@ -21,7 +21,8 @@ class Detection:
         box: ``(x1, y1, x2, y2)`` in pixels of the full-resolution frame, clipped to it.
         score: Detector confidence in [0, 1].
         landmarks: Five ``(x, y)`` points (right eye, left eye, nose tip, right and left mouth
-            corners, as the detector names them) when the detector gives them, else ``None``.
+            corners, as the detector names them) when the detector gives them, else ``None``;
+            68 points (:mod:`deepverify.training.landmarks`) on boxes ``extract`` annotated.
         rescued: Found by the second pass (:mod:`deepverify.faces.rescue`) in a frame where the
             first found nothing; kept only when tracking confirms it.
     """

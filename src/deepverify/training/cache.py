@@ -24,7 +24,7 @@ import json
 import logging
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,15 @@ from deepverify.files import atomic_write_text
 from deepverify.frames import sample_frames
 from deepverify.tracks import link_tracks
 from deepverify.training.datasets import VideoItem
+from deepverify.training.landmarks import DLIB68, ShapePredictor
 
 logger = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
 ExtractProgress = Callable[[int, int, dict[str, Any]], None]
 """Called after each item with (items done, items to do, the item's record)."""
+LandmarkSource = Callable[[np.ndarray, list[Detection]], list[Detection]]
+"""Gives the detections of one frame (RGB) their landmarks."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,11 @@ class ExtractOptions:
     Attributes:
         num_frames: Frames sampled per video (uniformly over its duration, as ``scan`` does).
         detector: Detector whose boxes define the crops; use the one ``scan`` uses.
-        landmark_detector: A second detector (YuNet) run only to attach landmarks to the boxes
-            (self-blending masks); None to skip. Boxes always come from ``detector``; when it
-            is ``detector`` itself, its boxes carry their landmarks and nothing runs twice.
+        landmark_detector: Where the landmarks of self-blending masks come from: a second
+            detector (YuNet) run only to attach its five points to the boxes, ``"dlib68"``
+            (:mod:`deepverify.training.landmarks`: 68 points inside each box), or None to skip.
+            Boxes always come from ``detector``; when it is ``detector`` itself, its boxes
+            carry their landmarks and nothing runs twice.
         margin: Crop margin of the cache, wider than any model's ``crop_margin``.
         size: Side of the cached crops; 280 keeps a 224 crop at margin 0.3 at native scale when
             the cache margin is 0.5 (224 * 2.0 / 1.6).
@@ -112,7 +117,27 @@ def _attach_landmarks(dets: list[Detection], extra: list[Detection]) -> list[Det
 
 
 def _with_landmarks(det: Detection, landmarks: tuple[tuple[float, float], ...]) -> Detection:
-    return Detection(box=det.box, score=det.score, landmarks=landmarks)
+    return replace(det, landmarks=landmarks)
+
+
+def landmark_source(options: ExtractOptions) -> LandmarkSource | None:
+    """What attaches landmarks to the boxes of ``options.detector`` (None: nothing to run).
+
+    Raises:
+        DetectorError: The landmark detector cannot be created.
+        DatasetError: ``dlib68`` without dlib or its model file.
+    """
+    name = options.landmark_detector
+    if not name or name == options.detector:
+        return None
+    if name == DLIB68:
+        return ShapePredictor().annotate
+    second = create_detector(name, rescue=False)
+
+    def attach(image: np.ndarray, dets: list[Detection]) -> list[Detection]:
+        return _attach_landmarks(dets, second.detect(image))
+
+    return attach
 
 
 def _to_crop_coords(
@@ -129,7 +154,7 @@ def extract_item(
     cache_dir: Path,
     options: ExtractOptions,
     detector: FaceDetector,
-    landmark_detector: FaceDetector | None,
+    landmarks: LandmarkSource | None,
 ) -> dict[str, Any]:
     """Decode, detect, track and crop one item; write its crops and return its record.
 
@@ -168,8 +193,8 @@ def extract_item(
     detections = []
     for image in images:
         found = detector.detect(image)
-        if landmark_detector is not None and found:
-            found = _attach_landmarks(found, landmark_detector.detect(image))
+        if landmarks is not None and found:
+            found = landmarks(image, found)
         detections.append(found)
     tracks = link_tracks(detections)
     if not tracks:
@@ -221,11 +246,7 @@ def _init_worker(cache_dir: Path, options: ExtractOptions) -> None:
     _WORKER["cache_dir"] = cache_dir
     _WORKER["options"] = options
     _WORKER["detector"] = create_detector(options.detector)
-    _WORKER["landmarks"] = (
-        create_detector(options.landmark_detector, rescue=False)
-        if options.landmark_detector and options.landmark_detector != options.detector
-        else None
-    )
+    _WORKER["landmarks"] = landmark_source(options)
 
 
 def _work(item: VideoItem) -> dict[str, Any]:
@@ -313,8 +334,7 @@ def extract_dataset(
         # Detectors are built here first so a bad name fails once, in this process (an error in
         # a pool initializer would make the pool respawn workers forever).
         create_detector(options.detector)
-        if options.landmark_detector:
-            create_detector(options.landmark_detector, rescue=False)
+        landmark_source(options)
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers, initializer=_init_worker, initargs=(cache_dir, options)) as pool:
             for k, record in enumerate(pool.imap_unordered(_work, todo), 1):

@@ -2,9 +2,10 @@
 
 A copy of the face (the *source*) gets a colour shift, a sharpness change, a resampling and a
 small scale/translation; it is pasted back over the original (the *target*) through a soft face
-mask built from YuNet landmarks or the detection box. The result carries the generic traces of
-face swapping (blending boundary, colour and frequency mismatch) without any identity change, so
-a detector learns those traces from real videos alone.
+mask built from the crop's landmarks (dlib's 68 points or YuNet's five) or the detection box.
+The result carries the generic traces of face swapping (blending boundary, colour and frequency
+mismatch) without any identity change, so a detector learns those traces from real videos
+alone.
 
 For a clip, one :class:`BlendParams` is drawn and applied to every frame of the track (geometry
 relative to each frame's box), so the sequence model sees one coherent fake rather than
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from deepverify.geometry import Box
+from deepverify.training.landmarks import NUM_POINTS, REGIONS, region_points
 
 Landmarks = Sequence[tuple[float, float]]
 
@@ -45,7 +47,18 @@ class SBIConfig(BaseModel):
     mask_blur_min: float = 0.02  # mask Gaussian sigma as a fraction of the face size
     mask_blur_max: float = 0.10
     hull_probability: float = 0.5  # landmark hull (when landmarks exist) rather than an ellipse
+    # With 68 landmarks, the hull's region (deepverify.training.landmarks.region_points), drawn
+    # uniformly from this list: the whole face twice as often as the inner or the lower face.
+    hull_regions: tuple[str, ...] = ("face", "face", "inner", "lower")
     blend_ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
+
+    @field_validator("hull_regions")
+    @classmethod
+    def _known_regions(cls, regions: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(regions) - set(REGIONS))
+        if unknown or not regions:
+            raise ValueError(f"hull regions must be among {', '.join(REGIONS)}; got {regions}")
+        return regions
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,7 @@ class BlendParams:
     mask_blur: float
     use_hull: bool
     blend_ratio: float
+    region: str = "face"
 
 
 def sample_blend_params(rng: np.random.Generator, config: SBIConfig | None = None) -> BlendParams:
@@ -91,6 +105,7 @@ def sample_blend_params(rng: np.random.Generator, config: SBIConfig | None = Non
         mask_blur=float(rng.uniform(c.mask_blur_min, c.mask_blur_max)),
         use_hull=bool(rng.uniform() < c.hull_probability),
         blend_ratio=float(rng.choice(np.asarray(c.blend_ratios))),
+        region=str(rng.choice(np.asarray(c.hull_regions))),  # drawn last: earlier draws as before
     )
 
 
@@ -129,7 +144,10 @@ def face_mask(
     size = _face_size(box)
     gx, gy = params.mask_grow
     if params.use_hull and landmarks is not None and len(landmarks) >= 5:
-        pts = _hull_points(landmarks)
+        if len(landmarks) == NUM_POINTS:
+            pts = region_points(landmarks, params.region)
+        else:
+            pts = _hull_points(landmarks)
         centre = pts.mean(axis=0)
         pts = centre + (pts - centre) * np.array([gx, gy], dtype=np.float32)
         hull = cv2.convexHull(np.round(pts).astype(np.int32))
@@ -187,7 +205,8 @@ def self_blend(
     Args:
         image: RGB uint8 (H, W, 3), e.g. a face crop cached at a wide margin.
         box: Face box in ``image`` coordinates.
-        landmarks: YuNet's five points in ``image`` coordinates, or None (box-only ellipse).
+        landmarks: dlib's 68 or YuNet's five points in ``image`` coordinates, or None
+            (box-only ellipse).
         params: Blend parameters (one draw per clip).
 
     Returns:
