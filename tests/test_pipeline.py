@@ -39,7 +39,10 @@ def test_real_clip_gives_a_full_report(tiny_model, ssd, real_clip, tmp_path):
         display_name="my clip.mp4",
     )  # fmt: skip
     assert report.video.filename == "my clip.mp4"
-    assert report.verdict in {"REAL", "FAKE"}
+    # An untrained model never gives a verdict, only the two-class decision at its threshold.
+    assert report.verdict == "INCONCLUSIVE"
+    assert [r.code for r in report.reasons] == ["untrained_model"]
+    assert report.decision == ("FAKE" if report.probability >= report.threshold else "REAL")
     assert 0.0 <= report.probability <= 1.0
     assert report.threshold == tiny_model.card.threshold
     # Frames: as many as asked, in order, spread over the whole 3.1 s clip.
@@ -89,8 +92,9 @@ def test_no_face_video_is_no_face(tiny_model, ssd, shared_data, tmp_path):
     clip = make_video(tmp_path / "baboon.mp4", width=256, height=256, seconds=1.0,
                       face_image=shared_data / "images" / "baboon.jpg")  # fmt: skip
     report = analyze_video(clip, model=tiny_model, detector=ssd, out_dir=tmp_path / "out")
-    assert report.verdict == "NO_FACE"
-    assert report.probability is None
+    assert report.verdict == "INCONCLUSIVE"
+    assert [r.code for r in report.reasons] == ["no_face"]
+    assert report.probability is None and report.decision is None
     assert report.tracks == []
     assert "No face" in report.explanation
 
@@ -110,7 +114,7 @@ class _OneFakeTrack:
     name = "stub"
 
     def __init__(self, like: Engine) -> None:
-        self.card = like.card
+        self.card = dataclasses.replace(like.card, trained=True)
         self.cam_weights = like.cam_weights
         self.calls = 0
 
@@ -176,7 +180,7 @@ class _ConstantLogit:
 def test_the_card_temperature_and_threshold_decide_the_verdict(
     tiny_model, ssd, real_clip, logit, verdict
 ):
-    card = dataclasses.replace(tiny_model.card, temperature=4.0, threshold=0.6)
+    card = dataclasses.replace(tiny_model.card, temperature=4.0, threshold=0.6, trained=True)
     model = _ConstantLogit(logit, card)
     report = analyze_video(real_clip, model=model, detector=ssd, num_frames=4, explain=False)
     expected = 1.0 / (1.0 + math.exp(-logit / 4.0))

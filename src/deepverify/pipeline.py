@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deepverify.decision import bits_per_pixel
 from deepverify.engine import Engine, load_engine
 from deepverify.explain import frame_overlay, overlay
 from deepverify.faces import FaceDetector
@@ -157,7 +158,11 @@ def analyze_video(
             report_html=report_html,
             timeline_plot=timeline_plot,
             provenance=provenance,
-        )
+            bits_per_pixel=bits_per_pixel(
+                path.stat().st_size, sampled.info.width, sampled.info.height,
+                sampled.info.frame_count,
+            ),
+        )  # fmt: skip
         if folder is not None:
             write_pages(report, folder, images)
         timings["report"] = round(time.perf_counter() - mark, 4)

@@ -20,10 +20,20 @@ from deepverify.geometry import Box
 from deepverify.provenance.schema import Provenance, decisive_ai_declaration
 from deepverify.timeline import timeline_png
 
-# 1.1 added the provenance section; 1.0 reports (stored by earlier versions) still validate.
-SCHEMA_VERSION: Literal["1.1"] = "1.1"
+# 1.1 added the provenance section; 1.2 the three-way verdict (INCONCLUSIVE with its reasons,
+# which replaces NO_FACE), the two-class decision, the band and per-track verdicts. Reports of
+# 1.0 and 1.1 (stored by earlier versions) still validate.
+SCHEMA_VERSION: Literal["1.2"] = "1.2"
 
-Verdict = Literal["REAL", "FAKE", "NO_FACE"]
+Verdict = Literal["REAL", "FAKE", "INCONCLUSIVE", "NO_FACE"]
+"""``NO_FACE`` appears only in reports before schema 1.2 (now INCONCLUSIVE, reason no_face)."""
+
+VERDICT_MEANINGS: dict[str, str] = {
+    "FAKE": "substantial evidence of manipulation",
+    "REAL": "no evidence of manipulation found",
+    "INCONCLUSIVE": "the evidence does not support a verdict",
+    "NO_FACE": "no face was found",
+}
 
 
 class _Schema(BaseModel):
@@ -78,6 +88,13 @@ class FrameResult(_Schema):
     image: str | None = Field(None, description="The frame without overlay, downscaled (JPEG)")
 
 
+class ReasonInfo(_Schema):
+    """Why a video or a face track is inconclusive."""
+
+    code: str = Field(description="Stable code, e.g. small_faces, uncertain_score, no_face")
+    message: str = Field(description="The reason in plain language")
+
+
 class TrackResult(_Schema):
     """One person followed across the sampled frames, scored as a sequence."""
 
@@ -87,17 +104,40 @@ class TrackResult(_Schema):
     first_timestamp: float
     last_timestamp: float
     median_face_px: float
+    verdict: Verdict | None = Field(None, description="This face's verdict (null before 1.2)")
+    reasons: list[ReasonInfo] = Field(
+        default_factory=list, description="Why this face was not judged (empty when it was)"
+    )
+    detection_score: float | None = Field(None, description="Median face detection confidence")
+    ood_score: float | None = Field(
+        None, description="Distance from the training data's faces (null when not fitted)"
+    )
 
 
 class Report(_Schema):
     """The result of analysing one video."""
 
-    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
-    verdict: Verdict
+    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
+    verdict: Verdict = Field(
+        description="FAKE (substantial evidence of manipulation), REAL (no evidence found) or "
+        "INCONCLUSIVE (see reasons)"
+    )
     probability: float | None = Field(
         description="Calibrated probability that the video is manipulated; null when no face"
     )
     threshold: float
+    decision: Literal["REAL", "FAKE"] | None = Field(
+        None,
+        description="The plain two-class decision: the probability against the threshold, for "
+        "scripts that need two classes (null when no face, and in reports before 1.2)",
+    )
+    band: tuple[float, float] | None = Field(
+        None,
+        description="Uncertain band (low, high): REAL below low, FAKE at or above high",
+    )
+    reasons: list[ReasonInfo] = Field(
+        default_factory=list, description="Why the verdict is INCONCLUSIVE (empty otherwise)"
+    )
     explanation: str = Field(description="The verdict in plain language")
     video: VideoMeta
     model: ModelInfo
@@ -152,16 +192,23 @@ def _explain_score(
         )
     pct = f"{probability:.0%}"
     if verdict == "FAKE":
-        worst = max(tracks, key=lambda t: t.probability)
+        worst = max(tracks, key=lambda t: t.probability if t.verdict != "INCONCLUSIVE" else -1)
         who = f"face track {worst.track_id}" if len(tracks) > 1 else "the face"
         return (
-            f"The model puts the probability that this video is manipulated at {pct}, above the "
-            f"decision threshold of {threshold:.0%}. The strongest evidence comes from {who} "
+            f"Substantial evidence of manipulation: the model puts the probability that this "
+            f"video is manipulated at {pct}. The strongest evidence comes from {who} "
             f"({worst.probability:.0%}); the heatmaps show the regions that raised the score."
         )
+    if verdict == "INCONCLUSIVE":
+        side = "above" if probability >= threshold else "below"
+        return (
+            f"Inconclusive: the model puts the probability that this video is manipulated at "
+            f"{pct} ({side} the two-class threshold of {threshold:.0%}), but the evidence does "
+            "not support a verdict; the reasons are listed. Judge it by other means."
+        )
     return (
-        f"The model puts the probability that this video is manipulated at {pct}, below the "
-        f"decision threshold of {threshold:.0%}; no face track looked manipulated. "
+        f"No evidence of manipulation found: the model puts the probability that this video is "
+        f"manipulated at {pct}; no face track looked manipulated. "
         "A REAL verdict is not proof of authenticity."
     )
 

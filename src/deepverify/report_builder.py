@@ -1,7 +1,7 @@
 """Assemble a :class:`~deepverify.report.Report` from what the pipeline stages measured.
 
-Pure: no files are read or written here. The verdict rule lives here, in one place: a video is
-manipulated when its worst face track's calibrated probability reaches the card's threshold.
+Pure: no files are read or written here. The verdict comes from :func:`deepverify.decision.decide`
+with the card's decision policy (band, video-score rule and evidence gates).
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from deepverify.decision import Decision, TrackEvidence, decide
 from deepverify.report import (
     FaceObservation,
     FrameResult,
     ModelInfo,
+    ReasonInfo,
     Report,
     TrackResult,
-    Verdict,
     VideoMeta,
     explain_verdict,
 )
@@ -55,6 +56,11 @@ class TrackScore(Protocol):
         """One probability per detection of the track."""
         ...
 
+    @property
+    def features(self) -> np.ndarray | None:
+        """Mean backbone features over the track (the out-of-distribution gate's input)."""
+        ...
+
 
 class SampledFrameInfo(Protocol):
     """Where a sampled frame sits in the video."""
@@ -70,11 +76,37 @@ class SampledFrameInfo(Protocol):
         ...
 
 
-def verdict_of(probability: float | None, threshold: float) -> Verdict:
-    """``NO_FACE`` without a probability, else ``FAKE`` at or above ``threshold``."""
-    if probability is None:
-        return "NO_FACE"
-    return "FAKE" if probability >= threshold else "REAL"
+def track_evidence(track: Track, score: TrackScore) -> TrackEvidence:
+    """What the decision needs of one scored track."""
+    boxes = [det.box for det in track.detections]
+    return TrackEvidence(
+        track_id=track.track_id,
+        probability=score.probability,
+        positions=track.positions,
+        frame_probabilities=np.asarray(score.frame_probabilities, dtype=np.float64),
+        face_px=np.array([max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in boxes], dtype=np.float64),
+        detection_scores=np.array([det.score for det in track.detections], dtype=np.float64),
+        features=score.features,
+    )
+
+
+def decide_video(
+    tracks: Sequence[Track],
+    scored: Sequence[TrackScore],
+    card: ModelCard,
+    *,
+    sampled_frames: int,
+    bits_per_pixel: float | None,
+) -> Decision:
+    """The card's decision policy applied to one video's scored tracks."""
+    return decide(
+        [track_evidence(t, s) for t, s in zip(tracks, scored, strict=True)],
+        threshold=card.threshold,
+        policy=card.policy,
+        sampled_frames=sampled_frames,
+        bits_per_pixel=bits_per_pixel,
+        trained=card.trained,
+    )
 
 
 def build_report(
@@ -93,6 +125,7 @@ def build_report(
     report_html: str | None,
     timeline_plot: str | None,
     provenance: Provenance | None = None,
+    bits_per_pixel: float | None = None,
 ) -> Report:
     """The report of one analysis.
 
@@ -111,10 +144,14 @@ def build_report(
         report_html: The HTML page's file name, if one is written.
         timeline_plot: The timeline plot's file name, if one is written.
         provenance: Content Credentials and container hints, shown beside the verdict.
+        bits_per_pixel: The file's coded size per decoded pixel (the compression gate).
     """
+    decision = decide_video(
+        tracks, scored, card, sampled_frames=len(frames), bits_per_pixel=bits_per_pixel
+    )
     observations: dict[int, list[FaceObservation]] = {}
     track_results: list[TrackResult] = []
-    for track, s in zip(tracks, scored, strict=True):
+    for track, s, judged in zip(tracks, scored, decision.tracks, strict=True):
         sizes = []
         for pos, det, fprob in zip(
             track.positions, track.detections, s.frame_probabilities, strict=True
@@ -140,17 +177,22 @@ def build_report(
                 first_timestamp=round(frames[track.positions[0]].timestamp, 4),
                 last_timestamp=round(frames[track.positions[-1]].timestamp, 4),
                 median_face_px=round(float(np.median(sizes)), 1),
+                verdict=judged.verdict,
+                reasons=[ReasonInfo(code=r.code, message=r.message) for r in judged.reasons],
+                detection_score=round(float(np.median([d.score for d in track.detections])), 4),
+                ood_score=None if judged.ood_score is None else round(judged.ood_score, 3),
             )
         )
-    # One manipulated face makes the video manipulated: the video score is the worst track's.
-    probability = max((s.probability for s in scored), default=None)
-    verdict = verdict_of(probability, card.threshold)
+    probability = decision.probability
     return Report(
-        verdict=verdict,
+        verdict=decision.verdict,
         probability=None if probability is None else round(probability, 4),
         threshold=card.threshold,
+        decision=decision.binary,
+        band=decision.band,
+        reasons=[ReasonInfo(code=r.code, message=r.message) for r in decision.reasons],
         explanation=explain_verdict(
-            verdict, probability, card.threshold, track_results, provenance
+            decision.verdict, probability, card.threshold, track_results, provenance
         ),
         video=VideoMeta(
             filename=filename,

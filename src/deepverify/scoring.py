@@ -52,6 +52,8 @@ class ScoredTrack:
         probability: Calibrated, from the sequence model over the whole track.
         frame_probabilities: Calibrated, one per crop.
         cams: ``(T, S, S)`` heatmaps in [0, 1], when explaining.
+        features: ``(F,)`` the crops' pooled features averaged over the track (what the
+            out-of-distribution gate measures).
     """
 
     crops: list[np.ndarray]
@@ -59,6 +61,7 @@ class ScoredTrack:
     probability: float
     frame_probabilities: np.ndarray
     cams: np.ndarray | None
+    features: np.ndarray
 
 
 class CropScorer:
@@ -136,6 +139,7 @@ def score_tracks(
                 probability=float(calibrated_probabilities([video_logit], card.temperature)[0]),
                 frame_probabilities=calibrated_probabilities(logits, card.temperature),
                 cams=scale_maps(np.stack(raw), size=card.input_size) if raw else None,
+                features=features.mean(axis=0),
             )
         )
     return scored

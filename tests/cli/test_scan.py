@@ -29,7 +29,8 @@ def test_scan_file_json(tiny_checkpoint, real_clip, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["verdict"] in {"REAL", "FAKE"}
+    assert report["verdict"] == "INCONCLUSIVE"  # an untrained model never decides
+    assert report["decision"] in {"REAL", "FAKE"}
     assert len(report["frames"]) == 6
     assert (tmp_path / real_clip.stem / "report.html").is_file()
     assert "untrained" in result.stderr
@@ -70,7 +71,9 @@ def test_scan_folder_goes_on_after_a_bad_file(tiny_checkpoint, real_clip, tmp_pa
     with (out / "summary.csv").open() as handle:
         rows = {row["file"]: row for row in csv.DictReader(handle)}
     assert set(rows) == {"good.mp4", "bad.mp4"}
-    assert rows["good.mp4"]["verdict"] in {"REAL", "FAKE"}
+    assert rows["good.mp4"]["verdict"] == "INCONCLUSIVE"
+    assert rows["good.mp4"]["reasons"] == "untrained_model"
+    assert rows["good.mp4"]["decision"] in {"REAL", "FAKE"}
     assert rows["bad.mp4"]["verdict"] == "ERROR" and rows["bad.mp4"]["error"]
     assert json.loads((out / "summary.json").read_text())[0]["file"] == "bad.mp4"
     assert (out / "good" / "report.json").is_file()
@@ -90,5 +93,33 @@ def test_rich_summary_names_the_verdict(tiny_checkpoint, real_clip, tmp_path: Pa
               str(tmp_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert any(word in result.stdout for word in ("REAL", "FAKE"))
+    assert "INCONCLUSIVE" in result.stdout and "the model is untrained" in result.stdout
     assert "report:" in result.stdout
+
+
+def _decided_copy(checkpoint: Path, folder: Path, threshold: float) -> Path:
+    """The tiny model's files with a card that says trained, at ``threshold`` (no band)."""
+    folder.mkdir()
+    for suffix in (".safetensors", ".onnx"):
+        shutil.copy(checkpoint.with_suffix(suffix), folder / f"tiny{suffix}")
+    card = json.loads(checkpoint.with_suffix(".json").read_text())
+    card.update(trained=True, threshold=threshold)
+    (folder / "tiny.json").write_text(json.dumps(card))
+    return folder / "tiny.onnx"
+
+
+@pytest.mark.parametrize(("threshold", "code"), [(0.0, 3), (1.0, 0)])
+def test_exit_code_says_the_verdict(tiny_checkpoint, real_clip, tmp_path, threshold, code):
+    # Threshold 0: every probability is at or above it (FAKE, 3); threshold 1: none is (REAL, 0).
+    model = _decided_copy(tiny_checkpoint, tmp_path / "model", threshold)
+    args = ["scan", str(real_clip), "--model", str(model), "--frames", "4", "--no-heatmaps",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0  # without the flag: success is 0
+    result = runner.invoke(app, [*args, "--exit-code"])
+    assert result.exit_code == code, result.output
+
+
+def test_exit_code_of_an_untrained_model_is_inconclusive(tiny_checkpoint, real_clip, tmp_path):
+    args = ["scan", str(real_clip), "--model", str(tiny_checkpoint), "--frames", "4",
+            "--no-heatmaps", "--out", str(tmp_path), "--exit-code"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 4

@@ -59,7 +59,7 @@ def reports(
 def test_every_state_is_in_the_report(reports: dict[str, Report]) -> None:
     for name, status in STATES.items():
         report = reports[name]
-        assert report.schema_version == SCHEMA_VERSION == "1.1"
+        assert report.schema_version == SCHEMA_VERSION == "1.2"
         assert report.provenance is not None
         assert report.provenance.content_credentials.status == status, name
 
@@ -83,7 +83,7 @@ def test_verdict_text_mentions_only_a_decisive_ai_declaration(
     # "changed" has other pictures (so possibly another score), and a manifest that no longer
     # matches them: its declaration must not reach the verdict text either.
     changed = reports["changed"].explanation
-    assert changed.startswith("The model") and "Content Credentials" not in changed
+    assert changed.startswith("Inconclusive: the model") and "Content Credentials" not in changed
 
 
 def test_untrusted_ai_declaration_is_not_decisive(

@@ -37,8 +37,13 @@ if TYPE_CHECKING:  # the pipeline pulls in OpenCV and ONNX Runtime: import it wh
 _COLOURS = {
     "FAKE": "bold white on red",
     "REAL": "bold white on green",
+    "INCONCLUSIVE": "bold black on yellow",
     "NO_FACE": "bold white on grey37",
 }
+
+# With --exit-code: the process's status says the verdict (errors stay 1, usage errors 2).
+EXIT_CODES = {"REAL": 0, "FAKE": 3, "INCONCLUSIVE": 4}
+_SEVERITY = ("REAL", "INCONCLUSIVE", "FAKE")  # a folder exits with its most severe verdict
 
 
 @dataclass(frozen=True)
@@ -83,19 +88,27 @@ def find_videos(folder: Path) -> list[Path]:
 
 
 def _print_report(report: Report, out_dir: Path) -> None:
+    from deepverify.report import VERDICT_MEANINGS
+
     verdict = report.verdict.replace("_", " ")
+    meaning = VERDICT_MEANINGS[report.verdict]
     prob = "" if report.probability is None else f"  P(manipulated) = {report.probability:.1%}"
-    console.print(
-        f"[{_COLOURS[report.verdict]}] {verdict} [/]{prob}  (threshold {report.threshold:.0%})"
-    )
+    if report.decision is not None:
+        prob += f"  (two-class: {report.decision} at {report.threshold:.0%}"
+        if report.band is not None and report.band[0] != report.band[1]:
+            prob += f"; uncertain band {report.band[0]:.0%}-{report.band[1]:.0%}"
+        prob += ")"
+    console.print(f"[{_COLOURS[report.verdict]}] {verdict} [/] {meaning}{prob}", highlight=False)
+    for reason in report.reasons:
+        console.print(f"  - {reason.message}", highlight=False)
     console.print(report.explanation, highlight=False)
     if report.provenance is not None:
         console.print(f"provenance: {report.provenance.summary}", highlight=False, soft_wrap=True)
     if report.tracks:
-        table = Table("track", "P(fake)", "frames", "from (s)", "to (s)", "face px")
+        table = Table("track", "verdict", "P(fake)", "frames", "from (s)", "to (s)", "face px")
         for t in report.tracks:
             table.add_row(
-                str(t.track_id), f"{t.probability:.1%}", str(t.frames),
+                str(t.track_id), t.verdict or "", f"{t.probability:.1%}", str(t.frames),
                 f"{t.first_timestamp:.2f}", f"{t.last_timestamp:.2f}", f"{t.median_face_px:.0f}",
             )  # fmt: skip
         console.print(table)
@@ -106,7 +119,7 @@ def _print_report(report: Report, out_dir: Path) -> None:
         console.print(f"report: {out_dir / report.report_html}")
 
 
-def _scan_one(path: Path, out: Path, options: ScanOptions) -> None:
+def _scan_one(path: Path, out: Path, options: ScanOptions) -> str:
     with err_console.status("decoding…") as status:
         report = options.analyze(
             path, out, progress=lambda stage, f: status.update(f"{stage} {f:.0%}")
@@ -115,6 +128,7 @@ def _scan_one(path: Path, out: Path, options: ScanOptions) -> None:
         console.print_json(report.to_json())
     else:
         _print_report(report, out)
+    return report.verdict
 
 
 def _folder_row(video: Path, rel: Path, out: Path, options: ScanOptions) -> dict[str, object]:
@@ -123,9 +137,10 @@ def _folder_row(video: Path, rel: Path, out: Path, options: ScanOptions) -> dict
         report = options.analyze(video, out / rel.with_suffix(""))
     except DeepverifyError as exc:
         err_console.print(f"[red]failed:[/] {rel}: {exc}", highlight=False)
-        return {"file": str(rel), "verdict": "ERROR", "probability": None, "tracks": 0,
-                "seconds": None, "error": str(exc)}  # fmt: skip
+        return {"file": str(rel), "verdict": "ERROR", "probability": None, "decision": None,
+                "reasons": "", "tracks": 0, "seconds": None, "error": str(exc)}  # fmt: skip
     return {"file": str(rel), "verdict": report.verdict, "probability": report.probability,
+            "decision": report.decision, "reasons": "; ".join(r.code for r in report.reasons),
             "tracks": len(report.tracks), "seconds": report.timings.get("total"),
             "error": ""}  # fmt: skip
 
@@ -143,13 +158,14 @@ def _print_summary(rows: list[dict[str, object]], out: Path) -> None:
     table = Table("file", "verdict", "P(fake)", "note")
     for row in rows:
         prob = row["probability"]
+        note = row["error"] or row["reasons"]
         table.add_row(str(row["file"]), str(row["verdict"]),
-                      "" if prob is None else f"{prob:.1%}", str(row["error"]))  # fmt: skip
+                      "" if prob is None else f"{prob:.1%}", str(note))  # fmt: skip
     console.print(table)
     console.print(f"summary: {out / 'summary.csv'}")
 
 
-def _scan_folder(folder: Path, out: Path, options: ScanOptions) -> None:
+def _scan_folder(folder: Path, out: Path, options: ScanOptions) -> str:
     videos = find_videos(folder)
     if not videos:
         fail(f"no video files in {folder} (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
@@ -171,6 +187,11 @@ def _scan_folder(folder: Path, out: Path, options: ScanOptions) -> None:
     failed = sum(1 for row in rows if row["verdict"] == "ERROR")
     if failed:
         fail(f"{failed} of {len(rows)} videos could not be analysed (see summary.csv)")
+    return max((str(row["verdict"]) for row in rows), key=_severity)
+
+
+def _severity(verdict: str) -> int:
+    return _SEVERITY.index(verdict) if verdict in _SEVERITY else len(_SEVERITY)
 
 
 def scan(
@@ -185,6 +206,14 @@ def scan(
     engine: EngineOption = None,
     device: DeviceOption = "cpu",
     heatmaps: Annotated[bool, typer.Option(help="Write heatmaps (class activation maps).")] = True,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit with the verdict: 0 REAL, 3 FAKE, 4 INCONCLUSIVE (a folder: its most "
+            "severe verdict); errors stay 1.",
+        ),
+    ] = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Say whether a video's faces are manipulated, with the evidence."""
@@ -208,6 +237,8 @@ def scan(
             heatmaps=heatmaps, as_json=as_json,
         )  # fmt: skip
         if path.is_dir():
-            _scan_folder(path, out, options)
+            verdict = _scan_folder(path, out, options)
         else:
-            _scan_one(path, out / path.stem, options)
+            verdict = _scan_one(path, out / path.stem, options)
+    if exit_code:
+        raise typer.Exit(EXIT_CODES.get(verdict, EXIT_CODES["INCONCLUSIVE"]))

@@ -17,12 +17,13 @@ from typing import Any
 
 import pydantic
 
+from deepverify.decision import DEFAULT_POLICY, DecisionPolicy
 from deepverify.defaults import DEFAULT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.errors import DeepverifyError, ModelError
 from deepverify.faces.registry import check_detector_name
 from deepverify.model.backbones import get_backbone
 
-CARD_SCHEMA_VERSION = 2
+CARD_SCHEMA_VERSION = 3
 # Fields added after schema 1, with the value a schema-1 card gets. Every card before them was
 # made from crops of the OpenCV SSD detector.
 _ADDED_IN_V2: dict[str, Any] = {
@@ -30,7 +31,9 @@ _ADDED_IN_V2: dict[str, Any] = {
     "train_sequence_length": None,
     "onnx_sha256": "",
 }
-_READABLE_VERSIONS = (1, CARD_SCHEMA_VERSION)
+# Schema 3 added the decision policy (uncertain band, gates); earlier cards have none.
+_ADDED_IN_V3: dict[str, Any] = {"decision": None}
+_READABLE_VERSIONS = (1, 2, CARD_SCHEMA_VERSION)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class ModelCard:
         training_data: free-form description of the training data.
         metrics: free-form validation metrics.
         created: ISO 8601 time the checkpoint was written.
+        decision: how probabilities become FAKE / REAL / INCONCLUSIVE (band fitted on the
+            calibration split, evidence gates); ``None``: the threshold and the default gates.
     """
 
     backbone: str
@@ -81,6 +86,7 @@ class ModelCard:
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+    decision: DecisionPolicy | None = None
 
     def __post_init__(self) -> None:
         spec = get_backbone(self.backbone)  # raises ModelError listing valid names
@@ -136,7 +142,14 @@ class ModelCard:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with ``schema_version`` first."""
-        return {"schema_version": CARD_SCHEMA_VERSION, **dataclasses.asdict(self)}
+        values = dataclasses.asdict(self)
+        values["decision"] = None if self.decision is None else self.decision.model_dump()
+        return {"schema_version": CARD_SCHEMA_VERSION, **values}
+
+    @property
+    def policy(self) -> DecisionPolicy:
+        """The decision policy: the card's, or the defaults (no band, the fixed gates)."""
+        return self.decision or DEFAULT_POLICY
 
     def to_json(self) -> str:
         """The card as indented JSON text."""
@@ -160,6 +173,8 @@ class ModelCard:
             )
         if version == 1:
             data = {**_ADDED_IN_V2, **data}
+        if version in (1, 2):
+            data = {**_ADDED_IN_V3, **data}
         names = {f.name for f in dataclasses.fields(cls)}
         missing = sorted(names - data.keys())
         unknown = sorted(data.keys() - names)

@@ -106,17 +106,33 @@ def render_clip(spec: ClipSpec, pre: Preprocess) -> tuple[torch.Tensor, list[np.
     return crops_mod.to_tensor(crops, mean=pre.mean, std=pre.std), crops
 
 
+def manipulation_family(method: str) -> str:
+    """The family of a manipulation name: its words before any parenthesis, lower-cased.
+
+    "lip sync (Wav2Lip) on a still photo" and "lip sync (HyperLips)" are both "lip sync";
+    FaceForensics++ method names ("FaceSwap", "Deepfakes") are their own families.
+    """
+    return method.split("(", 1)[0].strip().lower()
+
+
 def _pool(tracks: Sequence[TrackRef], key: str) -> list[list[list[TrackRef]]]:
     """Tracks nested as strata -> items -> tracks.
 
     ``key`` is "track" (one stratum, one track per entry), "item" (one stratum, tracks of one
-    item together) or "method" (a stratum per manipulation, then items).
+    item together), "method" (a stratum per manipulation, then items) or "family" (a stratum
+    per :func:`manipulation_family`, then items).
     """
     if key == "track":
         return [[[t] for t in tracks]] if tracks else []
+
+    def stratum(t: TrackRef) -> str:
+        if key == "method":
+            return t.method
+        return manipulation_family(t.method) if key == "family" else ""
+
     strata: dict[str, dict[str, list[TrackRef]]] = defaultdict(lambda: defaultdict(list))
     for t in tracks:
-        strata[t.method if key == "method" else ""][t.item_id].append(t)
+        strata[stratum(t)][t.item_id].append(t)
     return [list(by_item.values()) for _, by_item in sorted(strata.items())]
 
 
@@ -153,7 +169,7 @@ class TrainClips(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if not real:
             raise DatasetError("training needs at least one real face track")
         self.real = _pool(real, "item" if data.balance else "track")
-        self.fake = _pool(fake, "method" if data.balance else "track")
+        self.fake = _pool(fake, data.strata if data.balance else "track")
         self.real_by_group: dict[str, list[TrackRef]] = defaultdict(list)
         for t in real:
             self.real_by_group[t.group].append(t)

@@ -9,7 +9,7 @@ another with ``extends: base.yaml`` and change only what differs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -43,6 +43,10 @@ class DataConfig(_Section):
         default=1.0, ge=0.0, le=1.0
     )  # of fake clips: self-blended vs dataset fakes
     balance: bool = False  # draw reals per item and dataset fakes per manipulation, then item
+    # With balance: one stratum per manipulation name ("method"), or per family of names
+    # ("family": "lip sync (Wav2Lip)" and "lip sync (HyperLips)" are both "lip sync"), so that
+    # a one-clip label does not weigh as much as a method with dozens of clips.
+    strata: Literal["method", "family"] = "method"
     # Every fake clip comes with a real partner in the same step (its own source for a
     # self-blended fake; a real track of the same group, when there is one, for a dataset fake),
     # both degraded alike: the pair differs by the manipulation, not by identity or quality.

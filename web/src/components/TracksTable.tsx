@@ -2,6 +2,7 @@ import type { Report } from "@/lib/api/types";
 import { percent, seconds } from "@/lib/format";
 
 import { trackColour } from "./ScoreChart";
+import { VerdictBadge } from "./Verdict";
 
 /** Each face followed across the sampled frames, with its sequence-level score. */
 export function TracksTable({ report }: { report: Report }) {
@@ -14,6 +15,7 @@ export function TracksTable({ report }: { report: Report }) {
         <thead>
           <tr>
             <th scope="col">Track</th>
+            <th scope="col">Verdict</th>
             <th scope="col" className="num">
               P(fake)
             </th>
@@ -35,6 +37,14 @@ export function TracksTable({ report }: { report: Report }) {
                 <span className="swatch" style={{ background: trackColour(track.track_id, order), display: "inline-block", width: "0.8rem", height: "0.8rem", borderRadius: "2px", marginRight: "0.4rem", verticalAlign: "-1px" }} aria-hidden="true" />
                 Face {track.track_id}
               </th>
+              <td>
+                <VerdictBadge verdict={track.verdict} />
+                {(track.reasons ?? []).map((reason) => (
+                  <div key={reason.code} className="muted">
+                    {reason.message}
+                  </div>
+                ))}
+              </td>
               <td className="num">
                 <strong>{percent(track.probability)}</strong>
               </td>

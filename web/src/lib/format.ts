@@ -17,6 +17,14 @@ export function seconds(value: number): string {
   return `${value.toFixed(value < 10 ? 2 : 1)} s`;
 }
 
+/** What each verdict means, in the words the report uses. */
+export const VERDICT_MEANINGS: Record<string, string> = {
+  FAKE: "Substantial evidence of manipulation",
+  REAL: "No evidence of manipulation found",
+  INCONCLUSIVE: "The evidence does not support a verdict",
+  NO_FACE: "No face was found",
+};
+
 /** The verdict as shown to people ("NO_FACE" -> "NO FACE"). */
 export function verdictLabel(verdict: string | null | undefined): string {
   return verdict ? verdict.replace(/_/g, " ") : "—";

@@ -669,21 +669,38 @@ export interface components {
             detail?: string | null;
         };
         /**
+         * ReasonInfo
+         * @description Why a video or a face track is inconclusive.
+         */
+        ReasonInfo: {
+            /**
+             * Code
+             * @description Stable code, e.g. small_faces, uncertain_score, no_face
+             */
+            code: string;
+            /**
+             * Message
+             * @description The reason in plain language
+             */
+            message: string;
+        };
+        /**
          * Report
          * @description The result of analysing one video.
          */
         Report: {
             /**
              * Schema Version
-             * @default 1.1
+             * @default 1.2
              * @enum {string}
              */
-            schema_version: "1.0" | "1.1";
+            schema_version: "1.0" | "1.1" | "1.2";
             /**
              * Verdict
+             * @description FAKE (substantial evidence of manipulation), REAL (no evidence found) or INCONCLUSIVE (see reasons)
              * @enum {string}
              */
-            verdict: "REAL" | "FAKE" | "NO_FACE";
+            verdict: "REAL" | "FAKE" | "INCONCLUSIVE" | "NO_FACE";
             /**
              * Probability
              * @description Calibrated probability that the video is manipulated; null when no face
@@ -691,6 +708,24 @@ export interface components {
             probability: number | null;
             /** Threshold */
             threshold: number;
+            /**
+             * Decision
+             * @description The plain two-class decision: the probability against the threshold, for scripts that need two classes (null when no face, and in reports before 1.2)
+             */
+            decision?: ("REAL" | "FAKE") | null;
+            /**
+             * Band
+             * @description Uncertain band (low, high): REAL below low, FAKE at or above high
+             */
+            band?: [
+                number,
+                number
+            ] | null;
+            /**
+             * Reasons
+             * @description Why the verdict is INCONCLUSIVE (empty otherwise)
+             */
+            reasons?: components["schemas"]["ReasonInfo"][];
             /**
              * Explanation
              * @description The verdict in plain language
@@ -785,6 +820,26 @@ export interface components {
             last_timestamp: number;
             /** Median Face Px */
             median_face_px: number;
+            /**
+             * Verdict
+             * @description This face's verdict (null before 1.2)
+             */
+            verdict?: ("REAL" | "FAKE" | "INCONCLUSIVE" | "NO_FACE") | null;
+            /**
+             * Reasons
+             * @description Why this face was not judged (empty when it was)
+             */
+            reasons?: components["schemas"]["ReasonInfo"][];
+            /**
+             * Detection Score
+             * @description Median face detection confidence
+             */
+            detection_score?: number | null;
+            /**
+             * Ood Score
+             * @description Distance from the training data's faces (null when not fitted)
+             */
+            ood_score?: number | null;
         };
         /**
          * UserCreate
