@@ -300,7 +300,7 @@ def _video_reasons(
     reasons = []
     with_face = len({pos for t in judged for pos in t.positions})
     share = with_face / max(sampled_frames, 1)
-    if share < policy.min_face_frames:
+    if judged and share < policy.min_face_frames:  # (no judged face at all has its reasons)
         reasons.append(
             Reason(
                 "few_face_frames",

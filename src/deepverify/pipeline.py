@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from deepverify.output import ImageWriter, report_file_names, staging, write_jso
 from deepverify.provenance import read_provenance
 from deepverify.report import Report
 from deepverify.report_builder import ImagePair, build_report
-from deepverify.sampling import SampledFrame, decode_and_detect
+from deepverify.sampling import Sampled, SampledFrame, decode_and_detect
 from deepverify.scoring import CropScorer, ScoredTrack, score_tracks
 from deepverify.stages import ProgressCallback
 from deepverify.tracks import MIN_TRACK_FRACTION, Track, link_tracks
@@ -50,6 +51,105 @@ def _scored_tracks(tracks: list[Track], num_frames: int) -> list[Track]:
     min_len = max(1, math.ceil(MIN_TRACK_FRACTION * num_frames))
     kept = [t for t in tracks if len(t.positions) >= min_len]
     return kept or [max(tracks, key=lambda t: len(t.positions))]
+
+
+@dataclass(frozen=True)
+class ScoredVideo:
+    """The front half of an analysis: what was decoded, found, tracked and scored.
+
+    Attributes:
+        path: The video file.
+        sampled: Decoding and detection's result (video info, sampled frames, timings).
+        sha256: The file's digest ("" when not asked for).
+        all_tracks: Every face track found.
+        tracks: The tracks that were scored (long enough, see :data:`MIN_TRACK_FRACTION`).
+        scored: One score per scored track, in the same order.
+        model_s: Seconds spent in the network.
+        bits_per_pixel: The file's coded size per decoded pixel (the compression gate).
+    """
+
+    path: Path
+    sampled: Sampled
+    sha256: str
+    all_tracks: list[Track]
+    tracks: list[Track]
+    scored: list[ScoredTrack]
+    model_s: float
+    bits_per_pixel: float | None
+
+    @property
+    def frames(self) -> list[SampledFrame]:
+        """The sampled frames in time order."""
+        return self.sampled.frames
+
+
+def score_video(
+    path: Path,
+    *,
+    model: LoadedModel,
+    detector: FaceDetector,
+    num_frames: int | None = None,
+    explain: bool = False,
+    progress: ProgressCallback | None = None,
+    check: Check | None = None,
+    digest: bool = True,
+) -> ScoredVideo:
+    """Decode, detect, track and score one video; nothing is written.
+
+    :func:`analyze_video` builds the report from this; fitting a decision policy reads the
+    tracks' evidence from it directly.
+
+    Args:
+        path: The video file.
+        model: The engine and its card.
+        detector: The face detector.
+        num_frames: Frames to sample; defaults to the card's.
+        explain: Keep the activation maps for heatmaps.
+        progress: Called as stages advance.
+        check: Called as decoding advances; raising from it stops the analysis.
+        digest: Compute the file's sha256 while it is decoded.
+
+    Raises:
+        InvalidVideoError: The file is not a decodable video.
+    """
+    card = model.card
+    notify = progress or (lambda stage, fraction: None)
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher,
+        CropScorer(model, explain=explain) as scorer,
+    ):
+        hashing = hasher.submit(sha256_file, path) if digest else None  # read while decoded
+        notify("decode", 0.0)
+        notify("faces", 0.0)
+        # Decoding, detection and the network's crop part overlap: "decode" is when the last
+        # frame was decoded, "faces" the time spent detecting, "model" the time in the network.
+        sampled = decode_and_detect(
+            path, num_frames or card.frames, detector=detector, margin=card.crop_margin,
+            size=card.input_size, notify=notify, check=check, on_frame=scorer.submit,
+        )  # fmt: skip
+        notify("decode", 1.0)
+        notify("faces", 1.0)
+        face_scores = scorer.results()
+        sha256 = hashing.result() if hashing is not None else ""
+    frames = sampled.frames
+    all_tracks = link_tracks([frame.detections for frame in frames])
+    tracks = _scored_tracks(all_tracks, len(frames))
+    mark = time.perf_counter()
+    scored = score_tracks(frames, tracks, face_scores, model)
+    notify("model", 1.0)
+    info = sampled.info
+    return ScoredVideo(
+        path=path,
+        sampled=sampled,
+        sha256=sha256,
+        all_tracks=all_tracks,
+        tracks=tracks,
+        scored=scored,
+        model_s=scorer.seconds + time.perf_counter() - mark,
+        bits_per_pixel=bits_per_pixel(
+            path.stat().st_size, info.width, info.height, info.frame_count
+        ),
+    )
 
 
 def analyze_video(
@@ -98,43 +198,26 @@ def analyze_video(
         return now
 
     explaining = explain and out_dir is not None
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher,
-        CropScorer(model, explain=explaining) as scorer,
-    ):
-        digest = hasher.submit(sha256_file, path)  # reads the file while it is decoded
-        notify("decode", 0.0)
-        notify("faces", 0.0)
-        # Decoding, detection and the network's crop part overlap: "decode" is when the last
-        # frame was decoded, "faces" the time spent detecting, "model" the time in the network.
-        sampled = decode_and_detect(
-            path, n_frames, detector=detector, margin=card.crop_margin, size=card.input_size,
-            notify=notify, check=check, on_frame=scorer.submit,
-        )  # fmt: skip
-        timings["decode"] = round(sampled.decode_s, 4)
-        notify("decode", 1.0)
-        timings["faces"] = round(sampled.faces_s, 4)
-        notify("faces", 1.0)
-        face_scores = scorer.results()
-        sha256 = digest.result()
+    video = score_video(
+        path, model=model, detector=detector, num_frames=n_frames, explain=explaining,
+        progress=notify, check=check,
+    )  # fmt: skip
+    sampled, frames, tracks, scored = video.sampled, video.frames, video.tracks, video.scored
+    timings["decode"] = round(sampled.decode_s, 4)
+    timings["faces"] = round(sampled.faces_s, 4)
+    timings["model"] = round(video.model_s, 4)
     provenance = read_provenance(path)  # never raises for a bad manifest: it says "unreadable"
-    frames = sampled.frames
-    all_tracks = link_tracks([frame.detections for frame in frames])
-    tracks = _scored_tracks(all_tracks, len(frames))
 
     warnings: list[str] = [] if card.trained else [UNTRAINED_WARNING]
-    if len(all_tracks) > len(tracks):
+    if len(video.all_tracks) > len(tracks):
         warnings.append(
-            f"{len(all_tracks) - len(tracks)} face track(s) seen in too few frames were not scored"
+            f"{len(video.all_tracks) - len(tracks)} face track(s) seen in too few frames were "
+            "not scored"
         )
     if len(frames) < n_frames:
         warnings.append(f"the video has only {len(frames)} frames; all were analysed")
 
     with staging(out_dir) as folder, ImageWriter(folder or Path()) as images:
-        mark = time.perf_counter()
-        scored = score_tracks(frames, tracks, face_scores, model)
-        timings["model"] = round(scorer.seconds + time.perf_counter() - mark, 4)
-        notify("model", 1.0)
         mark = time.perf_counter()
         notify("heatmaps", 0.0)
         heatmaps, overlays = _explain(frames, tracks, scored, images) if explaining else ({}, {})
@@ -146,7 +229,7 @@ def analyze_video(
         report = build_report(
             filename=display_name or path.name,
             info=sampled.info,
-            sha256=sha256,
+            sha256=video.sha256,
             frames=frames,
             tracks=tracks,
             scored=scored,
@@ -158,11 +241,8 @@ def analyze_video(
             report_html=report_html,
             timeline_plot=timeline_plot,
             provenance=provenance,
-            bits_per_pixel=bits_per_pixel(
-                path.stat().st_size, sampled.info.width, sampled.info.height,
-                sampled.info.frame_count,
-            ),
-        )  # fmt: skip
+            bits_per_pixel=video.bits_per_pixel,
+        )
         if folder is not None:
             write_pages(report, folder, images)
         timings["report"] = round(time.perf_counter() - mark, 4)

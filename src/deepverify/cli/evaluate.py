@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +34,10 @@ from deepverify.training.datasets import (
 
 
 def evaluate(
-    data: Annotated[Path, typer.Argument(help="Labelled dataset folder (see --format).")],
+    data: Annotated[
+        list[Path],
+        typer.Argument(help="Labelled dataset folders (see --format); figures for each and all."),
+    ],
     model: ModelOption = None,
     engine: EngineOption = None,
     fmt: Annotated[
@@ -56,19 +60,25 @@ def evaluate(
         Path | None,
         typer.Option(
             help="Folder format: labels, groups and manipulations from this manifest "
-            "(default: manifest.json in the folder or its parent)."
+            "(default: manifest.json in each folder or its parent)."
         ),
     ] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Score every video as `scan` would; write accuracy, F1, AUC, AP, log loss, ECE, plots."""
+    """Score every video as `scan` would; write accuracy, AUC, coverage, log loss, ECE, plots."""
     setup_logging(verbose)
     with user_errors():
         from deepverify.engine import load_engine
 
         manifest_report = ManifestReport()
-        items = load_dataset(data, fmt, DatasetOptions(manifest=manifest, report=manifest_report))
+        items, sources = [], []
+        for folder, name in zip(data, source_names(data), strict=True):
+            found = load_dataset(
+                folder, fmt, DatasetOptions(manifest=manifest, report=manifest_report)
+            )
+            items += found
+            sources += [name] * len(found)
         from deepverify.model import default_model_path
         from deepverify.training.evaluation import evaluate_items, record_in_card, write_outputs
 
@@ -88,6 +98,7 @@ def evaluate(
                 detector=face_detector,
                 num_frames=frames,
                 progress=lambda done, total, name: progress.update(task, completed=done, last=name),
+                sources=sources,
             )
         files = write_outputs(result, out)
         if record:
@@ -117,6 +128,7 @@ def evaluate(
             f"{ci['resamples']} resamples): {spans}",
             highlight=False,
         )
+    console.print(_decisive_table(result))
     console.print(_manipulation_table(result))
     pairs = result["within_group"]
     if pairs["auc"] is not None:
@@ -147,9 +159,42 @@ def evaluate(
     console.print(f"results: {out / files['json']}")
 
 
+def source_names(folders: list[Path]) -> list[str]:
+    """A short name per folder: its own name, or its path where two names collide."""
+    names = [folder.name or str(folder) for folder in folders]
+    return [n if names.count(n) == 1 else str(f) for n, f in zip(names, folders, strict=True)]
+
+
+def _decisive_table(result: dict[str, Any]) -> Table:
+    table = Table("source", "videos", "ROC AUC", "accuracy (2-class)", "coverage",
+                  "accuracy (decisive)", "FAKE / REAL / INCONCLUSIVE")  # fmt: skip
+    rows = [(name, s["video"], s["decisive"]) for name, s in result["per_source"].items()]
+    if len(rows) > 1:
+        rows.append(("all", result["video"], result["decisive"]))
+    for name, video, decisive in rows:
+        counts = _verdict_counts(decisive)
+        table.add_row(
+            name, str(decisive["videos"]), _fmt(video["roc_auc"]), _fmt(video["accuracy"]),
+            _fmt(decisive["coverage"]), _fmt(decisive["accuracy"]),
+            f"{counts['FAKE']} / {counts['REAL']} / {counts['INCONCLUSIVE']}",
+        )  # fmt: skip
+    return table
+
+
+def _verdict_counts(decisive: dict[str, Any]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for side in decisive["verdicts"].values():
+        counts.update(side)
+    return counts
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _manipulation_table(result: dict[str, Any]) -> Table:
     table = Table("manipulation", "videos", "scored", "above threshold", "mean P(fake)",
-                  "AUC vs real")  # fmt: skip
+                  "AUC vs real", "FAKE / REAL / INC.")  # fmt: skip
     for row in result["per_manipulation"]:
         mean, auc = row["mean_probability"], row["roc_auc_vs_real"]
         table.add_row(
@@ -159,5 +204,6 @@ def _manipulation_table(result: dict[str, Any]) -> Table:
             f"{row['above_threshold']}/{row['scored']}",
             "n/a" if mean is None else f"{mean:.3f}",
             "n/a" if auc is None else f"{auc:.3f}",
+            " / ".join(str(row["verdicts"].get(v, 0)) for v in ("FAKE", "REAL", "INCONCLUSIVE")),
         )
     return table

@@ -1,4 +1,4 @@
-"""``deepverify model``: create detector checkpoints and export them to ONNX (train extra)."""
+"""``deepverify model``: create, export (train extra) and fit the decision policy of models."""
 
 from __future__ import annotations
 
@@ -120,4 +120,71 @@ def export(
         with err_console.status(f"exporting {checkpoint}…"):
             path, card = export_onnx(checkpoint, out)
     console.print(f"[bold]wrote[/] {path} (sha256 {card.onnx_sha256[:12]}…)")
+    console.print(card_table(card, checkpoint))
+
+
+@app.command("fit-decision")
+def fit_decision(
+    checkpoint: Annotated[Path, typer.Argument(help="Model (.onnx or .safetensors, card beside).")],
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The training config: caches and split.")
+    ],
+    precision: Annotated[
+        float, typer.Option(min=0.5, max=1.0, help="Precision of each decisive verdict on calib.")
+    ] = 0.9,
+    train_reals: Annotated[
+        int, typer.Option(min=1, help="Training-split real videos for the OOD statistics.")
+    ] = 120,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config field: section.key=value (repeatable)."),
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Fit the uncertain band, video-score rule and OOD gate on the model's own splits.
+
+    Scores the validation, calibration and (some) training-split videos named by the config's
+    caches through the scan pipeline, then writes the policy into the model card.
+    """
+    setup_logging(verbose)
+    with user_errors():
+        import numpy as np
+
+        from deepverify.engine import load_engine
+        from deepverify.faces import create_detector
+        from deepverify.training.config import load_config
+        from deepverify.training.decision_fit import collect_evidence, fit_policy, write_policy
+        from deepverify.training.split_tracks import split_videos
+
+        cfg = load_config(config, list(overrides or []))
+        if cfg.data.cache is None or not cfg.data.calib_fraction:
+            fail(f"{config} needs data.cache and a calibration split (data.calib_fraction > 0)")
+        splits = split_videos([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
+        reals = [item for item in splits["train"] if item.label == 0]
+        rng = np.random.default_rng(cfg.data.split_seed)
+        if len(reals) > train_reals:
+            reals = [reals[i] for i in sorted(rng.choice(len(reals), train_reals, replace=False))]
+        engine = load_engine(checkpoint)
+        detector = create_detector(engine.card.detector)
+        evidence = {}
+        with err_console.status("scoring…") as status:
+            for split, items in (("val", splits["val"]), ("calib", splits["calib"]),
+                                 ("train reals", reals)):  # fmt: skip
+                evidence[split] = collect_evidence(
+                    items, split=split, model=engine, detector=detector,
+                    progress=lambda name, done, total: status.update(f"{name} {done}/{total}"),
+                )  # fmt: skip
+        policy = fit_policy(
+            val=evidence["val"], calib=evidence["calib"], train_real=evidence["train reals"],
+            threshold=engine.card.threshold, target_precision=precision,
+        )  # fmt: skip
+        card = write_policy(checkpoint, policy)
+    assert policy.band is not None
+    stats = policy.fitted["calib"]
+    console.print(
+        f"rule {policy.aggregation} (val AUC {policy.fitted['aggregation_val_auc']}); "
+        f"band {policy.band[0]:.3f}-{policy.band[1]:.3f} at precision {precision:g}; "
+        f"calib: {stats}",
+        highlight=False,
+    )
     console.print(card_table(card, checkpoint))

@@ -1,9 +1,12 @@
 """Evaluate a model on a labelled dataset exactly as ``scan`` would judge each video.
 
 Every video goes through :func:`deepverify.pipeline.analyze_video` (no heatmaps), so the figures
-describe what users get: the card's temperature and threshold are *applied*, never fitted here.
-Videos where no face is found (verdict ``NO_FACE``) have no score; they are listed and left out
-of the metrics. Unreadable files are skipped, counted and listed; the run goes on.
+describe what users get: the card's temperature, threshold and decision policy are *applied*,
+never fitted here. Videos where no face is found have no score; they are listed and left out of
+the probability metrics, and count as inconclusive in the coverage figures
+(:mod:`deepverify.training.selective`). Unreadable files are skipped, counted and listed; the run
+goes on. Several folders can be evaluated at once: every figure is given for all of them
+together and for each source folder.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +36,11 @@ from deepverify.training.metrics import (
     save_roc_plot,
     within_group_auc,
 )
+from deepverify.training.selective import (
+    decisive_metrics,
+    risk_coverage,
+    save_risk_coverage_plot,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +55,22 @@ def evaluate_items(
     detector: FaceDetector,
     num_frames: int | None = None,
     progress: EvalProgress | None = None,
+    sources: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline over ``items`` and compute video- and frame-level metrics.
 
+    Args:
+        items: The labelled videos.
+        model: The engine and its card.
+        detector: The face detector.
+        num_frames: Frames per video (default: the card's).
+        progress: Called after each video.
+        sources: The source folder of each item (default: one source, "all").
+
     Returns:
-        A JSON-ready dict: model, counts, ``video`` and ``frame`` metrics, per-video results,
-        and the files skipped (unreadable) or without a face.
+        A JSON-ready dict: model, counts, ``video`` and ``frame`` metrics, coverage and accuracy
+        of the decisive verdicts, the risk-coverage curve, the same per source folder and per
+        manipulation, per-video results, and the files skipped (unreadable) or without a face.
     """
     card = model.card
     per_video: list[dict[str, Any]] = []
@@ -59,14 +78,15 @@ def evaluate_items(
     no_face: list[str] = []
     frame_labels: list[int] = []
     frame_probs: list[float] = []
-    for k, item in enumerate(items, 1):
+    names = list(sources) if sources is not None else ["all"] * len(items)
+    for k, (item, source) in enumerate(zip(items, names, strict=True), 1):
         try:
             report = analyze_video(
                 item.path, model=model, detector=detector, num_frames=num_frames, explain=False
             )
         except DeepverifyError as exc:
             logger.warning("skipped %s: %s", item.path, exc)
-            failed.append({"file": item.path.name, "reason": str(exc)})
+            failed.append({"file": item.path.name, "source": source, "reason": str(exc)})
         else:
             if report.probability is None:
                 no_face.append(item.path.name)
@@ -78,19 +98,23 @@ def evaluate_items(
             per_video.append(
                 {
                     "file": item.path.name,
+                    "source": source,
                     "label": item.label,
                     "manipulation": _manipulation(item),
                     "group": item.group,
                     "probability": report.probability,
                     "verdict": report.verdict,
+                    "decision": report.decision,
+                    "reasons": [r.code for r in report.reasons],
                     "tracks": len(report.tracks),
+                    "track_probabilities": [t.probability for t in report.tracks],
+                    "track_face_px": [t.median_face_px for t in report.tracks],
                 }
             )
         if progress:
             progress(k, len(items), item.path.name)
     scored = [v for v in per_video if v["probability"] is not None]
-    labels = np.array([v["label"] for v in scored], dtype=int)
-    probs = np.array([v["probability"] for v in scored], dtype=np.float64)
+    labels, probs = _scores(scored)
     return {
         "model": {
             "model_id": card.model_id,
@@ -111,11 +135,38 @@ def evaluate_items(
         "frame": classification_metrics(
             np.array(frame_labels, dtype=int), np.array(frame_probs), card.threshold
         ),
+        "decisive": decisive_metrics(per_video),
+        "risk_coverage": risk_coverage(labels, probs, card.threshold),
+        "per_source": {
+            name: source_summary([v for v in per_video if v["source"] == name], card.threshold)
+            for name in dict.fromkeys(names)
+        },
         "per_manipulation": per_manipulation(per_video, card.threshold),
         "within_group": within_group_auc(labels, probs, [v["group"] for v in scored]),
         "videos": per_video,
         "no_face": no_face,
         "failed": failed,
+    }
+
+
+def _scores(videos: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of the videos that have a probability."""
+    scored = [v for v in videos if v["probability"] is not None]
+    return (
+        np.array([v["label"] for v in scored], dtype=int),
+        np.array([v["probability"] for v in scored], dtype=np.float64),
+    )
+
+
+def source_summary(videos: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    """The headline figures of one source folder's videos."""
+    labels, probs = _scores(videos)
+    return {
+        "videos": len(videos),
+        "scored": int(labels.size),
+        "video": classification_metrics(labels, probs, threshold),
+        "video_intervals": bootstrap_intervals(labels, probs, threshold),
+        "decisive": decisive_metrics(videos),
     }
 
 
@@ -149,6 +200,7 @@ def per_manipulation(videos: Sequence[dict[str, Any]], threshold: float) -> list
                 "above_threshold": sum(p >= threshold for p in probs),
                 "mean_probability": round(float(np.mean(probs)), 4) if probs else None,
                 "roc_auc_vs_real": auc,
+                "verdicts": dict(Counter(v["verdict"] for v in group)),
                 "files": [v["file"] for v in group],
             }
         )
@@ -159,9 +211,10 @@ def write_outputs(result: dict[str, Any], out_dir: Path) -> dict[str, str]:
     """Write ``evaluation.json`` and the ROC / reliability PNGs; return the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
-    scored = [v for v in result["videos"] if v["probability"] is not None]
-    labels = np.array([v["label"] for v in scored], dtype=int)
-    probs = np.array([v["probability"] for v in scored], dtype=np.float64)
+    labels, probs = _scores(result["videos"])
+    curve, operating = result["risk_coverage"], result["decisive"]
+    if save_risk_coverage_plot(curve, operating, out_dir / "risk_coverage.png", "risk-coverage"):
+        written["risk_coverage"] = "risk_coverage.png"
     if save_roc_plot(labels, probs, out_dir / "roc_video.png", "video-level ROC"):
         written["roc_video"] = "roc_video.png"
     if save_reliability_plot(labels, probs, out_dir / "reliability_video.png", "video-level"):
@@ -170,6 +223,11 @@ def write_outputs(result: dict[str, Any], out_dir: Path) -> dict[str, str]:
     (out_dir / "evaluation.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     written["json"] = "evaluation.json"
     return written
+
+
+def _headline(decisive: dict[str, Any]) -> dict[str, Any]:
+    keys = ("videos", "decisive", "coverage", "accuracy", "verdicts", "real_crowds_called_fake")
+    return {k: decisive[k] for k in keys}
 
 
 def record_in_card(checkpoint: Path, name: str, result: dict[str, Any]) -> ModelCard:
@@ -186,6 +244,14 @@ def record_in_card(checkpoint: Path, name: str, result: dict[str, Any]) -> Model
         | {"confusion_matrix": result["video"]["confusion_matrix"]},
         "frame": {k: result["frame"][k] for k in keep},
         "video_intervals": result["video_intervals"],
+        "decisive": _headline(result["decisive"]),
+        "per_source": {
+            name: {
+                "video": {k: summary["video"][k] for k in ("n", "accuracy", "roc_auc", "log_loss")},
+                "decisive": _headline(summary["decisive"]),
+            }
+            for name, summary in result["per_source"].items()
+        },
         "date": result["created"],
     }
     evaluations = dict(card.metrics.get("evaluation", {}))

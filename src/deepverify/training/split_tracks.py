@@ -74,6 +74,54 @@ def _cache_items(
     return pairs, shared
 
 
+def _split(
+    cache_list: list[Path], data: DataConfig
+) -> tuple[list[tuple[Path, dict[str, Any]]], list[str], list[VideoItem], dict[str, str]]:
+    """The caches' records and items, and each item's split (by group, as ``data`` says)."""
+    pairs, shared_groups = _cache_items(cache_list)
+    if not pairs:
+        names = ", ".join(str(c) for c in cache_list)
+        raise DatasetError(f"the cache {names} holds no item with a face; check the dataset")
+    items = [
+        VideoItem(
+            Path(r["path"]),
+            int(r["label"]),
+            r["group"],
+            r["item_id"],
+            r["split"],
+            str(r.get("method") or ""),
+        )
+        for _, r in pairs
+    ]
+    splits = assign_splits(
+        items,
+        val_fraction=data.val_fraction,
+        test_fraction=data.calib_fraction,
+        seed=data.split_seed,
+    )
+    check_no_leak(items, splits)
+    return pairs, shared_groups, items, splits
+
+
+def _renamer(data: DataConfig) -> dict[str, str]:
+    """Split names of :func:`assign_splits` -> this module's (its test split calibrates)."""
+    return {"train": "train", "val": "val", "test": "calib" if data.calib_fraction else "test"}
+
+
+def split_videos(caches: Sequence[Path], data: DataConfig) -> dict[str, list[VideoItem]]:
+    """The cached videos of each split, exactly as :func:`load_split_tracks` splits their tracks.
+
+    Fitting a decision policy scores whole videos of the calibration and validation splits
+    through the scan pipeline; this says which videos those are.
+    """
+    _, _, items, splits = _split(list(caches), data)
+    rename = _renamer(data)
+    out: dict[str, list[VideoItem]] = {name: [] for name in (*SPLIT_NAMES, "test")}
+    for item in items:
+        out[rename[splits[item.item_id]]].append(item)
+    return out
+
+
 def load_split_tracks(
     caches: Path | Sequence[Path], data: DataConfig
 ) -> tuple[dict[str, list[TrackRef]], dict[str, Any]]:
@@ -90,22 +138,8 @@ def load_split_tracks(
         DatasetError: Not a cache, or no usable real track in the training split.
     """
     cache_list = [caches] if isinstance(caches, Path) else list(caches)
-    pairs, shared_groups = _cache_items(cache_list)
-    if not pairs:
-        names = ", ".join(str(c) for c in cache_list)
-        raise DatasetError(f"the cache {names} holds no item with a face; check the dataset")
-    items = [
-        VideoItem(Path(r["path"]), int(r["label"]), r["group"], r["item_id"], r["split"])
-        for _, r in pairs
-    ]
-    splits = assign_splits(
-        items,
-        val_fraction=data.val_fraction,
-        test_fraction=data.calib_fraction,
-        seed=data.split_seed,
-    )
-    check_no_leak(items, splits)
-    rename = {"train": "train", "val": "val", "test": "calib" if data.calib_fraction else "test"}
+    pairs, shared_groups, items, splits = _split(cache_list, data)
+    rename = _renamer(data)
     tracks: dict[str, list[TrackRef]] = {name: [] for name in (*SPLIT_NAMES, "test")}
     summary: dict[str, Any] = {"caches": [c.name for c in cache_list]}
     if shared_groups:
