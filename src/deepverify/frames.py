@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,11 @@ from deepverify.video_io import (
     _rotation,
     _scan,
     _Timeline,
+    _too_slow,
 )
 from deepverify.video_io import MAX_SIDE as MAX_SIDE  # re-exported: the accepted frame size
 from deepverify.video_io import Check as Check  # re-exported: the stage's stop hook
+from deepverify.video_io import open_container as open_container  # re-exported: for provenance
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +103,11 @@ def probe_video(
     Args:
         path: The video file.
         max_frames: Refuse the file as soon as it has more video packets (frames) than this,
-            without reading the rest: bounds the probe of a file packed with tiny frames.
-        max_seconds: Wall-clock budget of the packet scan.
+            or more than :data:`~deepverify.video_io.PACKETS_PER_FRAME` times as many packets
+            of all streams, without reading the rest: bounds the probe of a file packed with
+            tiny frames or tiny audio packets.
+        max_seconds: Wall-clock budget of opening the file, of the packet scan (packets of
+            every stream counted), and of decoding the first frame, each.
 
     Returns:
         Its :class:`VideoInfo`, duration and frame count measured from the packets.
@@ -110,12 +116,24 @@ def probe_video(
         InvalidVideoError: The file is missing, empty, not a video, unusable, or over a limit.
     """
     path = Path(path)
-    with _open_video(path) as (container, stream):
+    deadline = _deadline(path, max_seconds)
+    with _open_video(path, max_seconds=max_seconds) as (container, stream):
         timeline = _scan(path, container, stream, max_packets=max_frames, max_seconds=max_seconds)
-    with _open_video(path) as (container, stream):
-        for frame in _decoded(path, container, stream):
+    with _open_video(path, max_seconds=max_seconds) as (container, stream):
+        for frame in _decoded(path, container, stream, check=deadline):
             return _info(container, stream, timeline, _rotation(frame), (frame.width, frame.height))
     raise InvalidVideoError(f"{path.name}: no frame could be decoded; the file is corrupt")
+
+
+def _deadline(path: Path, max_seconds: float) -> Check:
+    """A stop hook that refuses ``path`` once ``max_seconds`` have passed since it was made."""
+    started = time.monotonic()
+
+    def check() -> None:
+        if time.monotonic() - started > max_seconds:
+            raise InvalidVideoError(_too_slow(path, max_seconds))
+
+    return check
 
 
 def sample_frames(
@@ -213,7 +231,8 @@ class FrameStream:
                 and stream.codec_context.name in SKIPPABLE_CODECS
             )
             keep = {timeline.ticks[i] for i in self.wanted} if skipping else None
-            for ordinal, frame in enumerate(_decoded(path, container, stream, keep=keep)):
+            decoded = _decoded(path, container, stream, keep=keep, check=self._check)
+            for ordinal, frame in enumerate(decoded):
                 if self._check is not None:
                     self._check()
                 if size is None:

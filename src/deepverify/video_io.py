@@ -5,8 +5,12 @@ Internal to the decoding stage; the rest of the package uses :mod:`deepverify.fr
 - :func:`_open_video` checks the path, opens the container, picks the video stream and turns
   every way that fails (missing, empty, a still image, audio only, too large, not a video FFmpeg
   reads) into an :class:`InvalidVideoError` that says what to do.
-- :func:`_scan` is the demux pass: it reads every video packet's timestamp, without decoding,
-  into a :class:`_Timeline`, within :data:`MAX_PACKETS` and :data:`MAX_SCAN_SECONDS`.
+- :func:`open_container` is the one way a container is opened (here and by the provenance
+  reader): within a wall-clock budget, and with what FFmpeg buffers while it identifies the
+  streams bounded by :data:`PROBE_BYTES`.
+- :func:`_scan` is the demux pass: it reads every packet of every stream, without decoding, and
+  keeps the video packets' timestamps in a :class:`_Timeline`, within :data:`MAX_PACKETS` video
+  packets, :data:`PACKETS_PER_FRAME` times as many packets in all, and :data:`MAX_SCAN_SECONDS`.
 - :func:`_decoded` decodes in presentation order, tolerating up to :data:`MAX_DECODE_ERRORS`
   damaged packets, and can leave unselected non-reference frames unreconstructed;
   :func:`_rotation` reads the turn that makes a decoded picture upright.
@@ -23,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -43,6 +48,18 @@ MAX_SCAN_SECONDS = 120.0
 """Wall-clock bound on the demux pass, against pathological files."""
 MAX_DECODE_ERRORS = 200
 """Corrupt packets tolerated before giving up on a file."""
+PACKETS_PER_FRAME = 8
+"""Packets of all streams together allowed per allowed video packet. Audio, subtitle and data
+packets cost the demux pass as much as frames do (a file of three frames and millions of one-byte
+audio packets took 25 s to check), so they count against a budget too. A real video has one to
+three audio packets per frame."""
+PROBE_BYTES = 256 * 1024
+"""Packet payload FFmpeg may read while it identifies the streams on opening (its ``probesize``;
+FFmpeg's default is 5 MB). Every packet read then is kept, at a few hundred bytes of overhead
+each, so with one-byte packets this bounds opening to about 130 MB; every clip in ``../shared``
+opens with the same stream parameters at a quarter of it."""
+MAX_OPEN_SECONDS = 10.0
+"""Default wall-clock bound on opening a container (FFmpeg's stream identification)."""
 
 Check = Callable[[], None]
 """A cooperative stop hook: called as decoding advances, it raises to stop the work."""
@@ -90,14 +107,36 @@ def _check_path(path: Path) -> None:
         raise InvalidVideoError(f"{path}: permission denied; make the file readable")
 
 
+def open_container(path: Path, *, max_seconds: float | None = None) -> av.container.InputContainer:
+    """Open ``path`` for reading, bounded in time and in what FFmpeg buffers meanwhile.
+
+    ``max_seconds`` defaults to :data:`MAX_OPEN_SECONDS`. Reading packets afterwards is bounded
+    too: each packet must arrive within it.
+
+    Raises:
+        av.ExitError: Opening took longer than ``max_seconds``.
+        av.FFmpegError: FFmpeg cannot open the file.
+    """
+    seconds = MAX_OPEN_SECONDS if max_seconds is None else max_seconds
+    return av.open(
+        str(path),
+        mode="r",
+        metadata_errors="ignore",
+        container_options={"probesize": str(PROBE_BYTES)},
+        timeout=(seconds, seconds),
+    )
+
+
 @contextmanager
 def _open_video(
-    path: Path,
+    path: Path, *, max_seconds: float = MAX_OPEN_SECONDS
 ) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     """Open ``path`` and pick its video stream, refusing what is not a usable video."""
     _check_path(path)
     try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
+        container = open_container(path, max_seconds=max_seconds)
+    except av.ExitError:
+        raise InvalidVideoError(_too_slow(path, max_seconds)) from None
     except av.FFmpegError as exc:
         raise InvalidVideoError(_open_failure(path, exc)) from None
     with container:
@@ -147,16 +186,19 @@ def _scan(
     max_seconds: float = MAX_SCAN_SECONDS,
     check: Check | None = None,
 ) -> _Timeline:
-    """Demux every video packet (no decoding) and collect the frames' timestamps."""
+    """Demux every packet (no decoding) and collect the video frames' timestamps.
+
+    Every packet, of any stream, comes back to this loop: it counts against the packet budget,
+    the clock and ``check``, so a file cannot hide its cost in streams that are not analysed.
+    """
     ticks: list[int] = []
     count = 0
     last_duration = 0
     timed = True
     started = time.monotonic()
+    within = _limits(path, max_packets, max_seconds, started)
     try:
-        for packet in container.demux(stream):
-            if packet.size == 0 or packet.is_discard:
-                continue
+        for packet in _packets(container, stream, within, check):
             tick = packet.pts if packet.pts is not None else packet.dts
             if tick is None:
                 timed = False
@@ -164,9 +206,13 @@ def _scan(
                 ticks.append(tick)
             count += 1
             last_duration = packet.duration or 0
-            if check is not None:
-                check()
-            _within_scan_limits(path, count, max_packets, time.monotonic() - started, max_seconds)
+            if count > max_packets:
+                raise InvalidVideoError(
+                    f"{path.name}: more than {max_packets} frames, over the limit; "
+                    "cut it into shorter clips"
+                )
+    except av.ExitError:
+        raise InvalidVideoError(_too_slow(path, max_seconds)) from None
     except av.FFmpegError as exc:
         # A truncated or damaged file: keep what was readable, if anything.
         logger.warning("%s: stopped reading at a damaged packet (%s)", path.name, _reason(exc))
@@ -186,20 +232,54 @@ def _scan(
     return _Timeline(ticks, time_base, ticks[-1] - ticks[0] + last_duration, timed=True)
 
 
-def _within_scan_limits(
-    path: Path, packets: int, max_packets: int, seconds: float, max_seconds: float
-) -> None:
-    """Raise once reading the packets has gone past the count or time limit."""
-    if packets > max_packets:
-        raise InvalidVideoError(
-            f"{path.name}: more than {max_packets} frames, over the limit; "
-            "cut it into shorter clips"
-        )
-    if seconds > max_seconds:
-        raise InvalidVideoError(
-            f"{path.name}: took over {max_seconds:g} s just to read (pathological "
-            "file); re-encode it or cut it into shorter clips"
-        )
+def _packets(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    within: Callable[[int], None] | None,
+    check: Check | None,
+) -> Iterator[av.Packet[Any]]:
+    """The non-empty packets of ``stream``, reading every stream's packets to get them.
+
+    ``within`` gets the count of packets read so far (all streams) and raises past a limit;
+    ``check`` is called for every packet. PyAV's ``demux(stream)`` would skip the other
+    streams' packets inside its own loop, where neither can see them.
+    """
+    index = stream.index
+    read = 0
+    for packet in container.demux():
+        read += 1
+        if within is not None:
+            within(read)
+        if check is not None:
+            check()
+        if packet.stream_index != index or packet.size == 0 or packet.is_discard:
+            continue
+        yield packet
+
+
+def _limits(
+    path: Path, max_packets: int, max_seconds: float, started: float
+) -> Callable[[int], None]:
+    """A hook that raises once ``packets`` (of all streams) or the clock go past the limits."""
+    max_all = max_packets * PACKETS_PER_FRAME
+
+    def within(packets: int) -> None:
+        if packets > max_all:
+            raise InvalidVideoError(
+                f"{path.name}: more than {max_all} packets (audio, subtitles and other streams "
+                "included), over the limit; remove the extra streams or cut it into shorter clips"
+            )
+        if time.monotonic() - started > max_seconds:
+            raise InvalidVideoError(_too_slow(path, max_seconds))
+
+    return within
+
+
+def _too_slow(path: Path, max_seconds: float) -> str:
+    return (
+        f"{path.name}: took over {max_seconds:g} s just to read (pathological "
+        "file); re-encode it or cut it into shorter clips"
+    )
 
 
 def _untimed_timeline(stream: av.video.stream.VideoStream, count: int) -> _Timeline:
@@ -214,20 +294,22 @@ def _decoded(
     stream: av.video.stream.VideoStream,
     *,
     keep: set[int] | None = None,
+    check: Check | None = None,
 ) -> Iterator[av.VideoFrame]:
     """Decoded frames in presentation order, skipping damaged packets.
 
     With ``keep`` (presentation timestamps), a packet whose timestamp is not in it is decoded
-    only if other frames refer to it, so only kept and reference frames come out.
+    only if other frames refer to it, so only kept and reference frames come out. ``check`` is
+    called for every packet read, of any stream.
     """
     errors = 0
-    packets = container.demux(stream)
+    packets = _packets(container, stream, None, check)
     context = stream.codec_context
     while True:
         try:
             packet = next(packets)
         except StopIteration:
-            return
+            packet = None  # the end: flush the decoder
         except av.FFmpegError as exc:
             logger.warning("%s: stopped decoding at a damaged packet (%s)", path.name, _reason(exc))
             packet = None

@@ -1,7 +1,9 @@
-"""A decompression bomb for videos: many frames that cost almost nothing to store.
+"""Decompression bombs for videos: many frames or packets that cost almost nothing to store.
 
-One keyframe, then one all-skip P-frame (ten bytes) repeated: the file stays tiny while
-decoding it walks every frame at full size, as in the attack of issue 12 (there at 4K).
+The frame bomb: one keyframe, then one all-skip P-frame (ten bytes) repeated: the file stays tiny
+while decoding it walks every frame at full size, as in the attack of issue 12 (there at 4K). The
+packet bomb: three frames and a flood of one-byte audio packets that every reader of the container
+must wade through, as in issue 23.
 """
 
 from __future__ import annotations
@@ -40,5 +42,30 @@ def make_frame_bomb(
             packet.stream, packet.time_base = stream, stream.time_base
             packet.pts = packet.dts = index
             packet.duration = 1
+            container.mux(packet)
+    return path
+
+
+def make_packet_bomb(
+    path: Path, *, audio_packets: int, frames: int = 3, width: int = 96, height: int = 64
+) -> Path:
+    """Write a Matroska file of ``frames`` video frames and ``audio_packets`` one-byte audio
+    packets (about seven bytes each on disk): the non-video packet bomb of issue 23."""
+    image = np.full((height, width, 3), 120, np.uint8)
+    with av.open(str(path), mode="w", format="matroska") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": "ultrafast", "x264-params": "bframes=0:threads=1"}
+        audio = container.add_stream("pcm_u8", rate=8000)
+        audio.layout = "mono"
+        for index in range(frames):
+            picture = av.VideoFrame.from_ndarray(image, format="rgb24")
+            picture.pts = index
+            container.mux(video.encode(picture))
+        container.mux(video.encode(None))
+        for _ in range(audio_packets):
+            packet = av.Packet(b"\x80")
+            packet.stream, packet.time_base = audio, Fraction(1, 1000)
+            packet.pts = packet.dts = 0
             container.mux(packet)
     return path

@@ -59,16 +59,20 @@ def _split(tags: dict[str, str], source: str) -> tuple[list[MetadataTag], list[M
     return hints, location
 
 
-def read_container_metadata(path: Path) -> ContainerMetadata:
+def read_container_metadata(path: Path, *, max_seconds: float | None = None) -> ContainerMetadata:
     """The verification-relevant tags of ``path``; never raises for a bad file.
 
     Rotation comes from the ``rotate`` tag where the demuxer exposes it; the upright rotation the
-    decoder applied is in the report's video section either way.
+    decoder applied is in the report's video section either way. Opening is bounded: a file
+    FFmpeg needs longer than ``max_seconds`` (default
+    :data:`~deepverify.video_io.MAX_OPEN_SECONDS`) to open reads as "unreadable".
     """
     import av
 
+    from deepverify.frames import open_container  # bounded in what FFmpeg buffers
+
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with open_container(path, max_seconds=max_seconds) as container:
             hints, location = _split(dict(container.metadata), "container")
             for stream in container.streams:
                 more, where = _split(dict(stream.metadata), f"{stream.type} stream {stream.index}")
