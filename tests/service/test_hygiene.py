@@ -37,3 +37,41 @@ def test_huge_offsets_and_bodies_are_4xx(client):
     assert client.get("/api/videos", headers=headers, params={"skip": 2**63}).status_code == 422
     big = {"email": "x@example.com", "password": "y" * 200_000}
     assert client.post("/api/auth/register", json=big).status_code == 413
+
+
+def _multipart(size: int) -> dict[str, object]:
+    boundary = "b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n'.encode()
+        + b"x" * size
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return {
+        "content": body,
+        "headers": {"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    }
+
+
+@pytest.mark.parametrize("database_url", [None])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("PUT", "/api/videos")],
+)
+def test_a_large_body_declared_multipart_is_refused_off_the_upload_route(client, method, path):
+    response = client.request(method, path, **_multipart(2_000_000))  # type: ignore[arg-type]
+    assert response.status_code == 413, response.status_code
+    assert len(response.content) < 1000
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_a_validation_error_quotes_only_the_start_of_the_input(client):
+    response = client.post(
+        "/api/auth/register", json={"email": "x" * 50_000, "password": "p" * 300}
+    )
+    assert response.status_code == 422
+    assert len(response.content) < 2000, len(response.content)
+    fields = {tuple(error["loc"]): error for error in response.json()["detail"]}
+    assert fields[("body", "email")]["input"].startswith('"xxx')
+    assert fields[("body", "email")]["input"].endswith("(cut)")
+    small = client.post("/api/auth/register", json={"email": "x", "password": "short"})
+    assert {error["input"] for error in small.json()["detail"]} == {"x", "short"}

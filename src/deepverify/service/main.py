@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from deepverify import __version__
@@ -20,7 +21,7 @@ from deepverify.service.db import create_session_factory, database_from_settings
 from deepverify.service.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher
 from deepverify.service.docs import add_docs
 from deepverify.service.headers import SecurityHeaders
-from deepverify.service.hygiene import BodyLimit, sweep_leftovers
+from deepverify.service.hygiene import BodyLimit, sweep_leftovers, validation_error
 from deepverify.service.jobs import Analyzer
 from deepverify.service.keys import with_secret_key
 from deepverify.service.oidc import OIDCVerifier
@@ -105,10 +106,12 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes)
-    app.add_middleware(SecurityHeaders)
     for router in (auth.router, videos.router, health.router):
         app.include_router(router, prefix="/api")
+    upload_path = app.url_path_for(videos.upload_video.__name__)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes, upload_path=upload_path)
+    app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(RequestValidationError, validation_error)
     if settings.api_docs:
         add_docs(app)
     app.include_router(web.router)  # last: its catch-all must not shadow the API
