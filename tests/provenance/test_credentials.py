@@ -138,6 +138,34 @@ def test_oversized_manifest_box_is_refused_unread(tmp_path: Path) -> None:
     assert c.reason is not None and "limit" in c.reason
 
 
+@pytest.mark.parametrize("form", ["bmff", "riff"])
+def test_oversized_manifest_is_found_by_content_in_a_file_without_suffix(
+    tmp_path: Path, form: str
+) -> None:
+    # The service stores uploads under generated names without a suffix: the name says nothing.
+    stored = tmp_path / "0123456789abcdef"
+    size = MAX_MANIFEST_BYTES + 1024
+    with stored.open("wb") as out:
+        if form == "bmff":
+            out.write(struct.pack(">I4s", 16, b"ftyp") + b"isom\x00\x00\x02\x00")
+            out.write(struct.pack(">I4s", 8 + 16 + size, b"uuid"))
+            out.write(bytes.fromhex("d8fec3d61b0e483c92975828877ec481"))
+        else:
+            out.write(b"RIFF" + struct.pack("<I", 4 + 8 + size) + b"AVI ")
+            out.write(b"C2PA" + struct.pack("<I", size))
+        out.truncate(out.tell() + size)  # sparse: no need to write the bytes
+    assert oversized_manifest(stored) in (size, 8 + 16 + size)
+    c = read_provenance(stored, trust_anchors="").content_credentials
+    assert c.status == "unreadable"
+    assert c.reason is not None and "limit" in c.reason
+
+
+def test_the_manifest_check_goes_by_content_not_by_suffix(tmp_path: Path) -> None:
+    named = tmp_path / "clip.mp4"
+    named.write_bytes(b"RIFF" + bytes(60))
+    assert oversized_manifest(named) is None
+
+
 def test_not_a_video_is_unreadable_not_an_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00" * 64)

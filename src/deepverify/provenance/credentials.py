@@ -14,7 +14,7 @@ import logging
 import os
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from deepverify.errors import ConfigError
 from deepverify.provenance.schema import (
@@ -50,7 +50,11 @@ CONTENT_CHANGED_CODES = frozenset(
 )
 
 _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")  # the BMFF box holding C2PA
-_BMFF_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".3gp", ".m4a", ".heic", ".heif", ".avif"})
+_RIFF_C2PA_CHUNK = b"C2PA"  # the RIFF chunk holding C2PA
+# Box types an ISO BMFF file can start with (FFmpeg's MP4 probe accepts these too).
+_BMFF_TOP_LEVEL = frozenset(
+    {b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"pnot", b"meta"}
+)
 
 
 def trust_anchors_from_env() -> str | None:
@@ -100,29 +104,50 @@ def _unpack_box_header(data: bytes) -> tuple[int, bytes]:
 
 
 def oversized_manifest(path: Path) -> int | None:
-    """The size of a C2PA box over :data:`MAX_MANIFEST_BYTES` in an MP4/QuickTime file, if any.
+    """The size of a C2PA store over :data:`MAX_MANIFEST_BYTES` in ``path``, if any.
 
-    Only the top-level boxes are walked (a few reads), so the check costs nothing on real files.
+    ISO BMFF files (MP4, QuickTime, HEIF) and RIFF files (AVI, WAV, WebP) are recognised by
+    their content, never by their name: the service stores uploads without a suffix, and the
+    C2PA library sniffs the content too. Only the top-level boxes or chunks are walked (a few
+    reads), so the check costs nothing on real files.
     """
-    if path.suffix.lower() not in _BMFF_SUFFIXES:
-        return None
     end = path.stat().st_size
     with path.open("rb") as handle:
-        offset = 0
-        while offset + 8 <= end:
-            handle.seek(offset)
-            size, kind = _unpack_box_header(handle.read(8))
-            header = 8
-            if size == 1:
-                size = int(struct.unpack(">Q", handle.read(8))[0])
-                header = 16
-            elif size == 0:
-                size = end - offset
-            if size < header:
-                return None  # malformed: let the library report it
-            if kind == b"uuid" and handle.read(16) == _C2PA_UUID and size > MAX_MANIFEST_BYTES:
-                return size
-            offset += size
+        head = handle.read(12)
+        if len(head) == 12 and head[:4] == b"RIFF":
+            return _oversized_riff_chunk(handle, end)
+        if len(head) >= 8 and head[4:8] in _BMFF_TOP_LEVEL:
+            return _oversized_bmff_box(handle, end)
+    return None
+
+
+def _oversized_bmff_box(handle: BinaryIO, end: int) -> int | None:
+    offset = 0
+    while offset + 8 <= end:
+        handle.seek(offset)
+        size, kind = _unpack_box_header(handle.read(8))
+        header = 8
+        if size == 1:
+            size = int(struct.unpack(">Q", handle.read(8))[0])
+            header = 16
+        elif size == 0:
+            size = end - offset
+        if size < header:
+            return None  # malformed: let the library report it
+        if kind == b"uuid" and handle.read(16) == _C2PA_UUID and size > MAX_MANIFEST_BYTES:
+            return size
+        offset += size
+    return None
+
+
+def _oversized_riff_chunk(handle: BinaryIO, end: int) -> int | None:
+    offset = 12  # "RIFF", its size, the form type ("AVI ", "WAVE", "WEBP")
+    while offset + 8 <= end:
+        handle.seek(offset)
+        kind, size = struct.unpack("<4sI", handle.read(8))
+        if kind == _RIFF_C2PA_CHUNK and size > MAX_MANIFEST_BYTES:
+            return int(size)
+        offset += 8 + size + (size & 1)  # chunks are padded to an even length
     return None
 
 
