@@ -6,7 +6,9 @@ from deepverify.training.evaluation import per_manipulation
 
 
 def _video(name: str, label: int, manipulation: str, probability: float | None) -> dict:
-    return {"file": name, "label": label, "manipulation": manipulation, "probability": probability}
+    verdict = "INCONCLUSIVE" if probability is None else ("FAKE" if probability >= 0.5 else "REAL")
+    return {"file": name, "label": label, "manipulation": manipulation, "probability": probability,
+            "verdict": verdict}  # fmt: skip
 
 
 def test_per_manipulation_rows_show_what_is_missed() -> None:
@@ -30,3 +32,4 @@ def test_per_manipulation_rows_show_what_is_missed() -> None:
     assert rows["NeuralTextures"]["roc_auc_vs_real"] == 0.25
     assert rows["NeuralTextures"]["mean_probability"] == 0.125
     assert rows["NeuralTextures"]["files"] == ["nt1", "nt2"]
+    assert rows["none"]["verdicts"] == {"REAL": 1, "FAKE": 1, "INCONCLUSIVE": 1}

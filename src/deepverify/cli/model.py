@@ -159,12 +159,18 @@ def fit_decision(
         cfg = load_config(config, list(overrides or []))
         if cfg.data.cache is None or not cfg.data.calib_fraction:
             fail(f"{config} needs data.cache and a calibration split (data.calib_fraction > 0)")
-        splits = split_videos([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
+        splits, fingerprint = split_videos([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
+        engine = load_engine(checkpoint)
+        recorded = engine.card.training_data.get("split_groups_sha256")
+        if recorded is not None and recorded != fingerprint:
+            fail(
+                f"{checkpoint} was trained on another split than {config} makes: its calibration "
+                "split could hold the model's training videos; use the model's own config"
+            )
         reals = [item for item in splits["train"] if item.label == 0]
         rng = np.random.default_rng(cfg.data.split_seed)
         if len(reals) > train_reals:
             reals = [reals[i] for i in sorted(rng.choice(len(reals), train_reals, replace=False))]
-        engine = load_engine(checkpoint)
         detector = create_detector(engine.card.detector)
         evidence = {}
         with err_console.status("scoring…") as status:

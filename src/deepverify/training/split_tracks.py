@@ -108,18 +108,36 @@ def _renamer(data: DataConfig) -> dict[str, str]:
     return {"train": "train", "val": "val", "test": "calib" if data.calib_fraction else "test"}
 
 
-def split_videos(caches: Sequence[Path], data: DataConfig) -> dict[str, list[VideoItem]]:
+def _fingerprint(items: Sequence[VideoItem], splits: dict[str, str], rename: dict[str, str]) -> str:
+    """Which groups each split holds, whatever the caches are called.
+
+    Fine-tuning and fitting a decision policy compare it with a model's card
+    (``split_groups_sha256``).
+    """
+    members = {
+        split: sorted({i.group for i in items if rename[splits[i.item_id]] == split})
+        for split in (*SPLIT_NAMES, "test")
+    }
+    return hashlib.sha256(json.dumps(members, sort_keys=True).encode()).hexdigest()
+
+
+def split_videos(
+    caches: Sequence[Path], data: DataConfig
+) -> tuple[dict[str, list[VideoItem]], str]:
     """The cached videos of each split, exactly as :func:`load_split_tracks` splits their tracks.
 
     Fitting a decision policy scores whole videos of the calibration and validation splits
     through the scan pipeline; this says which videos those are.
+
+    Returns:
+        Split name -> videos, and the split's fingerprint (``split_groups_sha256``).
     """
     _, _, items, splits = _split(list(caches), data)
     rename = _renamer(data)
     out: dict[str, list[VideoItem]] = {name: [] for name in (*SPLIT_NAMES, "test")}
     for item in items:
         out[rename[splits[item.item_id]]].append(item)
-    return out
+    return out, _fingerprint(items, splits, rename)
 
 
 def load_split_tracks(
@@ -165,16 +183,11 @@ def load_split_tracks(
             )
         key = f"{split}_{'fake' if record['label'] else 'real'}_items"
         summary[key] = summary.get(key, 0) + 1
-    members: dict[str, list[str]] = {}
     for split in tracks:
         groups = {i.group for i in items if rename[splits[i.item_id]] == split}
         if groups or split in ("train", "val"):
             summary[f"{split}_groups"] = len(groups)
-        members[split] = sorted(groups)
-    # Which groups each split holds, whatever the caches are called: fine-tuning compares it.
-    summary["split_groups_sha256"] = hashlib.sha256(
-        json.dumps(members, sort_keys=True).encode()
-    ).hexdigest()
+    summary["split_groups_sha256"] = _fingerprint(items, splits, rename)
     tracks.pop("test")
     if not any(t.label == 0 for t in tracks["train"]):
         raise DatasetError(f"the caches {cache_list} have no real face track for training")
