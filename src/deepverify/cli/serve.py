@@ -53,6 +53,7 @@ def serve(
     import uvicorn
 
     from deepverify.service.main import create_app
+    from deepverify.service.server import server_config
     from deepverify.service.settings import load_settings
 
     setup_logging(verbose)
@@ -82,10 +83,4 @@ def serve(
         f"(data in {settings.home}, {mode}); Ctrl-C stops it",
         highlight=False,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info" if verbose else "warning",
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.Server(server_config(app, settings, log_level="info" if verbose else "warning")).run()

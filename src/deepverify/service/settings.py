@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     max_pixels_per_second: int = Field(default=1920 * 1080 * 60, ge=1)  # 1080p60, 4K at 15 fps
     probe_timeout_seconds: float = Field(default=10.0, gt=0)
     max_pending_jobs_per_user: int = Field(default=10, ge=1)  # queued or running
+
+    # Connections (see deepverify.service.server): slow clients must not hold them.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)  # request line and headers
+    body_timeout_seconds: float = Field(default=30.0, gt=0)  # window the body rate is judged on
+    min_body_bytes_per_second: int = Field(default=1024, ge=1)
+    keep_alive_seconds: float = Field(default=5.0, gt=0)  # an idle kept-alive connection closes
+    max_connections: int = Field(default=200, ge=1)  # open at once; beyond, requests get 503
     max_running_jobs_per_user: int = Field(default=1, ge=1)
 
     # Jobs.
