@@ -86,25 +86,37 @@ def test_train_then_evaluate(cache: Path, dataset: Path, tmp_path: Path) -> None
     assert (run / "model.safetensors").is_file() and (run / "metrics.csv").is_file()
     out = tmp_path / "eval"
     model = run / "model.safetensors"
+    second = tmp_path / "second"  # a second source folder: one real clip, no fakes
+    (second / "real").mkdir(parents=True)
+    shutil.copy(next((dataset / "real").glob("*.mp4")), second / "real" / "again.mp4")
     result = runner.invoke(
-        app, ["evaluate", str(dataset), "--model", str(model), "--out", str(out), "--frames", "4",
-              "--record", "fixture"],
+        app, ["evaluate", str(dataset), str(second), "--model", str(model), "--out", str(out),
+              "--frames", "4", "--record", "fixture"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "broken.mp4" in result.stderr
     report = json.loads((out / "evaluation.json").read_text())
-    assert report["counts"] == {"items": 6, "scored": 4, "no_face": 0, "failed": 2}
-    assert report["video"]["n"] == 4 and report["video"]["n_fake"] == 1
-    assert report["frame"]["n"] == 4 * 4
+    assert report["counts"] == {"items": 7, "scored": 5, "no_face": 0, "failed": 2}
+    assert report["video"]["n"] == 5 and report["video"]["n_fake"] == 1
+    assert report["frame"]["n"] == 5 * 4
+    # Per source folder, and together; the untrained-looking tiny run may abstain, but every
+    # evaluated video is counted in the coverage.
+    assert list(report["per_source"]) == [dataset.name, "second"]
+    assert report["per_source"]["second"]["videos"] == 1
+    assert report["per_source"][dataset.name]["video"]["n"] == 4
+    assert report["decisive"]["videos"] == 5 and "coverage" in report["decisive"]
+    assert len(report["risk_coverage"]["coverage"]) == 5
+    assert (out / "risk_coverage.png").is_file() and "coverage" in result.stdout
     rows = {row["manipulation"]: row for row in report["per_manipulation"]}
     assert set(rows) == {"none", "unknown"} and rows["unknown"]["scored"] == 1
-    assert "AUC vs real" in result.stdout
+    assert "AUC vs" in result.stdout and "F/R/I" in result.stdout
     low, high = report["video_intervals"]["roc_auc"]  # 1 fake, 3 reals: still both classes
     assert low <= report["video"]["roc_auc"] <= high and "intervals" in result.stdout
     assert (out / "roc_video.png").is_file() and (out / "reliability_video.png").is_file()
     card = ModelCard.read(model.with_suffix(".json"))
     assert card.metrics["evaluation"]["fixture"]["video"]["roc_auc"] == report["video"]["roc_auc"]
     assert card.metrics["evaluation"]["fixture"]["video_intervals"] == report["video_intervals"]
+    assert set(card.metrics["evaluation"]["fixture"]["per_source"]) == {dataset.name, "second"}
     assert report["model"]["threshold"] == card.threshold  # applied, not fitted on this data
 
 

@@ -194,7 +194,7 @@ def _fmt(value: float | None) -> str:
 
 def _manipulation_table(result: dict[str, Any]) -> Table:
     table = Table("manipulation", "videos", "scored", "above threshold", "mean P(fake)",
-                  "AUC vs real", "FAKE / REAL / INC.")  # fmt: skip
+                  "AUC vs real", "F/R/I")  # fmt: skip
     for row in result["per_manipulation"]:
         mean, auc = row["mean_probability"], row["roc_auc_vs_real"]
         table.add_row(
@@ -204,6 +204,6 @@ def _manipulation_table(result: dict[str, Any]) -> Table:
             f"{row['above_threshold']}/{row['scored']}",
             "n/a" if mean is None else f"{mean:.3f}",
             "n/a" if auc is None else f"{auc:.3f}",
-            " / ".join(str(row["verdicts"].get(v, 0)) for v in ("FAKE", "REAL", "INCONCLUSIVE")),
+            "/".join(str(row["verdicts"].get(v, 0)) for v in ("FAKE", "REAL", "INCONCLUSIVE")),
         )
     return table
