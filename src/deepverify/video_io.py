@@ -199,6 +199,8 @@ def _scan(
     within = _limits(path, max_packets, max_seconds, started)
     try:
         for packet in _packets(container, stream, within, check):
+            if packet.size == 0 or packet.is_discard:
+                continue
             tick = packet.pts if packet.pts is not None else packet.dts
             if tick is None:
                 timed = False
@@ -238,23 +240,20 @@ def _packets(
     within: Callable[[int], None] | None,
     check: Check | None,
 ) -> Iterator[av.Packet[Any]]:
-    """The non-empty packets of ``stream``, reading every stream's packets to get them.
+    """The packets of ``stream``, reading every stream's packets to get them.
 
     ``within`` gets the count of packets read so far (all streams) and raises past a limit;
     ``check`` is called for every packet. PyAV's ``demux(stream)`` would skip the other
     streams' packets inside its own loop, where neither can see them.
     """
     index = stream.index
-    read = 0
-    for packet in container.demux():
-        read += 1
+    for read, packet in enumerate(container.demux(), start=1):
         if within is not None:
             within(read)
         if check is not None:
             check()
-        if packet.stream_index != index or packet.size == 0 or packet.is_discard:
-            continue
-        yield packet
+        if packet.stream_index == index:
+            yield packet
 
 
 def _limits(
@@ -313,9 +312,11 @@ def _decoded(
         except av.FFmpegError as exc:
             logger.warning("%s: stopped decoding at a damaged packet (%s)", path.name, _reason(exc))
             packet = None
-        if keep is not None and packet is not None:
+        if keep is not None:
             # Read per packet, also by the frame threads: reference frames are always decoded.
-            context.skip_frame = "DEFAULT" if packet.pts is None or packet.pts in keep else "NONREF"
+            # The flush at the end (no packet) decodes whatever the decoder still holds.
+            wanted = packet is None or packet.pts is None or packet.pts in keep
+            context.skip_frame = "DEFAULT" if wanted else "NONREF"
         try:
             # A None packet (end or damage) flushes the decoder's buffered frames.
             yield from stream.decode(packet)
