@@ -187,6 +187,38 @@ def fake_analyzer() -> FakeAnalyzer:
 
 
 @pytest.fixture
+def live_server(
+    make_settings: Callable[..., Settings], fake_analyzer: FakeAnalyzer
+) -> Iterator[Callable[..., int]]:
+    """Start a real server on 127.0.0.1 (as ``deepverify serve`` does); ``start(**settings)``
+    returns its port. Stopped after the test."""
+    import uvicorn
+
+    from deepverify.service.server import server_config
+
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(**overrides: Any) -> int:
+        settings = make_settings(**overrides)
+        app = create_app(settings, analyzer_factory=lambda: fake_analyzer)
+        server = uvicorn.Server(server_config(app, settings, port=0, log_level="error"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        port: int = server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
 def client(settings: Settings, fake_analyzer: FakeAnalyzer) -> Iterator[TestClient]:
     """An API client on an app whose in-process worker runs :class:`FakeAnalyzer`."""
     app = create_app(settings, analyzer_factory=lambda: fake_analyzer)

@@ -8,39 +8,23 @@ small here; ``deepverify serve`` uses the same :func:`server_config` with the se
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-import uvicorn
-
-from deepverify.service.main import create_app
-from deepverify.service.server import server_config
 
 HEAD_S, BODY_S, KEEP_ALIVE_S, MAX_CONNECTIONS = 0.6, 0.6, 1.0, 4
 
 
 @pytest.fixture
-def server(make_settings, fake_analyzer) -> Iterator[int]:
-    settings = make_settings(
+def server(live_server) -> int:
+    port: int = live_server(
         header_timeout_seconds=HEAD_S,
         body_timeout_seconds=BODY_S,
         min_body_bytes_per_second=64,
         keep_alive_seconds=KEEP_ALIVE_S,
         max_connections=MAX_CONNECTIONS,
     )
-    app = create_app(settings, analyzer_factory=lambda: fake_analyzer)
-    server = uvicorn.Server(server_config(app, settings, port=0, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield server.servers[0].sockets[0].getsockname()[1]
-    server.should_exit = True
-    thread.join(10)
+    return port
 
 
 def _connect(port: int) -> socket.socket:

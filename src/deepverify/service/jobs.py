@@ -146,10 +146,13 @@ def claim_job(
 
 
 def claim_next(factory: sessionmaker[Session], *, worker_id: str, settings: Settings) -> str | None:
-    """Claim the oldest claimable job; its id, or None when there is none.
+    """Claim the next job, taking owners in turn; its id, or None when there is none.
 
-    Jobs of owners who already have ``max_running_jobs_per_user`` live jobs wait, so one user's
-    uploads cannot take every worker.
+    Each owner's oldest claimable job is a candidate; the owner served longest ago (or never)
+    goes first, so one user's many or large uploads do not make everyone else wait behind them
+    (round robin by owner, first come first served within an owner). Jobs of owners who already
+    have ``max_running_jobs_per_user`` live jobs wait, so one user's uploads cannot take every
+    worker.
     """
     cutoff = utcnow() - timedelta(seconds=settings.job_lease_seconds)
     busy_owners = (
@@ -158,14 +161,32 @@ def claim_next(factory: sessionmaker[Session], *, worker_id: str, settings: Sett
         .group_by(Video.owner_id)
         .having(func.count() >= settings.max_running_jobs_per_user)
     )
+    ranked = (
+        select(
+            Video.id,
+            Video.owner_id,
+            Video.created_at,
+            func.row_number()
+            .over(partition_by=Video.owner_id, order_by=(Video.created_at, Video.id))
+            .label("turn"),
+        )
+        .where(_claimable(cutoff), Video.owner_id.not_in(busy_owners))
+        .subquery()
+    )
+    served = (
+        select(Video.owner_id, func.max(Video.started_at).label("last_started"))
+        .group_by(Video.owner_id)
+        .subquery()
+    )
     with factory() as session:
         candidates = session.scalars(
-            select(Video.id)
-            .where(_claimable(cutoff), Video.owner_id.not_in(busy_owners))
-            .order_by(Video.created_at)
+            select(ranked.c.id)
+            .join(served, served.c.owner_id == ranked.c.owner_id, isouter=True)
+            .where(ranked.c.turn == 1)
+            .order_by(served.c.last_started.asc().nulls_first(), ranked.c.created_at)
             .limit(8)
         ).all()
-    for video_id in candidates:
+    for video_id in map(str, candidates):
         outcome = claim_job(factory, video_id=video_id, worker_id=worker_id, settings=settings)
         if outcome is None:
             return video_id

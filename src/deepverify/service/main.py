@@ -99,6 +99,10 @@ def create_app(
     app.state.address_throttle = Throttle(
         max_failures=settings.login_max_failures_per_address, window_s=window
     )
+    app.state.registration_throttle = Throttle(
+        max_failures=settings.registrations_per_address,
+        window_s=settings.registration_window_seconds,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

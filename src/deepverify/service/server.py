@@ -5,8 +5,9 @@ its headers one line every 10 s, or its body one byte every 10 s stayed open for
 each connection must deliver its request line and headers within ``header_timeout_seconds`` and
 its body at ``min_body_bytes_per_second`` or faster, judged over each ``body_timeout_seconds``;
 an idle kept-alive connection closes after ``keep_alive_seconds``, and beyond
-``max_connections`` open connections requests are answered 503. ``deepverify serve`` and the
-tests start the server through :func:`server_config`.
+``max_connections`` open connections requests are answered 503. ``X-Forwarded-For`` is believed
+only from ``trusted_proxies`` (uvicorn's default believes any loopback client). ``deepverify
+serve`` and the tests start the server through :func:`server_config`.
 """
 
 from __future__ import annotations
@@ -142,6 +143,8 @@ def server_config(
         limit_concurrency=settings.max_connections,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         timeout_graceful_shutdown=5,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
 
 

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)
+    registrations_per_address: int = Field(default=5, ge=1)  # new accounts per client address
+    registration_window_seconds: float = Field(default=3600.0, gt=0)
+    # Addresses of reverse proxies whose X-Forwarded-For is believed; none by default, so a
+    # client cannot pick the address its sign-in attempts are counted under.
+    trusted_proxies: list[str] = []
     token_issuer: str = "deepverify"
     token_audience: str = "deepverify-api"
 

@@ -44,6 +44,8 @@ def _throttled(request: Request, *keys: tuple[Throttle, str]) -> None:
 
 
 def _address(request: Request) -> str:
+    # The peer address; uvicorn replaces it from X-Forwarded-For only for the configured
+    # DEEPVERIFY_TRUSTED_PROXIES (see deepverify.service.server).
     return request.client.host if request.client else "unknown"
 
 
@@ -82,7 +84,8 @@ def register(
     if not settings.allow_registration:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "registration is disabled on this server")
     address = (request.app.state.address_throttle, _address(request))
-    _throttled(request, address)
+    signups = (request.app.state.registration_throttle, _address(request))
+    _throttled(request, address, signups)
     _weak(body.password, body.email)
     try:
         user = users_service.create_local_user(
@@ -91,6 +94,7 @@ def register(
     except users_service.EmailTakenError as exc:
         address[0].failed(address[1])
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    signups[0].failed(signups[1])  # counts sign-ups: a few per address and window
     return UserPublic.model_validate(user)
 
 
@@ -108,11 +112,12 @@ def login(
 ) -> Token:
     """OAuth2 password flow: ``username`` (the e-mail) and ``password`` -> a bearer token.
 
-    Failed attempts are counted per account and per client address; beyond the limits the
-    answer is 429 with ``Retry-After``, without checking the password.
+    Failed attempts are counted per account *and* client address together, and per client
+    address; beyond the limits the answer is 429 with ``Retry-After``, without checking the
+    password. Keyed on the account alone, a stranger's five guesses would lock the owner out.
     """
     email = normalise_email(form.username)
-    account = (request.app.state.account_throttle, email)
+    account = (request.app.state.account_throttle, f"{_address(request)} {email}")
     address = (request.app.state.address_throttle, _address(request))
     _throttled(request, account, address)
     user = users_service.authenticate(session=session, email=email, password=form.password)
@@ -124,7 +129,7 @@ def login(
             "wrong e-mail or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    account[0].clear(email)
+    account[0].clear(account[1])
     return _token(settings, user)
 
 
@@ -146,7 +151,7 @@ def logout(user: CurrentUser, session: SessionDep) -> Message:
 def _confirm_password(request: Request, user: User, password: str, wrong: str) -> None:
     """Check a local account's password under the per-account throttle (400 ``wrong``)."""
     assert user.hashed_password is not None
-    account = (request.app.state.account_throttle, user.email or user.id)
+    account = (request.app.state.account_throttle, f"{_address(request)} {user.email or user.id}")
     _throttled(request, account)
     if not verify_password(password, user.hashed_password):
         account[0].failed(account[1])

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -71,7 +71,23 @@ def create_video(
     received: ReceivedFile,
     media: dict[str, Any],
 ) -> Video:
-    """Move a probed upload into storage under a generated name and queue its analysis."""
+    """Move a probed upload into storage under a generated name and queue its analysis.
+
+    Counting the owner's pending videos and inserting this one are one step: the owner's row is
+    written first (a row lock on PostgreSQL, the database's write lock on SQLite) and held until
+    the commit, so concurrent uploads of one owner pass the count one at a time.
+
+    Raises:
+        TooManyPendingError: the owner already has as many videos waiting as allowed.
+    """
+    try:
+        session.execute(
+            update(User).where(User.id == owner.id).values(token_version=User.token_version)
+        )
+        _refuse_if_too_many(count_pending(session=session, owner=owner), settings)
+    except BaseException:
+        session.rollback()
+        raise
     storage_name = storage.new_storage_name()
     target = storage.upload_path(settings, storage_name)
     received.path.replace(target)
@@ -133,7 +149,10 @@ def check_pending(
         TooManyPendingError: the owner's queued and running videos reach the limit.
     """
     with session_factory() as session:
-        pending = count_pending(session=session, owner=owner)
+        _refuse_if_too_many(count_pending(session=session, owner=owner), settings)
+
+
+def _refuse_if_too_many(pending: int, settings: Settings) -> None:
     if pending >= settings.max_pending_jobs_per_user:
         raise TooManyPendingError(
             f"you already have {pending} videos waiting for analysis (the limit); upload more "
