@@ -188,3 +188,11 @@ def test_auth_config_exposes_the_issuer_for_the_ui(oidc_client, idp):
         "authorization_endpoint": f"{idp.issuer}/authorize",
         "provider_name": "Test IdP",
     }
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_external_e_mails_are_normalised_and_length_checked_like_local_ones(oidc_client, idp):
+    me = _me(oidc_client, idp.token(sub="idp|carol", email="Carol\u200b@IdP.Example"))
+    assert me.json()["email"] == "carol@idp.example"
+    long = _me(oidc_client, idp.token(sub="idp|dave", email="d" * 5000 + "@idp.example"))
+    assert long.status_code == 200 and long.json()["email"] is None

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import jwt
 
+from deepverify.service.schemas import valid_email
 from deepverify.service.security import API_SCOPE, InvalidTokenError, TokenClaims
 from deepverify.service.settings import Settings
 
@@ -84,12 +85,11 @@ class OIDCVerifier:
         except (jwt.PyJWTError, httpx.HTTPError, KeyError, ValueError) as exc:
             logger.info("refused an OIDC token: %s", exc)
             raise InvalidTokenError(str(exc)) from exc
-        email = claims.get(self.email_claim)
         return TokenClaims(
             issuer=self.issuer,
             subject=str(claims["sub"]),
             scope=API_SCOPE,
-            email=email if isinstance(email, str) else None,
+            email=valid_email(claims.get(self.email_claim)),  # as local sign-up stores it
         )
 
     def authorization_endpoint(self) -> str | None:

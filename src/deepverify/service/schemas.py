@@ -10,7 +10,15 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 from deepverify.report import Report
 from deepverify.stages import STAGES
@@ -37,6 +45,18 @@ Email = Annotated[
     StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+
+
+def valid_email(value: object) -> str | None:
+    """``value`` as local sign-up stores an e-mail (normalised, length-checked), else None.
+
+    For e-mails that arrive outside a request body, such as an OIDC token's claim.
+    """
+    try:
+        return _EMAIL.validate_python(value)
+    except ValidationError:
+        return None
 
 
 class UserCreate(BaseModel):
