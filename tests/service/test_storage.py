@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deepverify.service import storage
+from tests.service.conftest import sign_up, upload, wait_for
 
 
 @pytest.mark.parametrize("database_url", [None])
@@ -39,3 +40,14 @@ def test_everything_lives_under_home_in_private_folders(settings):
         assert folder.is_relative_to(settings.home) and folder.stat().st_mode & 0o777 == 0o700
     assert storage.upload_path(settings, "x").parent == storage.uploads_dir(settings)
     assert storage.work_dir(settings, "v", "w").parent == storage.results_dir(settings)
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_result_files_are_private_like_uploads(client, settings, clip_bytes):
+    headers = sign_up(client, "private@example.com")
+    video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+    assert wait_for(client, headers, video_id)["status"] == "done"
+    result = storage.result_dir(settings, video_id)
+    modes = {p.relative_to(result).as_posix(): p.stat().st_mode & 0o777 for p in result.rglob("*")}
+    assert modes and all(mode == (0o700 if (result / rel).is_dir() else 0o600)
+                         for rel, mode in modes.items()), modes  # fmt: skip

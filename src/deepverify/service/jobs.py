@@ -379,6 +379,7 @@ def run_claimed(
         return Outcome.FAILED if ok else Outcome.LOST
 
     # Publish the files before the row says "done"; a concurrent duplicate run writes the same.
+    storage.make_private(work_dir)
     shutil.rmtree(final_dir, ignore_errors=True)
     work_dir.rename(final_dir)
     ok = _finish(

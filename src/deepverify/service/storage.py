@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from deepverify.service.settings import PRIVATE_DIR_MODE, Settings
+from deepverify.service.settings import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, Settings
 
 WORK_SUFFIX = ".tmp"
 PART_SUFFIX = ".part"
@@ -99,3 +99,14 @@ def remove_video_files(settings: Settings, *, video_id: str, storage_name: str) 
     upload_path(settings, storage_name).unlink(missing_ok=True)
     shutil.rmtree(result_dir(settings, video_id), ignore_errors=True)
     remove_leftovers(settings, video_id)
+
+
+def make_private(folder: Path) -> None:
+    """Make ``folder`` and everything in it private to this user (0700 folders, 0600 files).
+
+    The analysis writes its report and images with the process's default modes; a result holds
+    a user's video frames, so it is kept like their upload.
+    """
+    folder.chmod(PRIVATE_DIR_MODE)
+    for path in folder.rglob("*"):
+        path.chmod(PRIVATE_DIR_MODE if path.is_dir() else PRIVATE_FILE_MODE)
