@@ -144,7 +144,7 @@ def test_celery_workers_complete_jobs_even_when_killed(
             first_id = upload(client, headers, real_clip.read_bytes()).json()["id"]
             video = wait_for(client, headers, first_id, timeout=120)
             assert video["status"] == "done", video["error"]
-            assert video["report"]["verdict"] in ("REAL", "FAKE")
+            assert video["report"]["verdict"] == "INCONCLUSIVE"  # the tiny model is untrained
 
             # 2. The worker running a job is killed; the other one takes the job over.
             video_id = upload(client, headers, long_clip.read_bytes(), name="long.mp4").json()["id"]

@@ -49,7 +49,7 @@ def test_every_state_in_the_api_response(
     assert credentials["signer"]["subject"] == SIGNER_NAME
     assert credentials["digital_source_types"] == ["trainedAlgorithmicMedia"]
     assert "declares it was made with AI" in ai["explanation"]
-    assert videos["unsigned"]["report"]["schema_version"] == "1.1"
+    assert videos["unsigned"]["report"]["schema_version"] == "1.2"
     assert "Content Credentials" not in videos["unsigned"]["report"]["explanation"]
     reason = videos["corrupt"]["report"]["provenance"]["content_credentials"]["reason"]
     assert reason and "\n" not in reason

@@ -41,8 +41,9 @@ export interface paths {
          * Login
          * @description OAuth2 password flow: ``username`` (the e-mail) and ``password`` -> a bearer token.
          *
-         *     Failed attempts are counted per account and per client address; beyond the limits the
-         *     answer is 429 with ``Retry-After``, without checking the password.
+         *     Failed attempts are counted per account *and* client address together, and per client
+         *     address; beyond the limits the answer is 429 with ``Retry-After``, without checking the
+         *     password. Keyed on the account alone, a stranger's five guesses would lock the owner out.
          */
         post: operations["auth_login"];
         delete?: never;
