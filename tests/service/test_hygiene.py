@@ -17,18 +17,33 @@ def test_a_part_file_left_by_a_killed_upload_is_gone_after_restart(make_settings
     settings = make_settings()
     incoming = storage.incoming_dir(settings)
     incoming.mkdir(parents=True)
-    stale, live = incoming / "dead.part", incoming / "live.part"
+    stale, young = incoming / "dead.part", incoming / "just-died.part"
     stale.write_bytes(b"half an upload")
-    live.write_bytes(b"still arriving")
+    young.write_bytes(b"cut off a second ago")  # nobody holds its lock: a crash's, however young
     old = os.stat(stale).st_mtime - settings.upload_timeout_seconds - 60
     os.utime(stale, (old, old))
     leftover = storage.results_dir(settings) / "abc.worker.tmp"
     leftover.mkdir(parents=True)
     os.utime(leftover, (old, old))
-    with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)):
-        pass
-    assert not stale.exists() and not leftover.exists()
-    assert live.exists()  # younger than any upload could be: maybe another process's
+    with storage.receiving(incoming) as live:  # another process sharing the folder, receiving
+        live.file.write(b"still arriving")
+        os.utime(live.path, (old, old))  # a slow upload: its age does not matter, its lock does
+        with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)):
+            pass
+        assert live.path.exists()
+    assert not stale.exists() and not young.exists() and not leftover.exists()
+    assert not live.path.exists()  # removed by its receiver once done
+
+
+def test_a_part_file_is_locked_from_creation_to_the_end_of_its_block(tmp_path):
+    with storage.receiving(tmp_path) as part:
+        assert not storage.remove_if_abandoned(part.path)
+        moved = tmp_path / "stored"
+        part.path.replace(moved)  # stored: the lock goes with the file
+    assert list(tmp_path.glob("*.part")) == [] and moved.exists()
+    lone = tmp_path / "lone.part"
+    lone.write_bytes(b"x")
+    assert storage.remove_if_abandoned(lone) and not lone.exists()
 
 
 @pytest.mark.parametrize("database_url", [None])

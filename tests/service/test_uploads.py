@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from deepverify.service import storage
 from deepverify.service.uploads import (
     UploadError,
     UploadTooLargeError,
@@ -36,13 +37,18 @@ async def _chunks(data: bytes, size: int = 1000, fail_after: int | None = None):
         yield data[start : start + size]
 
 
-def _receive(body, tmp_path, max_bytes=10_000, length=None):
-    return asyncio.run(
-        receive_file(
-            body=body, content_type=CTYPE, content_length=length,
-            incoming_dir=tmp_path / "incoming", max_bytes=max_bytes,
-        )
-    )  # fmt: skip
+def _receive(body, tmp_path, max_bytes=10_000, length=None, content_type=CTYPE):
+    """Receive as the service does; return what was received and the file's bytes then."""
+
+    async def run():
+        with storage.receiving(tmp_path / "incoming") as part:
+            received = await receive_file(
+                body=body, content_type=content_type, content_length=length, part=part,
+                max_bytes=max_bytes,
+            )  # fmt: skip
+            return received, received.path.read_bytes()
+
+    return asyncio.run(run())
 
 
 @pytest.mark.parametrize(
@@ -64,8 +70,8 @@ def test_safe_filename(raw, safe):
 
 def test_file_is_streamed_to_a_generated_name_with_its_hash(tmp_path):
     data = bytes(range(256)) * 30
-    received = _receive(_chunks(_body(data, "../x.mp4")), tmp_path)
-    assert received.path.read_bytes() == data
+    received, content = _receive(_chunks(_body(data, "../x.mp4")), tmp_path)
+    assert content == data
     assert received.sha256 == hashlib.sha256(data).hexdigest()
     assert received.filename == "x.mp4" and received.size_bytes == len(data)
     assert received.path.parent == tmp_path / "incoming" and "x.mp4" not in received.path.name
@@ -87,9 +93,4 @@ def test_client_disconnect_leaves_nothing(tmp_path):
 
 def test_not_multipart_is_refused(tmp_path):
     with pytest.raises(UploadError, match="multipart"):
-        asyncio.run(
-            receive_file(
-                body=_chunks(b"raw"), content_type="video/mp4", content_length=None,
-                incoming_dir=tmp_path, max_bytes=100,
-            )
-        )  # fmt: skip
+        _receive(_chunks(b"raw"), tmp_path, max_bytes=100, content_type="video/mp4")

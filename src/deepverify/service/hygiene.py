@@ -1,9 +1,10 @@
 """Housekeeping against leftovers and oversized bodies: start-up sweep, body cap, short 422s.
 
 A crash can leave a half-received upload (``uploads/incoming/*.part``) or a half-written result
-folder (``results/<id>.<worker>.tmp``); nothing else ever removes them. Only leftovers older
-than what a live upload or job could still be writing are swept, so a restart next to other
-live processes sharing the home folder is safe.
+folder (``results/<id>.<worker>.tmp``); nothing else ever removes them. A ``.part`` is swept
+when no process holds its lock (:func:`deepverify.service.storage.remove_if_abandoned`),
+whatever its age; a result folder when it is older than a live job could still be writing. A
+restart next to other live processes sharing the home folder is safe.
 """
 
 from __future__ import annotations
@@ -26,13 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 def sweep_leftovers(settings: Settings, *, now: float | None = None) -> int:
-    """Delete stale ``.part`` uploads and ``.tmp`` result folders; return how many."""
+    """Delete abandoned ``.part`` uploads and stale ``.tmp`` result folders; return how many."""
     now = time.time() if now is None else now
-    removed = 0
-    for part in storage.incoming_parts(settings):
-        if now - part.stat().st_mtime > settings.upload_timeout_seconds:
-            part.unlink(missing_ok=True)
-            removed += 1
+    removed = sum(storage.remove_if_abandoned(part) for part in storage.incoming_parts(settings))
     for folder in storage.work_dirs(settings):
         if now - folder.stat().st_mtime > settings.job_lease_seconds:
             shutil.rmtree(folder, ignore_errors=True)

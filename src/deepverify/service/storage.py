@@ -8,14 +8,25 @@ Layout::
     results/<video id>.<worker>.tmp/    an analysis being written, renamed when it is done
 
 Every path the API, the workers and the housekeeping use comes from here.
+
+An upload being received holds an advisory lock (``flock``) on its ``.part`` file until it is
+stored or refused, so start-up can tell a crash's leftover (nobody holds its lock) from a file
+another live process sharing the folder is still receiving, whatever their ages. On NFS, Linux
+emulates ``flock`` with byte-range locks, which hold across machines where the NFS lock service
+runs.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from deepverify.service.settings import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, Settings
 
@@ -76,6 +87,72 @@ def work_dir(settings: Settings, video_id: str, worker_id: str) -> Path:
 def incoming_parts(settings: Settings) -> Iterator[Path]:
     """Uploads still arriving, or left half-received by a crash."""
     return incoming_dir(settings).glob(f"*{PART_SUFFIX}")
+
+
+@dataclass(frozen=True)
+class IncomingPart:
+    """A ``.part`` file being received: its path and the open, locked file to write it through."""
+
+    path: Path
+    file: BinaryIO
+
+
+@contextmanager
+def receiving(folder: Path) -> Iterator[IncomingPart]:
+    """Create a new private ``.part`` file in ``folder``, locked until the block ends.
+
+    The file is removed when the block ends unless it was moved away (stored); its lock goes
+    with the open file, so a stored upload keeps it until then.
+    """
+    folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    for _ in range(_CREATE_TRIES):
+        path = folder / f"{uuid.uuid4().hex}{PART_SUFFIX}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        # A sweep may take the lock of a file just created and delete it: try a new name then.
+        if _try_lock(fd) and _still_named(path, fd):
+            break
+        os.close(fd)
+    else:
+        raise OSError(f"could not create a locked upload file in {folder}")
+    with os.fdopen(fd, "wb") as out:
+        try:
+            yield IncomingPart(path, out)
+        finally:
+            path.unlink(missing_ok=True)  # still locked: no sweep counts it as abandoned
+
+
+def remove_if_abandoned(part: Path) -> bool:
+    """Delete the ``.part`` file ``part`` unless a live process holds its lock; True if deleted."""
+    try:
+        fd = os.open(part, os.O_RDWR)  # NFS grants an exclusive lock only to a writable file
+    except FileNotFoundError:
+        return False  # stored or refused meanwhile
+    try:
+        if not (_try_lock(fd) and _still_named(part, fd)):
+            return False
+        part.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)
+
+
+_CREATE_TRIES = 5
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _still_named(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not deleted or replaced)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(fd))
+    except FileNotFoundError:
+        return False
 
 
 def work_dirs(settings: Settings) -> Iterator[Path]:

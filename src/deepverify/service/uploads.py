@@ -2,7 +2,8 @@
 
 The multipart body is parsed as it arrives (python-multipart), so a file is never held in memory
 and an over-size upload is cut off at the limit instead of filling the disk first. Files are
-written under generated names in ``uploads/incoming`` and removed on every failure path. The
+written under generated names in ``uploads/incoming``, locked while they are received and
+checked (:func:`deepverify.service.storage.receiving`), and removed on every failure path. The
 client's file name and content type are recorded for display only: what the file *is* is decided
 by probing its content.
 """
@@ -11,12 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import unicodedata
-import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,8 +23,8 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from deepverify.errors import DeepverifyError, InvalidVideoError
-from deepverify.service.settings import PRIVATE_FILE_MODE, Settings
-from deepverify.service.storage import PART_SUFFIX
+from deepverify.service.settings import Settings
+from deepverify.service.storage import IncomingPart
 
 logger = logging.getLogger(__name__)
 
@@ -87,26 +85,19 @@ def safe_filename(raw: str | None, *, default: str = "upload") -> str:
     return name[:255] or default
 
 
-@contextmanager
-def removing_on_error(path: Path) -> Iterator[Path]:
-    """Yield ``path`` and delete it if the block raises (including on client disconnect)."""
-    try:
-        yield path
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
 async def receive_file(
     *,
     body: AsyncIterator[bytes],
     content_type: str | None,
     content_length: str | None,
-    incoming_dir: Path,
+    part: IncomingPart,
     max_bytes: int,
     field_name: str = "file",
 ) -> ReceivedFile:
-    """Stream the multipart part ``field_name`` of a request body into ``incoming_dir``.
+    """Stream the multipart part ``field_name`` of a request body into the file ``part``.
+
+    The caller owns ``part`` (:func:`deepverify.service.storage.receiving`), which removes it
+    unless it is stored; everything written is flushed to it on return.
 
     Raises:
         UploadTooLargeError: the body (declared or received) exceeds ``max_bytes`` plus slack.
@@ -119,20 +110,14 @@ async def receive_file(
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
         raise UploadError("send the video as multipart/form-data with a 'file' field")
-
-    incoming_dir.mkdir(parents=True, exist_ok=True)
-    path = incoming_dir / f"{uuid.uuid4().hex}{PART_SUFFIX}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    with removing_on_error(path), os.fdopen(fd, "wb") as out:
-        result = await _parse(body, boundary, out, limit, max_bytes, field_name)
+    result = await _parse(body, boundary, part.file, limit, max_bytes, field_name)
+    part.file.flush()
     if result is None:
-        path.unlink(missing_ok=True)
         raise UploadError(f"the form has no '{field_name}' file part")
     filename, part_type, size, digest = result
     if size == 0:
-        path.unlink(missing_ok=True)
         raise UploadError("the uploaded file is empty; choose a video file")
-    return ReceivedFile(path, safe_filename(filename), part_type, size, digest)
+    return ReceivedFile(part.path, safe_filename(filename), part_type, size, digest)
 
 
 class _FormReader:

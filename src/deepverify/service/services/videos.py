@@ -184,29 +184,27 @@ async def accept_upload(
     await run_in_threadpool(
         check_pending, session_factory=session_factory, settings=settings, owner=owner
     )
-    try:
-        received = await asyncio.wait_for(
-            receive_file(
-                body=body,
-                content_type=content_type,
-                content_length=content_length,
-                incoming_dir=storage.incoming_dir(settings),
-                max_bytes=settings.max_upload_bytes,
-            ),
-            timeout=settings.upload_timeout_seconds,
-        )
-    except TimeoutError as exc:  # the partial file is removed by receive_file on cancellation
-        raise UploadTimeoutError(
-            f"the upload took longer than {settings.upload_timeout_seconds:g} s; send it again "
-            "over a faster connection"
-        ) from exc
-    try:
+    with storage.receiving(storage.incoming_dir(settings)) as part:  # removed unless stored
+        try:
+            received = await asyncio.wait_for(
+                receive_file(
+                    body=body,
+                    content_type=content_type,
+                    content_length=content_length,
+                    part=part,
+                    max_bytes=settings.max_upload_bytes,
+                ),
+                timeout=settings.upload_timeout_seconds,
+            )
+        except TimeoutError as exc:
+            raise UploadTimeoutError(
+                f"the upload took longer than {settings.upload_timeout_seconds:g} s; send it "
+                "again over a faster connection"
+            ) from exc
         return await run_in_threadpool(
             _record, session_factory=session_factory, settings=settings, owner=owner,
             received=received, enqueue=enqueue,
         )  # fmt: skip
-    finally:
-        received.path.unlink(missing_ok=True)  # moved into storage on success; else a leftover
 
 
 def _record(
