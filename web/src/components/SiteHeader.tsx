@@ -34,6 +34,16 @@ export function SiteHeader() {
               <span className="email" title={state.user.email ?? state.user.provider}>
                 {state.user.email ?? "Signed in"}
               </span>
+              <nav className="account-nav" aria-label="Account">
+                {state.user.provider === "local" && (
+                  <Link href="/account/password/" aria-current={pathname === "/account/password/" ? "page" : undefined}>
+                    Change password
+                  </Link>
+                )}
+                <Link href="/account/delete/" aria-current={pathname === "/account/delete/" ? "page" : undefined}>
+                  Delete account
+                </Link>
+              </nav>
               <button
                 type="button"
                 className="button secondary small"

@@ -94,17 +94,18 @@ export function useAuth(): AuthContextValue {
 
 /**
  * The signed-in user, or null while unknown. Sends anonymous visitors to the sign-in page and
- * brings them back afterwards.
+ * brings them back afterwards, unless `redirect` is false (a page that ends the session itself
+ * and says where to go next).
  */
-export function useRequireUser(): User | null {
+export function useRequireUser(redirect = true): User | null {
   const { state } = useAuth();
   const router = useRouter();
   useEffect(() => {
-    if (state.status === "anonymous") {
+    if (redirect && state.status === "anonymous") {
       const here = window.location.pathname + window.location.search;
       router.replace(`/login/?next=${encodeURIComponent(here)}`);
     }
-  }, [state.status, router]);
+  }, [redirect, state.status, router]);
   return state.status === "signed-in" ? state.user : null;
 }
 

@@ -42,6 +42,7 @@ function LoginForm() {
     <div className="card narrow">
       <h1>Sign in</h1>
       {params.get("registered") && <Alert kind="info">Account created. Sign in to continue.</Alert>}
+      {params.get("deleted") && <Alert kind="info">Your account and its videos were deleted.</Alert>}
       {(error ?? startupError) && <Alert>{error ?? startupError}</Alert>}
       <form onSubmit={onSubmit} noValidate={false}>
         <Field id="email" label="Email" type="email" autoComplete="email" value={email} onValue={setEmail} />
