@@ -152,6 +152,7 @@ def test_one_reason_per_code_for_many_small_faces():
     crowd = [_track(k, 0.2, px=20.0) for k in range(5)]
     decision = decide(crowd, threshold=0.5, policy=BAND, sampled_frames=FRAMES)
     assert [r.code for r in decision.reasons] == ["small_faces"]
+    assert decision.reasons[0].message.startswith("all 5 faces are too small to judge (")
 
 
 def test_policy_refuses_a_band_out_of_order():

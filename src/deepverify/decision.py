@@ -360,7 +360,7 @@ def decide(
     if not trained:
         video_reasons.append(Reason("untrained_model", "the model is untrained"))
     if not judged:
-        video_reasons.extend(r for t in track_decisions for r in t.reasons)
+        video_reasons.extend(_unjudged_reasons(tracks, track_decisions, policy))
     video_reasons += _video_reasons(
         judged, policy, sampled_frames=sampled_frames, bits_per_pixel=bits_per_pixel
     )
@@ -380,6 +380,39 @@ def decide(
     return Decision(
         verdict, probability, binary, tuple(_unique(video_reasons)), tuple(track_decisions), band
     )
+
+
+def _unjudged_reasons(
+    tracks: Sequence[TrackEvidence], decisions: Sequence[TrackDecision], policy: DecisionPolicy
+) -> list[Reason]:
+    """Why no face could be judged, said once per reason for all the faces."""
+    codes = {r.code for d in decisions for r in d.reasons}
+    one = len(tracks) == 1
+    faces, are, were = (
+        ("the face", "is", "was") if one else (f"all {len(tracks)} faces", "are", "were")
+    )
+    reasons = []
+    if "small_faces" in codes:
+        largest = max(t.median_face_px for t in tracks)
+        reasons.append(
+            Reason(
+                "small_faces",
+                f"{faces} {are} too small to judge (the largest is {largest:.0f} px; the model needs "
+                f"at least {policy.min_face_px:.0f} px)",
+            )
+        )
+    if "low_detection_confidence" in codes:
+        best = max(float(np.median(t.detection_scores)) for t in tracks)
+        reasons.append(
+            Reason(
+                "low_detection_confidence",
+                f"{faces} {were} found with low confidence (best {best:.2f}; at least "
+                f"{policy.min_detection_score:.2f} is needed): {'it' if one else 'they'} may not be faces",
+            )
+        )
+    if "out_of_distribution" in codes:
+        reasons.append(Reason("out_of_distribution", f"{faces} look unlike the training data"))
+    return reasons
 
 
 def _unique(reasons: Sequence[Reason]) -> list[Reason]:
