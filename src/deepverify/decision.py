@@ -397,8 +397,8 @@ def _unjudged_reasons(
         reasons.append(
             Reason(
                 "small_faces",
-                f"{faces} {are} too small to judge (the largest is {largest:.0f} px; the model needs "
-                f"at least {policy.min_face_px:.0f} px)",
+                f"{faces} {are} too small to judge (the largest is {largest:.0f} px; the model "
+                f"needs at least {policy.min_face_px:.0f} px)",
             )
         )
     if "low_detection_confidence" in codes:
@@ -407,7 +407,8 @@ def _unjudged_reasons(
             Reason(
                 "low_detection_confidence",
                 f"{faces} {were} found with low confidence (best {best:.2f}; at least "
-                f"{policy.min_detection_score:.2f} is needed): {'it' if one else 'they'} may not be faces",
+                f"{policy.min_detection_score:.2f} is needed): "
+                f"{'it' if one else 'they'} may not be faces",
             )
         )
     if "out_of_distribution" in codes:
