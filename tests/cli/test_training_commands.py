@@ -148,3 +148,23 @@ def test_evaluate_bad_model(dataset: Path, tmp_path: Path, tiny_checkpoint: Path
     shutil.copy(tiny_checkpoint, copy)
     result = runner.invoke(app, ["evaluate", str(tmp_path), "--model", str(copy)])
     assert "real/ and fake/" in _one_line_error(result)
+
+
+def test_fit_decision_refuses_a_config_without_calibration_or_of_another_split(
+    cache: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data:\n  cache: {cache}\n  calib_fraction: 0.0\n")
+    result = runner.invoke(app, ["model", "fit-decision", str(tiny_checkpoint), "-c", str(config)])
+    assert "needs data.cache and a calibration split" in _one_line_error(result)
+    # A model whose card records another split: its calibration videos could be training ones.
+    for suffix in (".safetensors", ".onnx"):
+        shutil.copy(tiny_checkpoint.with_suffix(suffix), tmp_path / f"m{suffix}")
+    card = json.loads(tiny_checkpoint.with_suffix(".json").read_text())
+    card["training_data"] = {"split_groups_sha256": "0" * 64}
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    config.write_text(f"data:\n  cache: {cache}\n  calib_fraction: 0.3\n  val_fraction: 0.3\n")
+    result = runner.invoke(
+        app, ["model", "fit-decision", str(tmp_path / "m.onnx"), "-c", str(config)]
+    )
+    assert "trained on another split" in _one_line_error(result)
