@@ -6,8 +6,9 @@ Internal to the decoding stage; the rest of the package uses :mod:`deepverify.fr
   every way that fails (missing, empty, a still image, audio only, too large, not a video FFmpeg
   reads) into an :class:`InvalidVideoError` that says what to do.
 - :func:`open_container` is the one way a container is opened (here and by the provenance
-  reader): within a wall-clock budget, and with what FFmpeg buffers while it identifies the
-  streams bounded by :data:`PROBE_BYTES`.
+  reader): within a wall-clock budget, with what FFmpeg buffers while it identifies the
+  streams bounded by :data:`PROBE_BYTES`, and never for an MP4-family file whose tag boxes
+  exceed :data:`~deepverify.isobmff.MAX_TAG_BOX_BYTES` (FFmpeg copies tags whole on opening).
 - :func:`_scan` is the demux pass: it reads every packet of every stream, without decoding, and
   keeps the video packets' timestamps in a :class:`_Timeline`, within :data:`MAX_PACKETS` video
   packets, :data:`PACKETS_PER_FRAME` times as many packets in all, and :data:`MAX_SCAN_SECONDS`.
@@ -35,6 +36,7 @@ import av.stream
 import av.video.stream
 import numpy as np
 
+from deepverify import isobmff
 from deepverify.defaults import VIDEO_SUFFIXES
 from deepverify.errors import InvalidVideoError
 
@@ -114,9 +116,12 @@ def open_container(path: Path, *, max_seconds: float | None = None) -> av.contai
     too: each packet must arrive within it.
 
     Raises:
+        InvalidVideoError: An MP4-family file with tags larger than FFmpeg should copy.
+        OSError: The file cannot be read.
         av.ExitError: Opening took longer than ``max_seconds``.
         av.FFmpegError: FFmpeg cannot open the file.
     """
+    _refuse_oversized_tags(path)
     seconds = MAX_OPEN_SECONDS if max_seconds is None else max_seconds
     return av.open(
         str(path),
@@ -125,6 +130,18 @@ def open_container(path: Path, *, max_seconds: float | None = None) -> av.contai
         container_options={"probesize": str(PROBE_BYTES)},
         timeout=(seconds, seconds),
     )
+
+
+def _refuse_oversized_tags(path: Path) -> None:
+    with path.open("rb") as handle:
+        found = isobmff.oversized_tags(handle)
+    if found is not None:
+        box, size = found
+        raise InvalidVideoError(
+            f"{path.name}: its metadata ({box} box) is {size / 2**20:.1f} MiB, over the "
+            f"{isobmff.MAX_TAG_BOX_BYTES / 2**20:g} MiB limit; remove the tags (e.g. ffmpeg -i "
+            "IN -map_metadata -1 -c copy OUT) and try again"
+        )
 
 
 @contextmanager

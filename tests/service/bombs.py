@@ -69,3 +69,23 @@ def make_packet_bomb(
             packet.pts = packet.dts = 0
             container.mux(packet)
     return path
+
+
+def make_tag_bomb(
+    path: Path, *, tag_bytes: int, on: str = "container", key: str = "comment"
+) -> Path:
+    """Write a 5-frame MP4 with one tag of ``tag_bytes`` characters.
+
+    ``on="container"`` puts it in the movie's user data (``moov/udta``); ``on="stream"`` makes
+    it the video track's handler name (``moov/trak/mdia/hdlr``).
+    """
+    with av.open(str(path), "w", format="mp4", options={"movflags": "use_metadata_tags"}) as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        (out if on == "container" else stream).metadata[key] = "x" * tag_bytes
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path

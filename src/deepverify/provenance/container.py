@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from deepverify.errors import InvalidVideoError
 from deepverify.provenance.schema import ContainerMetadata, MetadataTag
 
 logger = logging.getLogger(__name__)
@@ -46,15 +47,21 @@ MAX_VALUE = 200
 
 
 def _split(tags: dict[str, str], source: str) -> tuple[list[MetadataTag], list[MetadataTag]]:
-    hints, location = [], []
+    """The hint and location tags among ``tags``, each list cut short as a report keeps it.
+
+    At most :data:`MAX_TAGS` of each; names and values cut to :data:`MAX_VALUE` characters.
+    """
+    hints: list[MetadataTag] = []
+    location: list[MetadataTag] = []
     for key, value in tags.items():
         lowered = key.lower()
-        text = str(value)[:MAX_VALUE]
+        name, text = key[:MAX_VALUE], str(value)[:MAX_VALUE]
         if any(marker in lowered for marker in LOCATION_MARKERS):
-            location.append(MetadataTag(label="Location", key=key, value=text, source=source))
-        elif lowered in HINT_LABELS:
+            if len(location) < MAX_TAGS:
+                location.append(MetadataTag(label="Location", key=name, value=text, source=source))
+        elif lowered in HINT_LABELS and len(hints) < MAX_TAGS:
             hints.append(
-                MetadataTag(label=HINT_LABELS[lowered], key=key, value=text, source=source)
+                MetadataTag(label=HINT_LABELS[lowered], key=name, value=text, source=source)
             )
     return hints, location
 
@@ -65,7 +72,8 @@ def read_container_metadata(path: Path, *, max_seconds: float | None = None) -> 
     Rotation comes from the ``rotate`` tag where the demuxer exposes it; the upright rotation the
     decoder applied is in the report's video section either way. Opening is bounded: a file
     FFmpeg needs longer than ``max_seconds`` (default
-    :data:`~deepverify.video_io.MAX_OPEN_SECONDS`) to open reads as "unreadable".
+    :data:`~deepverify.video_io.MAX_OPEN_SECONDS`) to open, or an MP4 whose tag boxes are over
+    :data:`~deepverify.isobmff.MAX_TAG_BOX_BYTES`, reads as "unreadable" with the reason.
     """
     import av
 
@@ -79,7 +87,7 @@ def read_container_metadata(path: Path, *, max_seconds: float | None = None) -> 
                 hints += more
                 location += where
             name = container.format.name
-    except (av.FFmpegError, OSError, ValueError, UnicodeError) as exc:
+    except (InvalidVideoError, av.FFmpegError, OSError, ValueError, UnicodeError) as exc:
         logger.debug("container metadata of %s unreadable: %s", path.name, type(exc).__name__)
         return ContainerMetadata(status="unreadable", reason=" ".join(str(exc).split())[:200])
     return ContainerMetadata(

@@ -16,6 +16,7 @@ import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from deepverify import isobmff
 from deepverify.errors import ConfigError
 from deepverify.provenance.schema import (
     AI_SOURCE_TYPES,
@@ -51,10 +52,6 @@ CONTENT_CHANGED_CODES = frozenset(
 
 _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")  # the BMFF box holding C2PA
 _RIFF_C2PA_CHUNK = b"C2PA"  # the RIFF chunk holding C2PA
-# Box types an ISO BMFF file can start with (FFmpeg's MP4 probe accepts these too).
-_BMFF_TOP_LEVEL = frozenset(
-    {b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"pnot", b"meta"}
-)
 
 
 def trust_anchors_from_env() -> str | None:
@@ -97,12 +94,6 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())[:MAX_TEXT] or "unknown error"
 
 
-def _unpack_box_header(data: bytes) -> tuple[int, bytes]:
-    """An ISO BMFF box header: its 32-bit size and its four-character type."""
-    size, kind = struct.unpack(">I4s", data)
-    return int(size), bytes(kind)
-
-
 def oversized_manifest(path: Path) -> int | None:
     """The size of a C2PA store over :data:`MAX_MANIFEST_BYTES` in ``path``, if any.
 
@@ -116,27 +107,17 @@ def oversized_manifest(path: Path) -> int | None:
         head = handle.read(12)
         if len(head) == 12 and head[:4] == b"RIFF":
             return _oversized_riff_chunk(handle, end)
-        if len(head) >= 8 and head[4:8] in _BMFF_TOP_LEVEL:
+        if isobmff.is_bmff(head):
             return _oversized_bmff_box(handle, end)
     return None
 
 
 def _oversized_bmff_box(handle: BinaryIO, end: int) -> int | None:
-    offset = 0
-    while offset + 8 <= end:
-        handle.seek(offset)
-        size, kind = _unpack_box_header(handle.read(8))
-        header = 8
-        if size == 1:
-            size = int(struct.unpack(">Q", handle.read(8))[0])
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header:
-            return None  # malformed: let the library report it
-        if kind == b"uuid" and handle.read(16) == _C2PA_UUID and size > MAX_MANIFEST_BYTES:
-            return size
-        offset += size
+    for box in isobmff.boxes(handle, 0, end):
+        if box.kind == b"uuid" and box.size > MAX_MANIFEST_BYTES:
+            handle.seek(box.body)
+            if handle.read(16) == _C2PA_UUID:
+                return box.size
     return None
 
 
