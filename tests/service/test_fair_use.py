@@ -18,8 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.service import storage
+from deepverify.service.claims import claim_next
 from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
-from deepverify.service.jobs import claim_next
 from deepverify.service.models import JobStatus, User, Video, utcnow
 from deepverify.service.services import videos as videos_service
 from deepverify.service.uploads import ReceivedFile, TooManyPendingError

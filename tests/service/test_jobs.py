@@ -9,14 +9,9 @@ from datetime import timedelta
 import pytest
 
 from deepverify.service import storage
+from deepverify.service.claims import Outcome, claim_job, stale_jobs
 from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
-from deepverify.service.jobs import (
-    Outcome,
-    claim_job,
-    process_job,
-    run_claimed,
-    stale_jobs,
-)
+from deepverify.service.jobs import process_job, run_claimed
 from deepverify.service.models import JobStatus, User, Video, utcnow
 from deepverify.service.worker import InProcessWorker
 from tests.service.conftest import wait_until

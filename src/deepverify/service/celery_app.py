@@ -19,8 +19,9 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from deepverify.service.claims import new_worker_id
 from deepverify.service.db import create_db_engine, create_session_factory
-from deepverify.service.jobs import new_worker_id, process_job
+from deepverify.service.jobs import process_job
 from deepverify.service.readiness import ReadinessBeacon
 from deepverify.service.settings import Settings
 

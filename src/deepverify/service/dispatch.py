@@ -19,7 +19,8 @@ from typing import Literal, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from deepverify.service.jobs import Analyzer, queued_jobs, stale_jobs
+from deepverify.service.claims import queued_jobs, stale_jobs
+from deepverify.service.jobs import Analyzer
 from deepverify.service.settings import Settings
 from deepverify.service.worker import InProcessWorker
 

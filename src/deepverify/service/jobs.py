@@ -1,12 +1,12 @@
-"""The job machinery shared by the in-process worker and the Celery workers.
+"""Running claimed jobs: shared by the in-process worker and the Celery workers.
 
-The ``videos`` table is the queue and the source of truth. A worker *claims* a job with one
-conditional UPDATE (queued, or running with a stale heartbeat: its worker died), keeps a
-heartbeat while it runs, and writes its outcome only while it still holds the claim (its
-``claimed_by`` is a fencing token). Running a job twice is therefore harmless: the second run
-either finds it finished and does nothing, or takes over a dead worker's claim and redoes it into a
-fresh folder. The analysis itself is injected (:class:`Analyzer`), so this module knows nothing of
-models; :mod:`deepverify.service.analysis` provides the real one.
+The ``videos`` table is the queue and the source of truth; claiming a job is
+:mod:`deepverify.service.claims`. A worker keeps a heartbeat while it runs a job, and writes its
+outcome only while it still holds the claim (its ``claimed_by`` is a fencing token). Running a
+job twice is therefore harmless: the second run either finds it finished and does nothing, or
+takes over a dead worker's claim and redoes it into a fresh folder. The analysis itself is
+injected (:class:`Analyzer`), so this module knows nothing of models;
+:mod:`deepverify.service.analysis` provides the real one.
 """
 
 from __future__ import annotations
@@ -15,24 +15,22 @@ import logging
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepverify.errors import DeepverifyError
 from deepverify.service import storage
+from deepverify.service.claims import Outcome, claim_job, stage_progress, updated_rows
 from deepverify.service.guard import JobCancelledError, JobGuard
 from deepverify.service.models import JobStatus, Video, utcnow
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import MediaLimits, over_limit
-from deepverify.stages import STAGES, ProgressCallback
+from deepverify.stages import ProgressCallback
 
 if TYPE_CHECKING:
     from deepverify.frames import Check
@@ -40,14 +38,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PROGRESS_WRITE_INTERVAL_S = 0.25
-
-
-def stage_progress(recorded: dict[str, float] | None = None) -> dict[str, float]:
-    """Every pipeline stage in the order it runs, at 0 unless ``recorded`` says otherwise.
-
-    Stages the pipeline does not list (none today) follow, so nothing recorded is hidden.
-    """
-    return {**dict.fromkeys(STAGES, 0.0), **(recorded or {})}
 
 
 class Analyzer(Protocol):
@@ -71,159 +61,6 @@ class Analyzer(Protocol):
 
 
 AnalyzerFactory = Callable[[], Analyzer]
-
-
-class Outcome(StrEnum):
-    """What :func:`process_job` or :func:`run_claimed` did."""
-
-    DONE = "done"
-    FAILED = "failed"
-    ALREADY_FINISHED = "already-finished"  # done or failed before: nothing to do (idempotent)
-    BUSY = "busy"  # another live worker holds it
-    MISSING = "missing"  # deleted
-    LOST = "lost"  # our claim was taken over (we were too slow) or the video was deleted
-    CANCELLED = "cancelled"  # the video was deleted while it ran: stopped early
-
-
-def new_worker_id(prefix: str = "worker") -> str:
-    """A unique claim token for one worker thread or process."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def _claimable(cutoff: Any) -> Any:
-    stale = or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < cutoff)
-    return or_(
-        Video.status == JobStatus.QUEUED.value,
-        and_(Video.status == JobStatus.RUNNING.value, stale),
-    )
-
-
-def claim_job(
-    factory: sessionmaker[Session], *, video_id: str, worker_id: str, settings: Settings
-) -> Outcome | None:
-    """Claim ``video_id`` for ``worker_id``; None on success, else why it was not claimed."""
-    now = utcnow()
-    cutoff = now - timedelta(seconds=settings.job_lease_seconds)
-    with factory() as session, session.begin():
-        claimed = _rowcount(
-            session.execute(
-                update(Video)
-                .where(Video.id == video_id, _claimable(cutoff))
-                .values(
-                    status=JobStatus.RUNNING.value,
-                    claimed_by=worker_id,
-                    attempts=Video.attempts + 1,
-                    heartbeat_at=now,
-                    started_at=now,
-                    stage=None,
-                    progress=stage_progress(),
-                    error=None,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        )
-        if claimed:
-            attempts = session.scalar(select(Video.attempts).where(Video.id == video_id)) or 0
-            if attempts > settings.job_max_attempts:
-                session.execute(
-                    update(Video)
-                    .where(Video.id == video_id)
-                    .values(
-                        status=JobStatus.FAILED.value,
-                        error=f"the analysis was interrupted {attempts - 1} times (worker crash "
-                        "or restart); giving up: upload the video again to retry",
-                        finished_at=now,
-                    )
-                )
-                return Outcome.FAILED
-            return None
-        status = session.scalar(select(Video.status).where(Video.id == video_id))
-    if status is None:
-        return Outcome.MISSING
-    if status in (JobStatus.DONE.value, JobStatus.FAILED.value):
-        return Outcome.ALREADY_FINISHED
-    return Outcome.BUSY
-
-
-def claim_next(factory: sessionmaker[Session], *, worker_id: str, settings: Settings) -> str | None:
-    """Claim the next job, taking owners in turn; its id, or None when there is none.
-
-    Each owner's oldest claimable job is a candidate; the owner served longest ago (or never)
-    goes first, so one user's many or large uploads do not make everyone else wait behind them
-    (round robin by owner, first come first served within an owner). Jobs of owners who already
-    have ``max_running_jobs_per_user`` live jobs wait, so one user's uploads cannot take every
-    worker.
-    """
-    cutoff = utcnow() - timedelta(seconds=settings.job_lease_seconds)
-    busy_owners = (
-        select(Video.owner_id)
-        .where(Video.status == JobStatus.RUNNING.value, Video.heartbeat_at >= cutoff)
-        .group_by(Video.owner_id)
-        .having(func.count() >= settings.max_running_jobs_per_user)
-    )
-    ranked = (
-        select(
-            Video.id,
-            Video.owner_id,
-            Video.created_at,
-            func.row_number()
-            .over(partition_by=Video.owner_id, order_by=(Video.created_at, Video.id))
-            .label("turn"),
-        )
-        .where(_claimable(cutoff), Video.owner_id.not_in(busy_owners))
-        .subquery()
-    )
-    served = (
-        select(Video.owner_id, func.max(Video.started_at).label("last_started"))
-        .group_by(Video.owner_id)
-        .subquery()
-    )
-    with factory() as session:
-        candidates = session.scalars(
-            select(ranked.c.id)
-            .join(served, served.c.owner_id == ranked.c.owner_id, isouter=True)
-            .where(ranked.c.turn == 1)
-            .order_by(served.c.last_started.asc().nulls_first(), ranked.c.created_at)
-            .limit(8)
-        ).all()
-    for video_id in map(str, candidates):
-        outcome = claim_job(factory, video_id=video_id, worker_id=worker_id, settings=settings)
-        if outcome is None:
-            return video_id
-    return None
-
-
-def stale_jobs(factory: sessionmaker[Session], *, settings: Settings) -> list[str]:
-    """Ids of running jobs whose worker stopped beating for longer than the lease."""
-    cutoff = utcnow() - timedelta(seconds=settings.job_lease_seconds)
-    with factory() as session:
-        return list(
-            session.scalars(
-                select(Video.id)
-                .where(
-                    Video.status == JobStatus.RUNNING.value,
-                    or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < cutoff),
-                )
-                .order_by(Video.created_at)
-            )
-        )
-
-
-def queued_jobs(factory: sessionmaker[Session]) -> list[str]:
-    """Ids of every queued job, oldest first."""
-    with factory() as session:
-        return list(
-            session.scalars(
-                select(Video.id)
-                .where(Video.status == JobStatus.QUEUED.value)
-                .order_by(Video.created_at)
-            )
-        )
-
-
-def _rowcount(result: Any) -> int:
-    # UPDATE statements return a CursorResult; the generic Result type does not say so.
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def _fenced(video_id: str, worker_id: str) -> Any:
@@ -326,7 +163,7 @@ def _finish(factory: sessionmaker[Session], video_id: str, worker_id: str, **val
             .values(finished_at=utcnow(), heartbeat_at=utcnow(), **values)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) > 0
+        return updated_rows(result) > 0
 
 
 def run_claimed(

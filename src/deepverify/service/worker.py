@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from deepverify.service.jobs import Analyzer, claim_next, new_worker_id, run_claimed
+from deepverify.service.claims import claim_next, new_worker_id
+from deepverify.service.jobs import Analyzer, run_claimed
 from deepverify.service.settings import Settings
 
 logger = logging.getLogger(__name__)

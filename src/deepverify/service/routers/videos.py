@@ -22,8 +22,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from deepverify.report import Report
 from deepverify.service import storage
+from deepverify.service.claims import stage_progress
 from deepverify.service.deps import CurrentUser, SessionDep, SettingsDep
-from deepverify.service.jobs import stage_progress
 from deepverify.service.models import JobStatus, User, Video
 from deepverify.service.schemas import (
     Message,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from deepverify.service import storage
-from deepverify.service.jobs import stage_progress
+from deepverify.service.claims import stage_progress
 from deepverify.service.models import JobStatus, User, Video
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import (
