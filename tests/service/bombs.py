@@ -8,6 +8,10 @@ must wade through, as in issue 23.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 from fractions import Fraction
 from pathlib import Path
 
@@ -89,3 +93,39 @@ def make_tag_bomb(
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+_MEASURE = """
+import json, re, sys
+from pathlib import Path
+{setup}
+
+def peak_kb():
+    return int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
+
+# The peak RSS is inherited across fork and exec (pytest's own): reset it to the current RSS
+# first, or a reader that grows less than pytest once did shows no growth at all.
+Path("/proc/self/clear_refs").write_text("5")
+path = Path(sys.argv[1])
+base = peak_kb()
+try:
+{work}
+except Exception as exc:
+    print(type(exc).__name__, file=sys.stderr)
+print(json.dumps({{"grew_mb": (peak_kb() - base) / 1024}}))
+"""
+
+
+def memory_growth_mb(path: Path, *, setup: str, work: str) -> float:
+    """How many MB of peak RSS ``work`` adds when it reads ``path`` in a fresh interpreter.
+
+    Args:
+        path: The file, as ``path`` in the child.
+        setup: Imports, run before the baseline is taken (so loading libraries does not count).
+        work: The statements measured (indented under a ``try``), reading ``path``.
+    """
+    code = _MEASURE.format(setup=setup, work=textwrap.indent(textwrap.dedent(work), "    "))
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return float(json.loads(run.stdout)["grew_mb"])

@@ -7,9 +7,6 @@ the upload check answers 4xx with the reason, provenance says "unreadable" with 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,7 @@ from deepverify.provenance.container import MAX_VALUE, read_container_metadata
 from deepverify.service.main import create_app
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import MediaLimits, UnsupportedVideoError, probe_upload
-from tests.service.bombs import make_tag_bomb
+from tests.service.bombs import make_tag_bomb, memory_growth_mb
 from tests.service.conftest import sign_up, upload
 
 OVER = MAX_TAG_BOX_BYTES + 1024
@@ -79,36 +76,24 @@ def test_tags_under_the_bound_are_read_and_cut_short(tmp_path):
     assert len(place.key) == MAX_VALUE and len(place.value) == MAX_VALUE
 
 
-_PEAK = """
-import json, re, sys
-from pathlib import Path
-from deepverify.service.uploads import MediaLimits, probe_upload
-from deepverify.service.settings import Settings
-from deepverify.provenance.container import read_container_metadata
-import deepverify.frames  # PyAV and FFmpeg loaded before the baseline
-
-def peak_kb():
-    return int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
-
-# The peak RSS is inherited across exec (pytest's own): reset it to the current RSS first.
-Path("/proc/self/clear_refs").write_text("5")
-path = Path(sys.argv[1])
-base = peak_kb()
-try:
-    probe_upload(path, limits=MediaLimits.from_settings(Settings()))
-except Exception as exc:
-    print(type(exc).__name__, file=sys.stderr)
-read_container_metadata(path)
-print(json.dumps({"grew_mb": (peak_kb() - base) / 1024}))
-"""
-
-
 @pytest.mark.slow
 def test_a_50_mb_comment_costs_no_memory_to_refuse(tmp_path):
     # Before the bound: 194 MB more for the two readers, and the upload check accepted it.
     clip = make_tag_bomb(tmp_path / "big.mp4", tag_bytes=50_000_000)
-    run = subprocess.run(
-        [sys.executable, "-c", _PEAK, str(clip)], capture_output=True, text=True, check=True
+    grew = memory_growth_mb(
+        clip,
+        setup=(
+            "from deepverify.service.uploads import MediaLimits, probe_upload\n"
+            "from deepverify.service.settings import Settings\n"
+            "from deepverify.provenance.container import read_container_metadata\n"
+            "import deepverify.frames  # PyAV and FFmpeg loaded before the baseline"
+        ),
+        work=(
+            "try:\n"
+            "    probe_upload(path, limits=MediaLimits.from_settings(Settings()))\n"
+            "except Exception as exc:\n"
+            "    print(type(exc).__name__, file=sys.stderr)\n"
+            "read_container_metadata(path)"
+        ),
     )
-    grew = json.loads(run.stdout)["grew_mb"]
     assert grew < 20, f"reading the file grew the process by {grew:.0f} MB"

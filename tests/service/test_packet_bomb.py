@@ -7,9 +7,6 @@ a memory bound, instead of wading through packets it does not analyse where no l
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ from deepverify.provenance.container import read_container_metadata
 from deepverify.service.settings import Settings
 from deepverify.service.uploads import MediaLimits, UnsupportedVideoError, probe_upload
 from deepverify.video_io import PACKETS_PER_FRAME
-from tests.service.bombs import make_packet_bomb
+from tests.service.bombs import make_packet_bomb, memory_growth_mb
 
 AUDIO_PACKETS = 200_000
 
@@ -68,26 +65,13 @@ def test_the_provenance_reader_is_bounded_in_time(bomb):
     assert read_container_metadata(bomb, max_seconds=1e-6).status == "unreadable"
 
 
-_PEAK = """
-import json, resource, sys
-from pathlib import Path
-from deepverify.frames import probe_video
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-try:
-    probe_video(Path(sys.argv[1]), max_frames=10**6, max_seconds=60)
-except Exception as exc:
-    print(type(exc).__name__, file=sys.stderr)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"grew_mb": (peak - base) / 1024}))
-"""
-
-
 @pytest.mark.slow
 def test_opening_the_bomb_stays_within_a_memory_bound(tmp_path):
     # A million one-byte packets (7 MB): opening buffered every one (+506 MB; +141 MB now).
     big = make_packet_bomb(tmp_path / "big.mkv", audio_packets=1_000_000)
-    run = subprocess.run(
-        [sys.executable, "-c", _PEAK, str(big)], capture_output=True, text=True, check=True
+    grew = memory_growth_mb(
+        big,
+        setup="from deepverify.frames import probe_video",
+        work="probe_video(path, max_frames=10**6, max_seconds=60)",
     )
-    grew = json.loads(run.stdout)["grew_mb"]
     assert grew < 200, f"reading the bomb grew the process by {grew:.0f} MB"
