@@ -30,3 +30,30 @@ export function Field({ id, label, value, onValue, hint, ...input }: FieldProps)
     </div>
   );
 }
+
+type NewPasswordProps = {
+  ids: [string, string];
+  labels: [string, string];
+  password: string;
+  confirm: string;
+  onPassword: (value: string) => void;
+  onConfirm: (value: string) => void;
+};
+
+/** A new password and its confirmation (sign-up and password change share them). */
+export function NewPasswordFields({ ids, labels, password, confirm, onPassword, onConfirm }: NewPasswordProps) {
+  return (
+    <>
+      <Field
+        id={ids[0]}
+        label={labels[0]}
+        type="password"
+        autoComplete="new-password"
+        value={password}
+        onValue={onPassword}
+        hint="The server checks the password rules and will say if it is too weak."
+      />
+      <Field id={ids[1]} label={labels[1]} type="password" autoComplete="new-password" value={confirm} onValue={onConfirm} />
+    </>
+  );
+}

@@ -4,7 +4,7 @@ import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useState, type FormEvent } from "react";
 
 import { Alert } from "@/components/Alert";
-import { Field } from "@/components/Field";
+import { Field, NewPasswordFields } from "@/components/Field";
 import { OidcButton } from "@/components/OidcButton";
 import { api, unwrap } from "@/lib/api/client";
 import { safeNext, useAuth } from "@/lib/auth";
@@ -56,22 +56,13 @@ function SignupForm() {
       {error && <Alert>{error}</Alert>}
       <form onSubmit={onSubmit}>
         <Field id="email" label="Email" type="email" autoComplete="email" value={email} onValue={setEmail} />
-        <Field
-          id="password"
-          label="Password"
-          type="password"
-          autoComplete="new-password"
-          value={password}
-          onValue={setPassword}
-          hint="The server checks the password rules and will say if it is too weak."
-        />
-        <Field
-          id="confirm"
-          label="Confirm password"
-          type="password"
-          autoComplete="new-password"
-          value={confirm}
-          onValue={setConfirm}
+        <NewPasswordFields
+          ids={["password", "confirm"]}
+          labels={["Password", "Confirm password"]}
+          password={password}
+          confirm={confirm}
+          onPassword={setPassword}
+          onConfirm={setConfirm}
         />
         <button type="submit" className="button block" disabled={busy}>
           {busy ? "Creating account…" : "Create account"}

@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from "react";
 
 import { Alert } from "@/components/Alert";
-import { Field } from "@/components/Field";
+import { Field, NewPasswordFields } from "@/components/Field";
 import { api, unwrap } from "@/lib/api/client";
 import { useAuth, useRequireUser } from "@/lib/auth";
 import { describeError } from "@/lib/errors";
@@ -61,22 +61,13 @@ export default function PasswordPage() {
               value={current}
               onValue={setCurrent}
             />
-            <Field
-              id="new-password"
-              label="New password"
-              type="password"
-              autoComplete="new-password"
-              value={password}
-              onValue={setPassword}
-              hint="The server checks the password rules and will say if it is too weak."
-            />
-            <Field
-              id="confirm-password"
-              label="Confirm new password"
-              type="password"
-              autoComplete="new-password"
-              value={confirm}
-              onValue={setConfirm}
+            <NewPasswordFields
+              ids={["new-password", "confirm-password"]}
+              labels={["New password", "Confirm new password"]}
+              password={password}
+              confirm={confirm}
+              onPassword={setPassword}
+              onConfirm={setConfirm}
             />
             <button type="submit" className="button block" disabled={busy}>
               {busy ? "Changing password…" : "Change password"}
