@@ -7,15 +7,19 @@ applies it. Scores are logits throughout; probabilities are ``sigmoid(logit / te
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn import metrics as skm
 
 from deepverify.calibration import sigmoid
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 _EPS = 1e-7
 
@@ -210,29 +214,36 @@ def bootstrap_intervals(
     return record
 
 
-def save_roc_plot(labels: np.ndarray, probs: np.ndarray, path: Path, title: str) -> Path | None:
-    """ROC curve as a PNG; None (nothing written) when only one class is present."""
-    if len(np.unique(labels)) < 2:
-        return None
+@contextmanager
+def square_plot(path: Path) -> Iterator[Axes]:
+    """Square matplotlib axes (Agg backend), saved to ``path`` as PNG and closed on exit."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fpr, tpr, _ = skm.roc_curve(labels, probs)
-    auc = skm.roc_auc_score(labels, probs)
     fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
     try:
+        yield ax
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+def save_roc_plot(labels: np.ndarray, probs: np.ndarray, path: Path, title: str) -> Path | None:
+    """ROC curve as a PNG; None (nothing written) when only one class is present."""
+    if len(np.unique(labels)) < 2:
+        return None
+    fpr, tpr, _ = skm.roc_curve(labels, probs)
+    auc = skm.roc_auc_score(labels, probs)
+    with square_plot(path) as ax:
         ax.plot(fpr, tpr, lw=2, label=f"AUC = {auc:.3f}")
         ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
         ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.01)
         ax.legend(loc="lower right")
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
     return path
 
 
@@ -242,15 +253,10 @@ def save_reliability_plot(
     """Reliability diagram (observed fake rate per probability bin) as a PNG."""
     if len(labels) == 0:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.calibration import calibration_curve
 
     frac, mean_pred = calibration_curve(labels, probs, n_bins=n_bins, strategy="uniform")
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
-    try:
+    with square_plot(path) as ax:
         ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfect calibration")
         ax.plot(mean_pred, frac, marker="o", lw=2, label="model")
         ax.hist(
@@ -265,8 +271,4 @@ def save_reliability_plot(
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.01)
         ax.legend(loc="upper left")
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
     return path

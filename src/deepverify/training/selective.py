@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from deepverify.training.metrics import square_plot
+
 DECISIVE = ("REAL", "FAKE")
 MANY_FACES = 3
 """A real video with at least this many face tracks is a crowd: one of the evaluation targets
@@ -93,13 +95,7 @@ def save_risk_coverage_plot(
     """The curve as a PNG, with the verdicts' own (coverage, error) point; None without data."""
     if not curve["coverage"]:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
-    try:
+    with square_plot(path) as ax:
         ax.plot(curve["coverage"], curve["risk"], lw=2, label=f"AURC = {curve['aurc']:.3f}")
         if operating["coverage"] is not None and operating["accuracy"] is not None:
             ax.scatter(
@@ -110,8 +106,4 @@ def save_risk_coverage_plot(
         ax.set_xlim(0, 1)
         ax.set_ylim(0, max(0.55, max(curve["risk"]) + 0.05))
         ax.legend(loc="upper left")
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
     return path
