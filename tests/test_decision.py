@@ -74,6 +74,7 @@ def test_no_face_and_untrained_are_inconclusive():
     untrained = decide([_track(0, 0.99)], threshold=0.5, policy=BAND, sampled_frames=FRAMES,
                        trained=False)  # fmt: skip
     assert untrained.verdict == "INCONCLUSIVE" and untrained.binary == "FAKE"
+    assert untrained.tracks[0].verdict == "INCONCLUSIVE"
     assert [r.code for r in untrained.reasons] == ["untrained_model"]
 
 

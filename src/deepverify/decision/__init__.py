@@ -274,7 +274,8 @@ def decide(
     judged = []
     for track in tracks:
         reasons, ood_score = _track_reasons(track, policy)
-        verdict = _band_verdict(track.probability, band) if not reasons else "INCONCLUSIVE"
+        decisive = trained and not reasons  # an untrained model's faces get no verdict either
+        verdict = _band_verdict(track.probability, band) if decisive else "INCONCLUSIVE"
         track_decisions.append(
             TrackDecision(track.track_id, verdict, not reasons, reasons, ood_score)
         )
