@@ -317,9 +317,8 @@ def _unjudged_reasons(
     """Why no face could be judged, said once per reason for all the faces."""
     codes = {r.code for d in decisions for r in d.reasons}
     one = len(tracks) == 1
-    faces, are, were = (
-        ("the face", "is", "was") if one else (f"all {len(tracks)} faces", "are", "were")
-    )
+    every = "both faces" if len(tracks) == 2 else f"all {len(tracks)} faces"
+    faces, are, were = ("the face", "is", "was") if one else (every, "are", "were")
     reasons = []
     if "small_faces" in codes:
         largest = max(t.median_face_px for t in tracks)
