@@ -157,12 +157,17 @@ def fit_ood(
     mean = features.mean(axis=0)
     spread = features.std(axis=0)
     scale = np.maximum(spread, 0.1 * float(np.median(spread)) + 1e-6)
-    probe = OODModel(mean=tuple(mean.tolist()), scale=tuple(scale.tolist()), threshold=1.0)
+    # Five significant digits: the card stays small (about 25 kB for 1280 features).
+    probe = OODModel(mean=_rounded(mean), scale=_rounded(scale), threshold=1.0)
     distances = [
         probe.distance(t.features) for v in held_out for t in v.tracks if t.features is not None
     ]
     limit = float(np.quantile(distances, quantile))
     return probe.model_copy(update={"threshold": round(limit, 4)})
+
+
+def _rounded(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(f"{v:.5g}") for v in values.tolist())
 
 
 def fit_band(
