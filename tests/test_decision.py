@@ -59,6 +59,15 @@ def test_band_edges(probability, verdict):
     assert codes == (["uncertain_score"] if verdict == "INCONCLUSIVE" else [])
 
 
+def test_a_band_open_on_one_side_says_the_model_gives_no_verdict_there():
+    no_fake = DecisionPolicy(band=(0.4, 1.0))
+    decision = decide([_track(0, 0.8)], threshold=0.5, policy=no_fake, sampled_frames=FRAMES)
+    assert decision.verdict == "INCONCLUSIVE"
+    assert "at or above 40%, where this model gives no verdict" in decision.reasons[0].message
+    middle = decide([_track(0, 0.5)], threshold=0.5, policy=BAND, sampled_frames=FRAMES)
+    assert "in the uncertain band 30%-70%" in middle.reasons[0].message
+
+
 def test_without_a_band_the_threshold_decides():
     policy = DecisionPolicy(band=None)
     for probability, verdict in ((0.49, "REAL"), (0.5, "FAKE")):

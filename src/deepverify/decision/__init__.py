@@ -298,16 +298,29 @@ def decide(
     else:
         verdict = _band_verdict(probability, band)
         if verdict == "INCONCLUSIVE":
-            low, high = band
-            video_reasons.append(
-                Reason(
-                    "uncertain_score",
-                    f"the probability ({probability:.0%}) is in the uncertain band "
-                    f"{low:.0%}-{high:.0%}, where verdicts were not reliable on held-out data",
-                )
-            )
+            video_reasons.append(Reason("uncertain_score", _uncertain(probability, band)))
     return Decision(
         verdict, probability, binary, tuple(_unique(video_reasons)), tuple(track_decisions), band
+    )
+
+
+def _uncertain(probability: float, band: tuple[float, float]) -> str:
+    """Why a probability inside the band gives no verdict (a band may be open on one side)."""
+    low, high = band
+    pct = f"the probability ({probability:.0%})"
+    if high >= 1.0 and low > 0.0:
+        return (
+            f"{pct} is at or above {low:.0%}, where this model gives no verdict: on its held-out "
+            "calibration videos no range of scores above it was reliably fake"
+        )
+    if low <= 0.0 and high < 1.0:
+        return (
+            f"{pct} is below {high:.0%}, where this model gives no verdict: on its held-out "
+            "calibration videos no range of scores below it was reliably real"
+        )
+    return (
+        f"{pct} is in the uncertain band {low:.0%}-{high:.0%}, where verdicts were not "
+        "reliable on held-out calibration videos"
     )
 
 
