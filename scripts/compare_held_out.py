@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from deepverify.decision import decide
 from deepverify.engine import load_engine
 from deepverify.errors import DeepverifyError
 from deepverify.faces import create_detector
 from deepverify.training.config import load_config
-from deepverify.training.decision_fit import collect_evidence
+from deepverify.training.decision_fit import collect_evidence, decide_all
 from deepverify.training.items import VideoItem
 from deepverify.training.metrics import classification_metrics
 from deepverify.training.selective import decisive_metrics
@@ -60,13 +59,9 @@ def score(model: Path, items: list[VideoItem]) -> dict[str, Any]:
     videos = collect_evidence(
         items, split="held out", model=engine, detector=create_detector(card.detector)
     )
+    decisions = decide_all(videos, card.policy, card.threshold, trained=card.trained)
     rows = []
-    for video in videos:
-        decision = decide(
-            video.tracks, threshold=card.threshold, policy=card.policy,
-            sampled_frames=video.sampled_frames, bits_per_pixel=video.bits_per_pixel,
-            trained=card.trained,
-        )  # fmt: skip
+    for video, decision in zip(videos, decisions, strict=True):
         rows.append(
             {
                 "file": video.item.path.name,

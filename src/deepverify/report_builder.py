@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from deepverify.decision import Decision, TrackEvidence, decide
+from deepverify.decision import TrackEvidence, decide
 from deepverify.report import (
     FaceObservation,
     FrameResult,
@@ -90,25 +90,6 @@ def track_evidence(track: Track, score: TrackScore) -> TrackEvidence:
     )
 
 
-def decide_video(
-    tracks: Sequence[Track],
-    scored: Sequence[TrackScore],
-    card: ModelCard,
-    *,
-    sampled_frames: int,
-    bits_per_pixel: float | None,
-) -> Decision:
-    """The card's decision policy applied to one video's scored tracks."""
-    return decide(
-        [track_evidence(t, s) for t, s in zip(tracks, scored, strict=True)],
-        threshold=card.threshold,
-        policy=card.policy,
-        sampled_frames=sampled_frames,
-        bits_per_pixel=bits_per_pixel,
-        trained=card.trained,
-    )
-
-
 def build_report(
     *,
     filename: str,
@@ -146,18 +127,22 @@ def build_report(
         provenance: Content Credentials and container hints, shown beside the verdict.
         bits_per_pixel: The file's coded size per decoded pixel (the compression gate).
     """
-    decision = decide_video(
-        tracks, scored, card, sampled_frames=len(frames), bits_per_pixel=bits_per_pixel
+    evidence = [track_evidence(t, s) for t, s in zip(tracks, scored, strict=True)]
+    decision = decide(
+        evidence,
+        threshold=card.threshold,
+        policy=card.policy,
+        sampled_frames=len(frames),
+        bits_per_pixel=bits_per_pixel,
+        trained=card.trained,
     )
     observations: dict[int, list[FaceObservation]] = {}
     track_results: list[TrackResult] = []
-    for track, s, judged in zip(tracks, scored, decision.tracks, strict=True):
-        sizes = []
+    for track, s, seen, judged in zip(tracks, scored, evidence, decision.tracks, strict=True):
         for pos, det, fprob in zip(
             track.positions, track.detections, s.frame_probabilities, strict=True
         ):
             x1, y1, x2, y2 = det.box
-            sizes.append(max(x2 - x1, y2 - y1))
             images = heatmaps.get((track.track_id, pos))
             observations.setdefault(pos, []).append(
                 FaceObservation(
@@ -176,10 +161,10 @@ def build_report(
                 frames=len(track.positions),
                 first_timestamp=round(frames[track.positions[0]].timestamp, 4),
                 last_timestamp=round(frames[track.positions[-1]].timestamp, 4),
-                median_face_px=round(float(np.median(sizes)), 1),
+                median_face_px=round(seen.median_face_px, 1),
                 verdict=judged.verdict,
                 reasons=[ReasonInfo(code=r.code, message=r.message) for r in judged.reasons],
-                detection_score=round(float(np.median([d.score for d in track.detections])), 4),
+                detection_score=round(float(np.median(seen.detection_scores)), 4),
                 ood_score=None if judged.ood_score is None else round(judged.ood_score, 3),
             )
         )

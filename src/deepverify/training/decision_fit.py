@@ -29,6 +29,7 @@ import numpy as np
 from deepverify.decision import (
     AGGREGATIONS,
     Aggregation,
+    Decision,
     DecisionPolicy,
     OODModel,
     TrackEvidence,
@@ -109,9 +110,14 @@ def collect_evidence(
     return out
 
 
-def _decisions(
-    videos: Sequence[VideoEvidence], policy: DecisionPolicy, threshold: float
-) -> list[Any]:
+def decide_all(
+    videos: Sequence[VideoEvidence],
+    policy: DecisionPolicy,
+    threshold: float,
+    *,
+    trained: bool = True,
+) -> list[Decision]:
+    """Each video's decision under ``policy``, as ``scan`` would decide it."""
     return [
         decide(
             v.tracks,
@@ -119,6 +125,7 @@ def _decisions(
             policy=policy,
             sampled_frames=v.sampled_frames,
             bits_per_pixel=v.bits_per_pixel,
+            trained=trained,
         )
         for v in videos
     ]
@@ -132,10 +139,10 @@ def choose_aggregation(
     labels = np.array([v.item.label for v in scored])
     aucs: dict[str, float | None] = {}
     for rule in AGGREGATIONS:
-        decisions = _decisions(scored, policy.model_copy(update={"aggregation": rule}), threshold)
+        decisions = decide_all(scored, policy.model_copy(update={"aggregation": rule}), threshold)
         probs = np.array([d.probability for d in decisions], dtype=np.float64)
         aucs[rule] = classification_metrics(labels, probs)["roc_auc"]
-    best = max(AGGREGATIONS, key=lambda r: -1.0 if aucs[r] is None else float(aucs[r] or 0.0))
+    best = max(AGGREGATIONS, key=lambda rule: aucs[rule] or 0.0)  # max keeps the first of ties
     return best, aucs
 
 
@@ -225,7 +232,7 @@ def fit_policy(
     rule, aucs = choose_aggregation(val, policy, threshold)
     ood = fit_ood(train_real, [*val, *calib], quantile=ood_quantile)
     policy = policy.model_copy(update={"aggregation": rule, "ood": ood, "band": None})
-    decisions = _decisions(calib, policy, threshold)
+    decisions = decide_all(calib, policy, threshold)
     # Videos a gate makes inconclusive stay so whatever the band: fit it on the others.
     kept = [(v, d) for v, d in zip(calib, decisions, strict=True) if d.verdict != "INCONCLUSIVE"]
     labels = np.array([v.item.label for v, _ in kept], dtype=int)
