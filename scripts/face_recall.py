@@ -27,9 +27,9 @@ import cv2
 from deepverify.faces import create_detector
 from deepverify.faces.base import FaceDetector
 from deepverify.faces.rescue import RescuingDetector
-from deepverify.frames import sample_frames
-from deepverify.tracks import link_tracks
+from deepverify.faces.tracks import link_tracks
 from deepverify.training.datasets import IMAGE_EXTENSIONS, MANIFEST_NAME
+from deepverify.video.frames import sample_frames
 
 MIN_TRACK_FRACTION = 0.2  # the pipeline's rule for scored tracks
 

@@ -30,8 +30,8 @@ GENERATOR = WEB / "node_modules" / ".bin" / "openapi-typescript"
 
 def build_schema() -> dict[str, Any]:
     """The service's OpenAPI document, as ``create_app()`` declares it."""
+    from deepverify.service.core.settings import load_settings
     from deepverify.service.main import create_app
-    from deepverify.service.settings import load_settings
 
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(home=Path(home), oidc_issuer=None, broker_url=None)

@@ -91,9 +91,9 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def real_face_crops(real_clip: Path) -> list[np.ndarray]:
     """Eight RGB uint8 face crops (224 px, margin 0.3) cut by scan's own code from a real clip."""
-    from deepverify.crops import crop_face
     from deepverify.faces import create_detector
-    from deepverify.frames import sample_frames
+    from deepverify.faces.crops import crop_face
+    from deepverify.video.frames import sample_frames
 
     detector = create_detector("opencv-ssd")
     crops = []

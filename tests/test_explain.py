@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from deepverify.crops import normalize
 from deepverify.explain import class_activation_maps, overlay
+from deepverify.faces.crops import normalize
 from deepverify.model import DeepfakeDetector, ModelCard, available_backbones, build_model
 
 pytest.importorskip("pytorch_grad_cam")

@@ -15,7 +15,7 @@ from deepverify.errors import InvalidVideoError
 from deepverify.faces import create_detector
 from deepverify.model.card import ModelCard
 from deepverify.pipeline import UNTRAINED_WARNING, analyze_video
-from deepverify.report import Report
+from deepverify.report.schema import Report
 from deepverify.stages import STAGES
 from tests.videos import make_video
 

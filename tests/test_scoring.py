@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepverify import crops as crops_mod
 from deepverify.calibration import calibrated_probabilities
 from deepverify.engine import CropScores, Engine, load_engine, score_track
 from deepverify.explain import class_activation_maps
 from deepverify.faces import Detection, create_detector
+from deepverify.faces import crops as crops_mod
+from deepverify.faces.tracks import link_tracks
 from deepverify.imaging import Downscaled
-from deepverify.sampling import decode_and_detect
 from deepverify.scoring import CropScorer, score_tracks
-from deepverify.tracks import link_tracks
+from deepverify.video.decode import decode_and_detect
 
 
 def _ignore(stage: str, fraction: float) -> None:

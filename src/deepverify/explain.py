@@ -89,10 +89,6 @@ def overlay(image: np.ndarray, cam: np.ndarray, *, image_weight: float = 0.5) ->
     return overlay
 
 
-# Frame overlays are for looking at, not measuring: cap their size to keep PNG writing cheap.
-OVERLAY_MAX_SIDE = 640
-
-
 def frame_overlay(
     image: np.ndarray,
     scale: float,

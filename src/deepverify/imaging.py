@@ -7,6 +7,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+PREVIEW_MAX_SIDE = 640
+"""Longest side of a frame's preview: the report's images are made from it (for looking at, not
+measuring: the cap keeps image writing cheap) and YuNet detects faces on it."""
+
 
 @dataclass(frozen=True)
 class Downscaled:

@@ -1,4 +1,4 @@
-"""The core: one function turns a video file into a :class:`~deepverify.report.Report`.
+"""The core: one function turns a video file into a :class:`~deepverify.report.schema.Report`.
 
 ``analyze_video`` is the only place the stages are chained — decode, detect, track, crop, score,
 explain, report. The CLI, the job worker and the API all call it.
@@ -20,16 +20,22 @@ from deepverify.decision import bits_per_pixel
 from deepverify.engine import Engine, load_engine
 from deepverify.explain import frame_overlay, overlay
 from deepverify.faces import FaceDetector
+from deepverify.faces.tracks import MIN_TRACK_FRACTION, Track, link_tracks
 from deepverify.files import sha256_file
-from deepverify.frames import Check
-from deepverify.output import ImageWriter, report_file_names, staging, write_json, write_pages
 from deepverify.provenance import read_provenance
-from deepverify.report import Report
-from deepverify.report_builder import ImagePair, build_report
-from deepverify.sampling import Sampled, SampledFrame, decode_and_detect
+from deepverify.report.builder import ImagePair, build_report
+from deepverify.report.output import (
+    ImageWriter,
+    report_file_names,
+    staging,
+    write_json,
+    write_pages,
+)
+from deepverify.report.schema import Report
 from deepverify.scoring import CropScorer, ScoredTrack, score_tracks
 from deepverify.stages import ProgressCallback
-from deepverify.tracks import MIN_TRACK_FRACTION, Track, link_tracks
+from deepverify.video.decode import Sampled, SampledFrame, decode_and_detect
+from deepverify.video.frames import Check
 
 logger = logging.getLogger(__name__)
 

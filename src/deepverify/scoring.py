@@ -19,12 +19,12 @@ from types import TracebackType
 
 import numpy as np
 
-from deepverify import crops as crops_mod
 from deepverify.calibration import calibrated_probabilities
 from deepverify.engine import Engine
 from deepverify.explain import activation_maps, scale_maps
-from deepverify.sampling import SampledFrame
-from deepverify.tracks import Track
+from deepverify.faces import crops as crops_mod
+from deepverify.faces.tracks import Track
+from deepverify.video.decode import SampledFrame
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepverify.crops import normalize
 from deepverify.engine import load_engine, score_track
 from deepverify.errors import ModelError
+from deepverify.faces.crops import normalize
 from deepverify.model import ModelCard, card_path, default_model_path
 
 pytest.importorskip("torch")

@@ -11,10 +11,9 @@ import pytest
 import deepverify
 from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
-from deepverify.explain import OVERLAY_MAX_SIDE
 from deepverify.faces import Detection, FaceDetector, available_detectors, create_detector, yunet
-from deepverify.frames import sample_frames
-from deepverify.imaging import Downscaled, downscaled
+from deepverify.imaging import PREVIEW_MAX_SIDE, Downscaled, downscaled
+from deepverify.video.frames import sample_frames
 
 NAMES = ["opencv-ssd", "yunet"]
 
@@ -109,7 +108,7 @@ def test_handed_copy_gives_the_same_faces(detector: FaceDetector, portrait_clip:
     """A copy shrunk by the caller (the pipeline's preview) changes no box."""
     _, frames = sample_frames(portrait_clip, 3)
     for frame in frames:
-        preview = downscaled(frame.image, OVERLAY_MAX_SIDE)
+        preview = downscaled(frame.image, PREVIEW_MAX_SIDE)
         assert detector.detect(frame.image, small=preview) == detector.detect(frame.image)
 
 

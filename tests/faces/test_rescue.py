@@ -10,8 +10,8 @@ import pytest
 from deepverify.faces import create_detector
 from deepverify.faces.base import Detection
 from deepverify.faces.rescue import RescuingDetector, square_tiles
-from deepverify.frames import sample_frames
-from deepverify.tracks import link_tracks
+from deepverify.faces.tracks import link_tracks
+from deepverify.video.frames import sample_frames
 
 DARK_CLIP = "eval/fake/dfdc_abofeumbvv.mp4"  # 1080p, very dark, a ~90 px face
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from deepverify import crops
 from deepverify.errors import ModelError
+from deepverify.faces import crops
 from deepverify.model import ModelCard, build_model, imagenet
 
 # ImageNet-1k class indices.

@@ -9,7 +9,7 @@ import pytest
 from deepverify.faces import create_detector
 from deepverify.pipeline import LoadedModel, analyze_video, load_model
 from deepverify.provenance.credentials import TRUST_ANCHORS_ENV
-from deepverify.report import SCHEMA_VERSION, Report
+from deepverify.report.schema import SCHEMA_VERSION, Report
 from tests.provenance.signing import SIGNER_NAME, SignedClips
 
 STATES = {

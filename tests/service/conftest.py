@@ -20,9 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.errors import DeepverifyError
-from deepverify.report import FaceObservation, FrameResult, ModelInfo, Report, VideoMeta
+from deepverify.report.schema import FaceObservation, FrameResult, ModelInfo, Report, VideoMeta
+from deepverify.service.core.settings import Settings
 from deepverify.service.main import create_app
-from deepverify.service.settings import Settings
 from tests.videos import make_video
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from deepverify.service import storage
-from deepverify.service.throttle import Throttle
+from deepverify.service.core import storage
+from deepverify.service.core.throttle import Throttle
 from tests.service.conftest import PASSWORD, sign_up, upload, wait_for
 
 NEW_PASSWORD = "violet tangerine submarine"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from deepverify.service.api.routes.web import resolve_page
 from deepverify.service.main import create_app
-from deepverify.service.routers.web import resolve_page
 from tests.service.conftest import wait_until
 
 SECRET = "the-secret-a-traversal-would-leak"

@@ -10,8 +10,8 @@ import jwt
 import pytest
 
 from deepverify.defaults import VIDEO_SUFFIXES
-from deepverify.service.models import utcnow
-from deepverify.service.security import API_SCOPE, create_token
+from deepverify.service.core.models import utcnow
+from deepverify.service.core.security import API_SCOPE, create_token
 from tests.service.conftest import PASSWORD, TEST_SECRET, sign_up, upload
 
 PROTECTED = [
@@ -66,7 +66,7 @@ def test_password_is_stored_as_argon2(client, settings):
     sign_up(client, "hash@example.com")
     from sqlalchemy import select
 
-    from deepverify.service.models import User
+    from deepverify.service.core.models import User
 
     with client.app.state.session_factory() as session:
         hashed = session.scalar(select(User.hashed_password))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from deepverify.frames import sample_frames
-from deepverify.service import storage
-from deepverify.service.guard import JobCancelledError, JobGuard
+from deepverify.service.core import storage
+from deepverify.service.jobs.guard import JobCancelledError, JobGuard
 from deepverify.service.main import create_app
+from deepverify.video.frames import sample_frames
 from tests.service.bombs import make_frame_bomb
 from tests.service.conftest import sign_up, upload, wait_for, wait_until
 

@@ -21,7 +21,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from deepverify.model import ModelCard
-from deepverify.service import storage
+from deepverify.service.core import storage
 from deepverify.service.main import create_app
 from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for, wait_until
 
@@ -98,7 +98,7 @@ def _claimed(client: TestClient, video_id: str, timeout: float) -> str:
 
 
 def _row(client: TestClient, video_id: str) -> Any:
-    from deepverify.service.models import Video
+    from deepverify.service.core.models import Video
 
     with client.app.state.session_factory() as session:
         return session.get(Video, video_id)
@@ -124,7 +124,7 @@ def test_celery_workers_complete_jobs_even_when_killed(
         "torch_threads": "1",
     }
     env = {**os.environ, **{f"DEEPVERIFY_{k.upper()}": v for k, v in values.items()}}
-    from deepverify.service.settings import Settings
+    from deepverify.service.core.settings import Settings
 
     settings = Settings(**values)  # type: ignore[arg-type]
     model_id = ModelCard.read(tiny_checkpoint.with_suffix(".json")).model_id

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from deepverify.service.db import current_revision, database_from_settings, upgrade_database
-from deepverify.service.models import Base
+from deepverify.service.core.db import current_revision, database_from_settings, upgrade_database
+from deepverify.service.core.models import Base
 
 
 def test_migrations_match_models_and_are_idempotent(settings):
@@ -33,7 +33,7 @@ def test_downgrade_then_upgrade(settings):
         upgrade_database(engine)
         from alembic import command
 
-        from deepverify.service.db import alembic_config
+        from deepverify.service.core.db import alembic_config
 
         command.downgrade(alembic_config(engine), "base")
         with engine.connect() as conn:

@@ -17,12 +17,16 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from deepverify.service import storage
-from deepverify.service.claims import claim_next
-from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
-from deepverify.service.models import JobStatus, User, Video, utcnow
+from deepverify.service.core import storage
+from deepverify.service.core.db import (
+    create_session_factory,
+    database_from_settings,
+    upgrade_database,
+)
+from deepverify.service.core.models import JobStatus, User, Video, utcnow
+from deepverify.service.core.uploads import ReceivedFile, TooManyPendingError
+from deepverify.service.jobs.queue import claim_next
 from deepverify.service.services import videos as videos_service
-from deepverify.service.uploads import ReceivedFile, TooManyPendingError
 from tests.service.conftest import PASSWORD
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from deepverify.service import storage
+from deepverify.service.core import storage
 from deepverify.service.main import create_app
 from tests.service.conftest import sign_up, wait_for
 from tests.videos import make_video
@@ -188,7 +188,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory, tiny_checkpoint) -> Iterator[tuple[TestClient, Any, dict]]:
-    from deepverify.service.settings import Settings
+    from deepverify.service.core.settings import Settings
     from tests.service.conftest import TEST_SECRET
 
     home = tmp_path_factory.mktemp("hostile")

@@ -7,7 +7,7 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from deepverify.service import storage
+from deepverify.service.core import storage
 from deepverify.service.main import create_app
 from tests.service.conftest import sign_up
 

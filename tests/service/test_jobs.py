@@ -8,12 +8,16 @@ from datetime import timedelta
 
 import pytest
 
-from deepverify.service import storage
-from deepverify.service.claims import Outcome, claim_job, stale_jobs
-from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
-from deepverify.service.jobs import process_job, run_claimed
-from deepverify.service.models import JobStatus, User, Video, utcnow
-from deepverify.service.worker import InProcessWorker
+from deepverify.service.core import storage
+from deepverify.service.core.db import (
+    create_session_factory,
+    database_from_settings,
+    upgrade_database,
+)
+from deepverify.service.core.models import JobStatus, User, Video, utcnow
+from deepverify.service.jobs.queue import Outcome, claim_job, stale_jobs
+from deepverify.service.jobs.runner import process_job, run_claimed
+from deepverify.service.jobs.worker import InProcessWorker
 from tests.service.conftest import wait_until
 
 

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.errors import ConfigError
-from deepverify.service.keys import SECRET_KEY_FILE, is_loopback, with_secret_key
+from deepverify.service.core.keys import SECRET_KEY_FILE, is_loopback, with_secret_key
+from deepverify.service.core.settings import load_settings
 from deepverify.service.main import create_app
-from deepverify.service.settings import load_settings
 from tests.service.conftest import sign_up
 
 # The key earlier versions fell back to when none was configured.

@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.errors import InvalidVideoError
-from deepverify.frames import _open_video, _scan, probe_video, sample_frames
-from deepverify.service.guard import AnalysisTimeoutError, JobGuard
+from deepverify.service.core.models import Video
+from deepverify.service.core.settings import Settings
+from deepverify.service.core.uploads import MediaLimits, over_limit
+from deepverify.service.jobs.guard import AnalysisTimeoutError, JobGuard
 from deepverify.service.main import create_app
-from deepverify.service.models import Video
-from deepverify.service.settings import Settings
-from deepverify.service.uploads import MediaLimits, over_limit
+from deepverify.video.frames import _open_video, _scan, probe_video, sample_frames
 from tests.service.bombs import BOMB_FRAMES, make_frame_bomb
 from tests.service.conftest import FakeAnalyzer, sign_up, upload, wait_for, wait_until
 

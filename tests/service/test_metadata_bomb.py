@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from deepverify.isobmff import MAX_TAG_BOX_BYTES, oversized_tags
 from deepverify.provenance import read_provenance
 from deepverify.provenance.container import MAX_VALUE, read_container_metadata
+from deepverify.service.core.settings import Settings
+from deepverify.service.core.uploads import MediaLimits, UnsupportedVideoError, probe_upload
 from deepverify.service.main import create_app
-from deepverify.service.settings import Settings
-from deepverify.service.uploads import MediaLimits, UnsupportedVideoError, probe_upload
+from deepverify.video.isobmff import MAX_TAG_BOX_BYTES, oversized_tags
 from tests.service.bombs import make_tag_bomb, memory_growth_mb
 from tests.service.conftest import sign_up, upload
 
@@ -83,10 +83,10 @@ def test_a_50_mb_comment_costs_no_memory_to_refuse(tmp_path):
     grew = memory_growth_mb(
         clip,
         setup=(
-            "from deepverify.service.uploads import MediaLimits, probe_upload\n"
-            "from deepverify.service.settings import Settings\n"
+            "from deepverify.service.core.uploads import MediaLimits, probe_upload\n"
+            "from deepverify.service.core.settings import Settings\n"
             "from deepverify.provenance.container import read_container_metadata\n"
-            "import deepverify.frames  # PyAV and FFmpeg loaded before the baseline"
+            "import deepverify.video.frames  # PyAV and FFmpeg loaded before the baseline"
         ),
         work=(
             "try:\n"

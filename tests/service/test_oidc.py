@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
+from deepverify.service.core.models import utcnow
 from deepverify.service.main import create_app
-from deepverify.service.models import utcnow
 
 AUDIENCE = "deepverify-test-api"
 

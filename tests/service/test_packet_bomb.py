@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from deepverify.errors import InvalidVideoError
-from deepverify.frames import probe_video, sample_frames
 from deepverify.provenance.container import read_container_metadata
-from deepverify.service.settings import Settings
-from deepverify.service.uploads import MediaLimits, UnsupportedVideoError, probe_upload
-from deepverify.video_io import PACKETS_PER_FRAME
+from deepverify.service.core.settings import Settings
+from deepverify.service.core.uploads import MediaLimits, UnsupportedVideoError, probe_upload
+from deepverify.video.frames import probe_video, sample_frames
+from deepverify.video.io import PACKETS_PER_FRAME
 from tests.service.bombs import make_packet_bomb, memory_growth_mb
 
 AUDIO_PACKETS = 200_000
@@ -71,7 +71,7 @@ def test_opening_the_bomb_stays_within_a_memory_bound(tmp_path):
     big = make_packet_bomb(tmp_path / "big.mkv", audio_packets=1_000_000)
     grew = memory_growth_mb(
         big,
-        setup="from deepverify.frames import probe_video",
+        setup="from deepverify.video.frames import probe_video",
         work="probe_video(path, max_frames=10**6, max_seconds=60)",
     )
     assert grew < 200, f"reading the bomb grew the process by {grew:.0f} MB"

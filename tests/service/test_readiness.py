@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from deepverify.service.dispatch import CeleryDispatcher
-from deepverify.service.readiness import KEY_PREFIX, ReadinessBeacon, live_workers
-from deepverify.service.settings import Settings
+from deepverify.service.core.settings import Settings
+from deepverify.service.jobs.dispatch import CeleryDispatcher
+from deepverify.service.jobs.readiness import KEY_PREFIX, ReadinessBeacon, live_workers
 from tests.service.conftest import TEST_SECRET, need_service, wait_until
 
 pytestmark = pytest.mark.redis

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deepverify.errors import ConfigError
-from deepverify.service.settings import load_settings
+from deepverify.service.core.settings import load_settings
 
 LONG_KEY = "k" * 40
 
@@ -19,7 +19,7 @@ def test_defaults_are_a_local_sqlite_product(monkeypatch, tmp_path):
     assert settings.sqlalchemy_url == f"sqlite:///{tmp_path / 'deepverify.db'}"
     assert settings.max_upload_bytes == 500 * 1024 * 1024
     assert not settings.uses_celery
-    assert settings.secret_key is None  # generated on first start (deepverify.service.keys)
+    assert settings.secret_key is None  # generated on first start (deepverify.service.core.keys)
 
 
 def test_environment_variables_are_read(monkeypatch, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deepverify.service import storage
+from deepverify.service.core import storage
 from tests.service.conftest import sign_up, upload, wait_for
 
 

@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from deepverify.service import storage
-from deepverify.service.uploads import (
+from deepverify.service.core import storage
+from deepverify.service.core.uploads import (
     UploadError,
     UploadTooLargeError,
     receive_file,

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from deepverify.service import storage
+from deepverify.service.core import storage
 from deepverify.stages import STAGES
 from tests.service.conftest import IMAGES, sign_up, upload, wait_for
 

@@ -10,9 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deepverify import crops
 from deepverify.errors import DatasetError
-from deepverify.faces import create_detector
+from deepverify.faces import create_detector, crops
 from deepverify.training import landmarks
 from deepverify.training.cache import (
     ExtractOptions,

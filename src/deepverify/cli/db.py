@@ -18,8 +18,12 @@ def upgrade(
     verbose: VerboseOption = False,
 ) -> None:
     """Apply migrations to DEEPVERIFY_DATABASE_URL (default: SQLite under DEEPVERIFY_HOME)."""
-    from deepverify.service.db import current_revision, database_from_settings, upgrade_database
-    from deepverify.service.settings import load_settings
+    from deepverify.service.core.db import (
+        current_revision,
+        database_from_settings,
+        upgrade_database,
+    )
+    from deepverify.service.core.settings import load_settings
 
     setup_logging(verbose)
     with user_errors():
@@ -36,8 +40,8 @@ def upgrade(
 @app.command("current")
 def current() -> None:
     """Print the revision the database is at."""
-    from deepverify.service.db import current_revision, database_from_settings
-    from deepverify.service.settings import load_settings
+    from deepverify.service.core.db import current_revision, database_from_settings
+    from deepverify.service.core.settings import load_settings
 
     with user_errors():
         settings = load_settings()

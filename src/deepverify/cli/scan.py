@@ -32,7 +32,7 @@ from deepverify.stages import ProgressCallback
 if TYPE_CHECKING:  # the pipeline pulls in OpenCV and ONNX Runtime: import it when a scan runs
     from deepverify.engine import Engine
     from deepverify.faces import FaceDetector
-    from deepverify.report import Report
+    from deepverify.report.schema import Report
 
 _COLOURS = {
     "FAKE": "bold white on red",
@@ -88,7 +88,7 @@ def find_videos(folder: Path) -> list[Path]:
 
 
 def _print_report(report: Report, out_dir: Path) -> None:
-    from deepverify.report import VERDICT_MEANINGS
+    from deepverify.report.schema import VERDICT_MEANINGS
 
     verdict = report.verdict.replace("_", " ")
     meaning = VERDICT_MEANINGS[report.verdict]

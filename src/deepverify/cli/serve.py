@@ -52,9 +52,9 @@ def serve(
     """Serve the API and web UI; data lives under DEEPVERIFY_HOME (default ~/.deepverify)."""
     import uvicorn
 
+    from deepverify.service.core.settings import load_settings
     from deepverify.service.main import create_app
     from deepverify.service.server import server_config
-    from deepverify.service.settings import load_settings
 
     setup_logging(verbose)
     overrides: dict[str, object] = {
@@ -71,7 +71,7 @@ def serve(
     with user_errors():
         settings = load_settings(**overrides)
         if not settings.uses_celery:  # the in-process worker needs a model: say so now
-            from deepverify.service.analysis import check_analysis_settings
+            from deepverify.service.jobs.analysis import check_analysis_settings
 
             check_analysis_settings(settings)
             _check_model(settings.model_path)

@@ -21,9 +21,9 @@ def worker(
 ) -> None:
     """Run Celery workers on DEEPVERIFY_BROKER_URL (e.g. redis://host:6379/0)."""
     from deepverify.cli.serve import check_engine
-    from deepverify.service.celery_app import run_worker
-    from deepverify.service.db import database_from_settings, upgrade_database
-    from deepverify.service.settings import load_settings
+    from deepverify.service.core.db import database_from_settings, upgrade_database
+    from deepverify.service.core.settings import load_settings
+    from deepverify.service.jobs.celery_app import run_worker
 
     setup_logging(verbose)
     if pool not in ("auto", "prefork", "threads", "solo"):
@@ -34,7 +34,7 @@ def worker(
         check_engine(settings.engine)
         if not settings.broker_url:
             fail("DEEPVERIFY_BROKER_URL is not set; point it at a Redis server")
-        from deepverify.service.analysis import check_analysis_settings
+        from deepverify.service.jobs.analysis import check_analysis_settings
 
         check_analysis_settings(settings)
         database = database_from_settings(settings)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from deepverify.engine import graph
 from deepverify.engine.base import (
     CROP_CHUNK,
     CropScores,
@@ -21,6 +20,7 @@ from deepverify.engine.base import (
 )
 from deepverify.errors import ModelError
 from deepverify.files import sha256_file
+from deepverify.model import graph
 from deepverify.model.card import ModelCard
 
 logger = logging.getLogger(__name__)

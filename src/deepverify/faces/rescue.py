@@ -10,8 +10,8 @@ detector's own geometry, so their crops look like the ones the model was trained
 A second look finds more phantoms too (equalised fur or fruit can look face-like to the SSD),
 so each second-pass box must be confirmed twice: a detector of another architecture (the
 *verifier*: YuNet for the SSD, the SSD for YuNet) must find a face at the same place in the
-equalised surroundings, and :func:`deepverify.tracks.link_tracks` keeps a track made of rescued
-detections only when it recurs over several sampled frames (a real face persists, a phantom
+equalised surroundings, and :func:`deepverify.faces.tracks.link_tracks` keeps a track made of
+rescued detections only when it recurs over several sampled frames (a real face persists, a phantom
 flickers). Without a verifier only second-pass boxes scoring :data:`MIN_SCORE_UNVERIFIED` count.
 """
 

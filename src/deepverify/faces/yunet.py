@@ -21,12 +21,12 @@ import numpy as np
 
 from deepverify.errors import DetectorError
 from deepverify.faces.base import Detection, check_image, clip_box
-from deepverify.imaging import Downscaled, downscale
+from deepverify.imaging import PREVIEW_MAX_SIDE, Downscaled, downscale
 
 if TYPE_CHECKING:
     import onnxruntime as ort
 
-MAX_SIDE = 640
+MAX_SIDE = PREVIEW_MAX_SIDE  # so the scan's preview is its input, not a second downscale
 DEFAULT_MIN_CONFIDENCE = 0.7
 NMS_IOU = 0.3
 TOP_K = 500

@@ -1,6 +1,6 @@
 """Export a checkpoint to an ONNX graph for the ONNX Runtime engine (needs the train extra).
 
-``export_onnx(Path("m.safetensors"))`` writes ``m.onnx`` (see :mod:`deepverify.engine.graph` for
+``export_onnx(Path("m.safetensors"))`` writes ``m.onnx`` (see :mod:`deepverify.model.graph` for
 its interface) and records the graph's sha256 in the card; with ``out`` elsewhere it writes
 ``out.onnx`` and a copy of the card beside it, so the pair travels together.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from deepverify.engine import graph
 from deepverify.errors import ModelError
 from deepverify.files import atomic_target, sha256_file
+from deepverify.model import graph
 from deepverify.model.card import ModelCard
 from deepverify.model.checkpoint import load_checkpoint
 from deepverify.model.files import ONNX_SUFFIX, card_path, onnx_path
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 class TrackGraph(nn.Module):
-    """The detector as the graph sees it (see :mod:`deepverify.engine.graph`).
+    """The detector as the graph sees it (see :mod:`deepverify.model.graph`).
 
     Crops and one track's features in, the five outputs out.
     """

@@ -72,12 +72,12 @@ def read_container_metadata(path: Path, *, max_seconds: float | None = None) -> 
     Rotation comes from the ``rotate`` tag where the demuxer exposes it; the upright rotation the
     decoder applied is in the report's video section either way. Opening is bounded: a file
     FFmpeg needs longer than ``max_seconds`` (default
-    :data:`~deepverify.video_io.MAX_OPEN_SECONDS`) to open, or an MP4 whose tag boxes are over
-    :data:`~deepverify.isobmff.MAX_TAG_BOX_BYTES`, reads as "unreadable" with the reason.
+    :data:`~deepverify.video.io.MAX_OPEN_SECONDS`) to open, or an MP4 whose tag boxes are over
+    :data:`~deepverify.video.isobmff.MAX_TAG_BOX_BYTES`, reads as "unreadable" with the reason.
     """
     import av
 
-    from deepverify.frames import open_container  # bounded in what FFmpeg buffers
+    from deepverify.video.frames import open_container  # bounded in what FFmpeg buffers
 
     try:
         with open_container(path, max_seconds=max_seconds) as container:

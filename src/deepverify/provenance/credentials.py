@@ -16,7 +16,6 @@ import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from deepverify import isobmff
 from deepverify.errors import ConfigError
 from deepverify.provenance.schema import (
     AI_SOURCE_TYPES,
@@ -27,6 +26,7 @@ from deepverify.provenance.schema import (
     Signer,
     ValidationCode,
 )
+from deepverify.video import isobmff
 
 logger = logging.getLogger(__name__)
 

@@ -17,24 +17,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from deepverify import __version__
-from deepverify.service.db import create_session_factory, database_from_settings, upgrade_database
-from deepverify.service.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher
-from deepverify.service.docs import add_docs
-from deepverify.service.headers import SecurityHeaders
-from deepverify.service.hygiene import BodyLimit, sweep_leftovers, validation_error
-from deepverify.service.jobs import Analyzer
-from deepverify.service.keys import with_secret_key
-from deepverify.service.oidc import OIDCVerifier
-from deepverify.service.routers import auth, health, videos, web
-from deepverify.service.settings import Settings, load_settings
-from deepverify.service.throttle import Throttle
+from deepverify.service.api.deps import Throttles
+from deepverify.service.api.docs import add_docs
+from deepverify.service.api.headers import SecurityHeaders
+from deepverify.service.api.hygiene import BodyLimit, sweep_leftovers, validation_error
+from deepverify.service.api.routes import auth, health, videos, web
+from deepverify.service.core.db import (
+    create_session_factory,
+    database_from_settings,
+    upgrade_database,
+)
+from deepverify.service.core.keys import with_secret_key
+from deepverify.service.core.oidc import OIDCVerifier
+from deepverify.service.core.settings import Settings, load_settings
+from deepverify.service.jobs.dispatch import (
+    CeleryDispatcher,
+    Dispatcher,
+    InProcessDispatcher,
+)
+from deepverify.service.jobs.runner import Analyzer
 
 logger = logging.getLogger(__name__)
 
 
 def _pipeline_factory(settings: Settings) -> Callable[[], Analyzer]:
     def build() -> Analyzer:
-        from deepverify.service.analysis import PipelineAnalyzer
+        from deepverify.service.jobs.analysis import PipelineAnalyzer
 
         return PipelineAnalyzer(settings)
 
@@ -92,17 +100,7 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.dispatcher = dispatcher
     app.state.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None
-    window = settings.login_window_seconds
-    app.state.account_throttle = Throttle(
-        max_failures=settings.login_max_failures_per_account, window_s=window
-    )
-    app.state.address_throttle = Throttle(
-        max_failures=settings.login_max_failures_per_address, window_s=window
-    )
-    app.state.registration_throttle = Throttle(
-        max_failures=settings.registrations_per_address,
-        window_s=settings.registration_window_seconds,
-    )
+    app.state.throttles = Throttles.from_settings(settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -21,7 +21,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from deepverify.service.settings import Settings
+from deepverify.service.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,12 @@
 """The face-crop cache: ``deepverify extract`` writes it, training reads nothing else.
 
-Each dataset item goes through the very functions ``scan`` uses — :func:`deepverify.frames.
+Each dataset item goes through the very functions ``scan`` uses — :func:`deepverify.video.frames.
 sample_frames`, a detector from :func:`deepverify.faces.create_detector`,
-:func:`deepverify.tracks.link_tracks` and :func:`deepverify.crops.crop_face` — and every face is
-stored as a PNG crop at a *wider* margin than the model's, plus its box in frame and crop
-coordinates. Training later cuts the model's crop out of the cached one with ``crop_face`` again
-(see :mod:`deepverify.training.clips`), so self-blending boundaries fall inside the final crop.
+:func:`deepverify.faces.tracks.link_tracks` and :func:`deepverify.faces.crops.crop_face` — and
+every face is stored as a PNG crop at a *wider* margin than the model's, plus its box in frame
+and crop coordinates. Training later cuts the model's crop out of the cached one with
+``crop_face`` again (see :mod:`deepverify.training.clips`), so self-blending boundaries fall
+inside the final crop.
 
 Layout::
 
@@ -31,15 +32,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from deepverify import crops as crops_mod
 from deepverify.defaults import DEFAULT_EXTRACT_DETECTOR, DEFAULT_NUM_FRAMES
 from deepverify.errors import DatasetError, DeepverifyError
 from deepverify.faces import Detection, FaceDetector, create_detector
+from deepverify.faces import crops as crops_mod
+from deepverify.faces.tracks import link_tracks
 from deepverify.files import atomic_write_text
-from deepverify.frames import sample_frames
-from deepverify.tracks import link_tracks
 from deepverify.training.datasets import VideoItem
 from deepverify.training.landmarks import DLIB68, ShapePredictor
+from deepverify.video.frames import sample_frames
 
 logger = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ from a real track, with one draw of blend parameters for the whole clip. Every c
 fake, then goes through the same steps:
 
 1. (self-blended fakes only) :func:`~deepverify.training.sbi.self_blend` on the wide crop;
-2. :func:`deepverify.crops.crop_face` with the model's ``crop_margin`` and ``input_size``, using
-   the face box in cached-crop coordinates — the same function and geometry ``scan`` applies to
-   the full frame, so the model sees the same framing in training and at inference;
+2. :func:`deepverify.faces.crops.crop_face` with the model's ``crop_margin`` and ``input_size``,
+   using the face box in cached-crop coordinates — the same function and geometry ``scan``
+   applies to the full frame, so the model sees the same framing in training and at inference;
 3. one clip-wide :class:`~deepverify.training.augment.Degradation` (flip, small face, blur, low
    light, noise, JPEG), drawn alike for both classes;
-4. :func:`deepverify.crops.to_tensor` with the card's mean and std.
+4. :func:`deepverify.faces.crops.to_tensor` with the card's mean and std.
 
 Items are split by group three ways: ``train``, ``val`` (chooses the epoch) and ``calib``
 (fits temperature and threshold), so the calibration data never chose anything else; the tracks
@@ -35,8 +35,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from deepverify import crops as crops_mod
 from deepverify.errors import DatasetError
+from deepverify.faces import crops as crops_mod
 from deepverify.training.augment import AugmentConfig, Degradation, degrade, sample_degradation
 from deepverify.training.config import DataConfig
 from deepverify.training.sbi import BlendParams, SBIConfig, sample_blend_params

@@ -41,7 +41,7 @@ from deepverify.faces import FaceDetector
 from deepverify.files import atomic_write_text
 from deepverify.model import ModelCard, card_path
 from deepverify.pipeline import score_video
-from deepverify.report_builder import track_evidence
+from deepverify.report.builder import track_evidence
 from deepverify.training.items import VideoItem
 from deepverify.training.metrics import classification_metrics
 

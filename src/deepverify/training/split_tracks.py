@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from deepverify.errors import DatasetError
+from deepverify.faces.tracks import MIN_TRACK_FRACTION
 from deepverify.geometry import Box
-from deepverify.tracks import MIN_TRACK_FRACTION
 from deepverify.training.cache import read_index
 from deepverify.training.config import DataConfig
 from deepverify.training.datasets import VideoItem

@@ -10,9 +10,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from deepverify.service.db import create_db_engine
-from deepverify.service.models import Base
-from deepverify.service.settings import load_settings
+from deepverify.service.core.db import create_db_engine
+from deepverify.service.core.models import Base
+from deepverify.service.core.settings import load_settings
 
 target_metadata = Base.metadata
 

@@ -7,10 +7,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from deepverify.errors import DeepverifyError
-from deepverify.service.models import LOCAL_PROVIDER, User, Video
-from deepverify.service.security import hash_password, verify_password
+from deepverify.service.core.models import LOCAL_PROVIDER, User, Video
+from deepverify.service.core.security import hash_password, verify_password
+from deepverify.service.core.settings import Settings
 from deepverify.service.services import videos as videos_service
-from deepverify.service.settings import Settings
 
 
 class EmailTakenError(DeepverifyError):

@@ -12,11 +12,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from deepverify.service import storage
-from deepverify.service.claims import stage_progress
-from deepverify.service.models import JobStatus, User, Video
-from deepverify.service.settings import Settings
-from deepverify.service.uploads import (
+from deepverify.service.core import storage
+from deepverify.service.core.models import JobStatus, User, Video
+from deepverify.service.core.settings import Settings
+from deepverify.service.core.uploads import (
     MediaLimits,
     ReceivedFile,
     TooManyPendingError,
@@ -25,6 +24,7 @@ from deepverify.service.uploads import (
     probe_upload,
     receive_file,
 )
+from deepverify.service.jobs.queue import stage_progress
 
 logger = logging.getLogger(__name__)
 

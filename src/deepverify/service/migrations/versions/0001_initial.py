@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from deepverify.service.models import UTCDateTime
+from deepverify.service.core.models import UTCDateTime
 
 revision: str = "0001"
 down_revision: str | None = None

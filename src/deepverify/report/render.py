@@ -1,0 +1,53 @@
+"""The self-contained HTML report: the report's key frames, heatmaps and timeline embedded."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from deepverify.report.schema import FrameResult, Report
+from deepverify.report.timeline import timeline_png
+
+HTML_FRAMES = 4
+
+
+def key_frames(report: Report, count: int = HTML_FRAMES) -> list[FrameResult]:
+    """The ``count`` frames with the highest face probability, in time order."""
+    with_faces = [f for f in report.frames if f.faces]
+    ranked = sorted(
+        with_faces, key=lambda f: max(x.fake_probability for x in f.faces), reverse=True
+    )
+    return sorted(ranked[:count], key=lambda f: f.position)
+
+
+def _data_uri(path: Path) -> str:
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{media_type};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(report: Report, out_dir: Path) -> str:
+    """Render a self-contained HTML report: every image is embedded as a data URI.
+
+    Args:
+        report: The report to render.
+        out_dir: The folder the report's relative image paths are relative to.
+    """
+    env = Environment(
+        loader=PackageLoader("deepverify.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    images: dict[str, str] = {}
+    shown = key_frames(report)
+    paths = [f.overlay for f in shown] + [x.heatmap for f in report.frames for x in f.faces]
+    for rel in paths:
+        if rel and (out_dir / rel).is_file():
+            images[rel] = _data_uri(out_dir / rel)
+    if report.timeline_plot and (out_dir / report.timeline_plot).is_file():
+        timeline = _data_uri(out_dir / report.timeline_plot)
+    else:
+        timeline = "data:image/png;base64," + base64.b64encode(timeline_png(report)).decode()
+    template = env.get_template("report.html.j2")
+    return template.render(report=report, images=images, timeline=timeline, key_frames=shown)

@@ -1,0 +1,132 @@
+"""Housekeeping against leftovers and oversized bodies: start-up sweep, body cap, short 422s.
+
+A crash can leave a half-received upload (``uploads/incoming/*.part``) or a half-written result
+folder (``results/<id>.<worker>.tmp``); nothing else ever removes them. A ``.part`` is swept
+when no process holds its lock (:func:`deepverify.service.core.storage.remove_if_abandoned`),
+whatever its age; a result folder when it is older than a live job could still be writing. A
+restart next to other live processes sharing the home folder is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deepverify.service.core import storage
+from deepverify.service.core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def sweep_leftovers(settings: Settings, *, now: float | None = None) -> int:
+    """Delete abandoned ``.part`` uploads and stale ``.tmp`` result folders; return how many."""
+    now = time.time() if now is None else now
+    removed = sum(storage.remove_if_abandoned(part) for part in storage.incoming_parts(settings))
+    for folder in storage.work_dirs(settings):
+        if now - folder.stat().st_mtime > settings.job_lease_seconds:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    if removed:
+        logger.warning("removed %d leftover upload/result files of an earlier crash", removed)
+    return removed
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body larger than ``max_bytes``, except uploads.
+
+    Only ``POST upload_path`` may send a large body (it has its own streamed limit); every other
+    request, whatever content type it declares, is a small JSON or form body. Going by the content
+    type let anyone send 50 MB as "multipart" to any route. A body declared larger is refused at
+    once; one without a declared length is cut off at the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_path: str) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_path = upload_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 413 once its body exceeds the limit."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "POST" and scope["path"].rstrip("/") == self.upload_path:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await _too_large(send, self.max_bytes)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.max_bytes)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, max_bytes: int) -> None:
+    body = f'{{"detail":"the request body is larger than {max_bytes} bytes"}}'.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+MAX_ECHOED_INPUT = 200
+"""Characters of a refused value a validation error may quote back (the value's JSON form)."""
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 like FastAPI's, but quoting at most :data:`MAX_ECHOED_INPUT` characters of the input.
+
+    FastAPI's own handler echoes every refused value whole: a large body came back as a larger
+    error.
+    """
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        error = dict(error)
+        if "input" in error:
+            error["input"] = _short(error["input"])
+        errors.append(error)
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+
+def _short(value: object) -> object:
+    """``value`` if its JSON form is short, else the start of that form, marked as cut."""
+    try:
+        text = json.dumps(jsonable_encoder(value))
+    except (TypeError, ValueError):
+        text = repr(value)
+    if len(text) <= MAX_ECHOED_INPUT:
+        return value
+    return text[:MAX_ECHOED_INPUT] + "... (cut)"

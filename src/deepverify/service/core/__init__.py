@@ -1,0 +1,1 @@
+"""The service's foundations: settings, database, accounts and tokens, file storage, uploads."""

@@ -1,0 +1,116 @@
+"""The real analyzer the workers run: the pipeline core with the configured model and detector.
+
+One :class:`PipelineAnalyzer` per worker thread or process, each with its own inference session.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deepverify.errors import ConfigError
+from deepverify.service.core.settings import Settings
+from deepverify.stages import ProgressCallback
+
+if TYPE_CHECKING:
+    from deepverify.video.frames import Check
+
+logger = logging.getLogger(__name__)
+
+
+def check_analysis_settings(settings: Settings) -> None:
+    """Refuse, before any job runs, a detector or device the analysis could never use.
+
+    Called at start-up by whatever will analyse (``serve`` with its in-process worker, the Celery
+    ``worker``), so a typo stops the process with one line instead of failing every job.
+
+    Raises:
+        ConfigError: ``detector`` is not in the detector registry, or ``device`` is not a torch
+            device this machine has.
+    """
+    from deepverify.faces import available_detectors
+
+    names = available_detectors()
+    if settings.detector is not None and settings.detector not in names:
+        raise ConfigError(
+            f"invalid settings: DEEPVERIFY_DETECTOR: unknown face detector {settings.detector!r}; "
+            f"choose one of {', '.join(names)}"
+        )
+    kind, _, index = settings.device.partition(":")
+    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+        raise ConfigError(
+            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not a torch device; "
+            "use cpu, cuda or cuda:N"
+        )
+    if kind == "cpu":
+        return
+    if settings.engine != "torch":
+        raise ConfigError(
+            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not available on this "
+            "machine's engine: onnx runs on the CPU (DEEPVERIFY_ENGINE=torch for a GPU)"
+        )
+    from deepverify.extras import require_torch
+
+    require_torch("a GPU device")
+    import torch
+
+    if not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count():
+        raise ConfigError(
+            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not available on this "
+            "machine; use cpu or an installed GPU"
+        )
+
+
+class PipelineAnalyzer:
+    """Calls :func:`deepverify.pipeline.analyze_video` with a model loaded once."""
+
+    def __init__(self, settings: Settings) -> None:
+        from deepverify.engine import load_engine
+        from deepverify.faces import create_detector
+
+        self.settings = settings
+        self.model = load_engine(
+            settings.model_path,
+            engine=settings.engine,
+            device=settings.device,
+            threads=settings.torch_threads,
+        )
+        card = self.model.card
+        detector = settings.detector or card.detector
+        warning = card.detector_warning(detector)
+        if warning:
+            logger.warning("%s", warning)
+        self.detector = create_detector(detector)
+        logger.info(
+            "model %s loaded for analysis (%s engine, %s detector)",
+            card.model_id or "(unnamed)",
+            self.model.name,
+            detector,
+        )
+
+    def __call__(
+        self,
+        video_path: Path,
+        *,
+        out_dir: Path,
+        progress: ProgressCallback,
+        display_name: str | None = None,
+        check: Check | None = None,
+    ) -> dict[str, Any]:
+        """Analyse ``video_path`` into ``out_dir``; the report names the file ``display_name``."""
+        from deepverify.pipeline import analyze_video
+
+        report = analyze_video(
+            video_path,
+            model=self.model,
+            detector=self.detector,
+            num_frames=self.settings.num_frames,
+            out_dir=out_dir,
+            explain=self.settings.explain,
+            progress=progress,
+            # The upload is stored under a generated name; the report shows the user's own.
+            display_name=display_name,
+            check=check,
+        )
+        return report.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""Reading videos: containers, frame selection, decoding with face detection."""
