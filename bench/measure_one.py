@@ -64,10 +64,11 @@ def analyze(
     path: Path, model_path: Path | None, detector_name: str, frames: int
 ) -> dict[str, object]:
     """Time ``analyze_video`` on ``path`` with heatmaps, writing the report to a temp folder."""
+    from deepverify.engine import load_engine
     from deepverify.faces import create_detector
-    from deepverify.pipeline import analyze_video, load_model
+    from deepverify.pipeline import analyze_video
 
-    model = load_model(model_path, threads=2)  # the base install's engine: no torch here
+    model = load_engine(model_path, threads=2)  # the base install's engine: no torch here
     detector = create_detector(detector_name or model.card.detector)  # as `scan` chooses
     with tempfile.TemporaryDirectory() as out:
         start, cpu = time.perf_counter(), cpu_seconds()

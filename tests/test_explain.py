@@ -10,11 +10,60 @@ import numpy as np
 import pytest
 import torch
 
-from deepverify.explain import class_activation_maps, overlay
+from deepverify.explain import activation_maps, overlay, scale_maps
 from deepverify.faces.crops import normalize
-from deepverify.model import DeepfakeDetector, ModelCard, available_backbones, build_model
+from deepverify.model import (
+    DeepfakeDetector,
+    ModelCard,
+    available_backbones,
+    build_model,
+    get_backbone,
+)
 
 pytest.importorskip("pytorch_grad_cam")
+
+
+class FrameModel(torch.nn.Module):
+    """The detector's per-crop scorer ``(N, 3, S, S)`` -> ``(N, 1)``: what Grad-CAM explains.
+
+    It holds the detector's modules, not copies, so it always has the detector's current weights.
+    """
+
+    def __init__(self, detector: DeepfakeDetector) -> None:
+        super().__init__()
+        self.backbone = detector.backbone
+        self.dropout = detector.dropout
+        self.head = detector.frame_head
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(crops.contiguous(memory_format=torch.channels_last))
+        logits: torch.Tensor = self.head(self.dropout(features))
+        return logits
+
+
+def gradcam_layer(detector: DeepfakeDetector) -> torch.nn.Module:
+    """The backbone layer whose output is ``DetectorOutput.feature_maps`` (Grad-CAM's target)."""
+    return get_backbone(detector.backbone_name).target_layer(detector.backbone)
+
+
+def class_activation_maps(feature_maps: np.ndarray, weights: np.ndarray, *, size: int):
+    """The heatmaps the pipeline draws: the activation maps, upsampled and scaled to [0, 1]."""
+    return scale_maps(activation_maps(feature_maps, weights), size=size)
+
+
+@pytest.mark.parametrize("backbone", available_backbones())
+def test_frame_model_matches_the_frame_logits_and_shares_weights(backbone):
+    torch.manual_seed(0)
+    card = ModelCard.for_backbone(backbone, input_size=64, frames=4, lstm_hidden=16)
+    model = build_model(card, pretrained=False)
+    clips = torch.randn(3, 4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    frame_model = FrameModel(model)
+    with torch.inference_mode():
+        frame = model(clips).frame_logits
+        per_crop = frame_model(clips.flatten(0, 1))
+    assert per_crop.shape == (3 * 4, 1)
+    torch.testing.assert_close(per_crop.view(3, 4), frame, rtol=1e-4, atol=1e-5)
+    assert frame_model.head.weight.data_ptr() == model.frame_head.weight.data_ptr()
 
 
 def _cams(model: DeepfakeDetector, batch: np.ndarray, weights: np.ndarray | None = None):
@@ -30,7 +79,7 @@ def _gradcam(model: DeepfakeDetector, batch: np.ndarray) -> np.ndarray:
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     target = ClassifierOutputTarget(0)  # the frame model's only output: the "fake" logit
-    with GradCAM(model=model.frame_model(), target_layers=[model.gradcam_layer()]) as cam:
+    with GradCAM(model=FrameModel(model), target_layers=[gradcam_layer(model)]) as cam:
         reference: np.ndarray = cam(
             input_tensor=torch.from_numpy(batch), targets=[target] * len(batch)
         )

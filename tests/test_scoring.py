@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 from deepverify.calibration import calibrated_probabilities
-from deepverify.engine import CropScores, Engine, load_engine, score_track
-from deepverify.explain import class_activation_maps
+from deepverify.engine import CropScores, Engine, load_engine
+from deepverify.explain import activation_maps, scale_maps
 from deepverify.faces import Detection, create_detector
 from deepverify.faces import crops as crops_mod
 from deepverify.faces.tracks import link_tracks
 from deepverify.imaging import Downscaled
 from deepverify.scoring import CropScorer, score_tracks
 from deepverify.video.decode import decode_and_detect
+from tests.engine.helpers import score_track
 
 
 def _ignore(stage: str, fraction: float) -> None:
@@ -127,7 +128,8 @@ def test_tracks_score_as_the_whole_track_at_once(tiny_checkpoint, real_clip: Pat
             calibrated_probabilities(whole.frame_logits, card.temperature),
             atol=1e-6,
         )
-        cams = class_activation_maps(whole.feature_maps, engine.cam_weights, size=card.input_size)
+        maps = activation_maps(whole.feature_maps, engine.cam_weights)
+        cams = scale_maps(maps, size=card.input_size)
         assert scored.cams is not None
         np.testing.assert_allclose(scored.cams, cams, atol=1e-5)
         assert all(np.array_equal(a, b) for a, b in zip(scored.crops, crops, strict=True))

@@ -23,8 +23,3 @@ VIDEO_SUFFIXES: tuple[str, ...] = (
 """File suffixes (lower case) taken for videos: by ``scan`` and the dataset loaders when they
 walk a folder, and by the web UI (which reads them from ``/api/auth/config``) before an upload.
 What a file *is* is decided by decoding it; the suffix only picks candidates."""
-
-
-def is_video_name(name: str) -> bool:
-    """True when ``name`` ends in one of :data:`VIDEO_SUFFIXES` (case-insensitive)."""
-    return name.lower().endswith(VIDEO_SUFFIXES)

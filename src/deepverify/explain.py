@@ -19,27 +19,20 @@ import numpy as np
 _EPS = 1e-7  # keeps an all-zero map at zero when scaling
 
 
-def class_activation_maps(
-    feature_maps: np.ndarray, weights: np.ndarray, *, size: int
-) -> np.ndarray:
-    """Heatmaps of a linear head on globally pooled features, one per crop.
+def activation_maps(feature_maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The unscaled maps ``relu(sum_k w_k A_k)`` of a linear head on globally pooled features.
+
+    Small (``h * w`` values per crop): the pipeline keeps these instead of the feature maps.
 
     Args:
         feature_maps: ``(N, F, h, w)`` last feature maps of the crops.
         weights: ``(F,)`` the head's weights (the "fake" logit's row).
-        size: side of the square crops; the maps are resized to it.
 
     Returns:
-        ``(N, size, size)`` float32 maps, each ``relu(sum_k w_k A_k)`` min-max scaled to [0, 1]
-        (all zeros where nothing is positive) and bilinearly upsampled.
-    """
-    return scale_maps(activation_maps(feature_maps, weights), size=size)
+        ``(N, h, w)`` float32 maps.
 
-
-def activation_maps(feature_maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The unscaled maps ``relu(sum_k w_k A_k)``, ``(N, F, h, w)`` -> ``(N, h, w)`` float32.
-
-    Small (``h * w`` values per crop): the pipeline keeps these instead of the feature maps.
+    Raises:
+        ValueError: the shapes are not ``(N, F, h, w)`` and ``(F,)``.
     """
     if feature_maps.ndim != 4:
         raise ValueError(f"feature_maps must be (N, F, h, w), got shape {feature_maps.shape}")
@@ -51,7 +44,10 @@ def activation_maps(feature_maps: np.ndarray, weights: np.ndarray) -> np.ndarray
 
 
 def scale_maps(cams: np.ndarray, *, size: int) -> np.ndarray:
-    """Upsample :func:`activation_maps` ``(N, h, w)`` to ``(N, size, size)``, each in [0, 1]."""
+    """Upsample :func:`activation_maps` ``(N, h, w)`` to ``(N, size, size)``, each in [0, 1].
+
+    Each map is bilinearly resized, then min-max scaled (all zeros where nothing is positive).
+    """
     if len(cams) == 0:
         return cams.reshape(0, size, size)
     if cams.shape[1:] != (size, size):

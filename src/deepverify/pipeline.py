@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from deepverify.decision import bits_per_pixel
-from deepverify.engine import Engine, load_engine
+from deepverify.engine import Engine
 from deepverify.explain import frame_overlay, overlay
 from deepverify.faces import FaceDetector
 from deepverify.faces.tracks import MIN_TRACK_FRACTION, Track, link_tracks
@@ -46,17 +47,52 @@ UNTRAINED_WARNING = (
 )
 
 
-# A loaded model is an inference engine (ONNX Runtime or PyTorch) with its card.
-LoadedModel = Engine
-load_model = load_engine
-
-
 def _scored_tracks(tracks: list[Track], num_frames: int) -> list[Track]:
     if not tracks:
         return []
     min_len = max(1, math.ceil(MIN_TRACK_FRACTION * num_frames))
     kept = [t for t in tracks if len(t.positions) >= min_len]
     return kept or [max(tracks, key=lambda t: len(t.positions))]
+
+
+def find_faces(
+    path: Path,
+    num_frames: int,
+    *,
+    detector: FaceDetector,
+    margin: float,
+    size: int,
+    notify: ProgressCallback | None = None,
+    check: Check | None = None,
+    on_frame: Callable[[SampledFrame], None] | None = None,
+) -> tuple[Sampled, list[Track]]:
+    """The front half shared by ``scan`` and ``extract``: decode, detect, crop, track.
+
+    :func:`score_video` calls it with the model's crop margin and size; the training cache
+    (:mod:`deepverify.training.cache`) with its wider ones, so both see the same frames, boxes
+    and tracks.
+
+    Args:
+        path: The video file.
+        num_frames: Frames to sample uniformly over the whole video.
+        detector: The face detector.
+        margin: Crop margin, as in :func:`deepverify.faces.crops.crop_face`.
+        size: Crop side in pixels.
+        notify: Progress callback (stages "decode" and "faces").
+        check: Called as decoding advances; raising from it stops the work.
+        on_frame: Called with each frame as soon as its faces are cut out.
+
+    Returns:
+        The sampled frames (with each face's crop) and every face track found in them.
+
+    Raises:
+        InvalidVideoError: The file is not a decodable video.
+    """
+    sampled = decode_and_detect(
+        path, num_frames, detector=detector, margin=margin, size=size,
+        notify=notify or (lambda stage, fraction: None), check=check, on_frame=on_frame,
+    )  # fmt: skip
+    return sampled, link_tracks([frame.detections for frame in sampled.frames])
 
 
 @dataclass(frozen=True)
@@ -92,7 +128,7 @@ class ScoredVideo:
 def score_video(
     path: Path,
     *,
-    model: LoadedModel,
+    model: Engine,
     detector: FaceDetector,
     num_frames: int | None = None,
     explain: bool = False,
@@ -129,7 +165,7 @@ def score_video(
         notify("faces", 0.0)
         # Decoding, detection and the network's crop part overlap: "decode" is when the last
         # frame was decoded, "faces" the time spent detecting, "model" the time in the network.
-        sampled = decode_and_detect(
+        sampled, all_tracks = find_faces(
             path, num_frames or card.frames, detector=detector, margin=card.crop_margin,
             size=card.input_size, notify=notify, check=check, on_frame=scorer.submit,
         )  # fmt: skip
@@ -138,7 +174,6 @@ def score_video(
         face_scores = scorer.results()
         sha256 = hashing.result() if hashing is not None else ""
     frames = sampled.frames
-    all_tracks = link_tracks([frame.detections for frame in frames])
     tracks = _scored_tracks(all_tracks, len(frames))
     mark = time.perf_counter()
     scored = score_tracks(frames, tracks, face_scores, model)
@@ -161,7 +196,7 @@ def score_video(
 def analyze_video(
     path: Path,
     *,
-    model: LoadedModel,
+    model: Engine,
     detector: FaceDetector,
     num_frames: int | None = None,
     out_dir: Path | None = None,

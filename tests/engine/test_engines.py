@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepverify.engine import load_engine, score_track
+from deepverify.engine import load_engine
 from deepverify.errors import ModelError
 from deepverify.faces.crops import normalize
 from deepverify.model import ModelCard, card_path, default_model_path
+from tests.engine.helpers import score_track
 
 pytest.importorskip("torch")
 

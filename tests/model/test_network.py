@@ -79,16 +79,6 @@ def test_any_sequence_length_is_accepted(model, clips):
     assert video.shape == (3,) and frame.shape == (3, 1)
 
 
-def test_frame_model_matches_the_frame_logits_and_shares_weights(model, clips):
-    _, frame = _run(model, clips)
-    frame_model = model.frame_model()
-    with torch.inference_mode():
-        per_crop = frame_model(clips.flatten(0, 1))
-    assert per_crop.shape == (3 * FRAMES, 1)
-    torch.testing.assert_close(per_crop.view(3, FRAMES), frame, rtol=1e-4, atol=1e-5)
-    assert frame_model.head.weight.data_ptr() == model.frame_head.weight.data_ptr()
-
-
 def test_wrong_input_rank_is_rejected(model):
     with pytest.raises(ValueError, match=r"\(B, T, 3, S, S\)"):
         model(torch.zeros(2, 3, SIZE, SIZE))

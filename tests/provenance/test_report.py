@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from deepverify.engine import Engine, load_engine
 from deepverify.faces import create_detector
-from deepverify.pipeline import LoadedModel, analyze_video, load_model
+from deepverify.pipeline import analyze_video
 from deepverify.provenance.credentials import TRUST_ANCHORS_ENV
 from deepverify.report.schema import SCHEMA_VERSION, Report
 from tests.provenance.signing import SIGNER_NAME, SignedClips
@@ -22,8 +23,8 @@ STATES = {
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_checkpoint: Path) -> LoadedModel:
-    return load_model(tiny_checkpoint)
+def tiny_model(tiny_checkpoint: Path) -> Engine:
+    return load_engine(tiny_checkpoint)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def out_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def reports(
     c2pa_clips: SignedClips,
-    tiny_model: LoadedModel,
+    tiny_model: Engine,
     out_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Report]:
@@ -87,7 +88,7 @@ def test_verdict_text_mentions_only_a_decisive_ai_declaration(
 
 
 def test_untrusted_ai_declaration_is_not_decisive(
-    c2pa_clips: SignedClips, tiny_model: LoadedModel, monkeypatch: pytest.MonkeyPatch
+    c2pa_clips: SignedClips, tiny_model: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(TRUST_ANCHORS_ENV, raising=False)
     report = analyze_video(

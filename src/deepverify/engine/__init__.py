@@ -3,25 +3,20 @@
 ``load_engine(path, engine="onnx")`` takes any file of a model (``x.json``, ``x.onnx`` or
 ``x.safetensors``; None for the packaged default), reads the card beside it and returns an
 :class:`Engine`: :meth:`~Engine.score_crops` gives crops' logits, features and feature maps,
-:meth:`~Engine.score_sequence` a track's logit from its features (:func:`score_track` does both).
+:meth:`~Engine.score_sequence` a track's logit from its features.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from deepverify.engine.base import CropScores, Engine, TrackScores, score_track
+from deepverify.engine.base import CropScores, Engine
 from deepverify.errors import ModelError
 from deepverify.model.card import ModelCard
 from deepverify.model.files import card_path, default_model_path, onnx_path, safetensors_path
 
 ENGINES = ("onnx", "torch")
 DEFAULT_ENGINE = "onnx"
-
-
-def available_engines() -> list[str]:
-    """Names accepted by :func:`load_engine` (and by ``--engine``)."""
-    return list(ENGINES)
 
 
 def load_engine(
@@ -75,8 +70,5 @@ __all__ = [
     "ENGINES",
     "CropScores",
     "Engine",
-    "TrackScores",
-    "available_engines",
     "load_engine",
-    "score_track",
 ]

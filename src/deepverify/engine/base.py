@@ -2,7 +2,7 @@
 
 Scoring is split in two so that crops can be scored as soon as their frame's faces are found, a
 few at a time (activation memory stays small, the work overlaps decoding), and the sequence model
-runs once the tracks are known. :func:`score_track` chains the two for one whole track.
+runs once the tracks are known.
 """
 
 from __future__ import annotations
@@ -33,21 +33,6 @@ class CropScores:
     feature_maps: np.ndarray
 
 
-@dataclass(frozen=True)
-class TrackScores:
-    """Raw outputs for one track of ``T`` crops (logits before temperature scaling).
-
-    Attributes:
-        video_logit: the LSTM's logit for the whole track.
-        frame_logits: ``(T,)`` the per-crop head's logits.
-        feature_maps: ``(T, F, h, w)`` the backbone's last feature maps, for the heatmaps.
-    """
-
-    video_logit: float
-    frame_logits: np.ndarray
-    feature_maps: np.ndarray
-
-
 class Engine(Protocol):
     """A loaded detector: ONNX Runtime (base install) or PyTorch (``train`` extra).
 
@@ -68,16 +53,6 @@ class Engine(Protocol):
     def score_sequence(self, features: np.ndarray) -> float:
         """The video logit of one track from its crops' features ``(T, F)`` in time order."""
         ...
-
-
-def score_track(engine: Engine, crops: np.ndarray) -> TrackScores:
-    """Score one whole track of normalised crops ``(T, 3, S, S)``: its crops, then its sequence."""
-    scores = engine.score_crops(crops)
-    return TrackScores(
-        video_logit=engine.score_sequence(scores.features),
-        frame_logits=scores.frame_logits,
-        feature_maps=scores.feature_maps,
-    )
 
 
 def check_crops(crops: np.ndarray, card: ModelCard) -> None:

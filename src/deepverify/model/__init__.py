@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from deepverify.model.network import (
         DeepfakeDetector,
         DetectorOutput,
-        FrameModel,
         build_model,
     )
 
@@ -43,7 +42,6 @@ _LAZY = {
     "save_checkpoint": "deepverify.model.checkpoint",
     "DeepfakeDetector": "deepverify.model.network",
     "DetectorOutput": "deepverify.model.network",
-    "FrameModel": "deepverify.model.network",
     "build_model": "deepverify.model.network",
 }
 
@@ -63,7 +61,6 @@ __all__ = [
     "BackboneSpec",
     "DeepfakeDetector",
     "DetectorOutput",
-    "FrameModel",
     "ModelCard",
     "available_backbones",
     "build_model",

@@ -43,26 +43,6 @@ class DetectorOutput:
     feature_maps: Tensor
 
 
-class FrameModel(nn.Module):
-    """Per-crop scorer sharing the detector's parameters: ``(N, 3, S, S)`` -> ``(N, 1)`` logits.
-
-    This is the network Grad-CAM explains; it holds references, not copies, so it always
-    reflects the detector's current weights.
-    """
-
-    def __init__(self, backbone: nn.Module, dropout: nn.Module, head: nn.Linear) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.dropout = dropout
-        self.head = head
-
-    def forward(self, crops: Tensor) -> Tensor:
-        """One logit per crop: ``(N, 3, S, S)`` -> ``(N,)``."""
-        features = self.backbone(crops.contiguous(memory_format=torch.channels_last))
-        logits: Tensor = self.head(self.dropout(features))
-        return logits
-
-
 INFERENCE_CHUNK = 8
 
 
@@ -149,14 +129,6 @@ class DeepfakeDetector(nn.Module):
             frame_logits=frame_logits,
             feature_maps=maps.view(batch, steps, *maps.shape[1:]),
         )
-
-    def frame_model(self) -> FrameModel:
-        """The per-crop scorer ``(N, 3, S, S)`` -> ``(N, 1)``, sharing this model's weights."""
-        return FrameModel(self.backbone, self.dropout, self.frame_head)
-
-    def gradcam_layer(self) -> nn.Module:
-        """The backbone layer whose output is :attr:`DetectorOutput.feature_maps` (Grad-CAM's)."""
-        return get_backbone(self.backbone_name).target_layer(self.backbone)
 
 
 def build_model(

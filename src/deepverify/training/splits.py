@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from deepverify.errors import DatasetError
 from deepverify.training.datasets import VideoItem
 
-SPLITS = ("train", "val", "test")
-
 
 def _rank(group: str, seed: int) -> str:
     # A hash rank is stable across runs and machines, unlike ``hash()`` or a shuffled list whose
