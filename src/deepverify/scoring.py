@@ -64,6 +64,17 @@ class ScoredTrack:
     features: np.ndarray
 
 
+def score_faces(model: Engine, crops: list[np.ndarray], *, explain: bool) -> FaceScores:
+    """Run the network's crop part on one frame's face crops (RGB ``uint8``, card's size).
+
+    :class:`CropScorer` calls it on its worker thread; live mode calls it frame by frame.
+    """
+    card = model.card
+    out = model.score_crops(crops_mod.normalize(crops, mean=card.mean, std=card.std))
+    cams = activation_maps(out.feature_maps, model.cam_weights) if explain else None
+    return FaceScores(frame_logits=out.frame_logits, features=out.features, cams=cams)
+
+
 class CropScorer:
     """Scores frames' face crops on one worker thread, in the order they are submitted.
 
@@ -85,11 +96,9 @@ class CropScorer:
 
     def _score(self, crops: list[np.ndarray]) -> FaceScores:
         started = time.perf_counter()
-        card = self.model.card
-        out = self.model.score_crops(crops_mod.normalize(crops, mean=card.mean, std=card.std))
-        cams = activation_maps(out.feature_maps, self.model.cam_weights) if self.explain else None
+        scores = score_faces(self.model, crops, explain=self.explain)
         self.seconds += time.perf_counter() - started
-        return FaceScores(frame_logits=out.frame_logits, features=out.features, cams=cams)
+        return scores
 
     def results(self) -> dict[int, FaceScores]:
         """Wait for every queued frame; its scores by frame index. Raises the worker's error."""

@@ -42,6 +42,7 @@ from deepverify.video.io import (
     _scan,
     _Timeline,
     _too_slow,
+    upright_rgb,
 )
 from deepverify.video.io import MAX_SIDE as MAX_SIDE  # re-exported: the accepted frame size
 from deepverify.video.io import Check as Check  # re-exported: the stage's stop hook
@@ -245,10 +246,8 @@ class FrameStream:
                 if index not in wanted_set:
                     continue
                 wanted_set.discard(index)  # a duplicated timestamp must not give the frame twice
-                image: np.ndarray = frame.to_ndarray(format="rgb24")
-                if rotation:
-                    image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
                 yielded += 1
+                image = upright_rgb(frame)
                 yield Frame(index=index, timestamp=times[min(index, len(times) - 1)], image=image)
                 if not wanted_set:
                     break  # everything selected is decoded; the rest of the file is not needed

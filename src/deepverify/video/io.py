@@ -353,5 +353,14 @@ def _rotation(frame: av.VideoFrame) -> int:
     return round(degrees / 90.0) * 90 % 360
 
 
+def upright_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """The decoded picture as an RGB ``uint8`` array ``(H, W, 3)``, turned upright."""
+    image: np.ndarray = frame.to_ndarray(format="rgb24")
+    rotation = _rotation(frame)
+    if rotation:
+        image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+    return image
+
+
 def _reason(exc: av.FFmpegError) -> str:
     return str(exc.strerror or exc).rstrip(".")
