@@ -1,13 +1,20 @@
 """Fixtures of the service tests: databases (SQLite and PostgreSQL), settings, API clients.
 
-PostgreSQL tests run when ``DEEPVERIFY_TEST_POSTGRES_URL`` is set (each test gets a fresh
-database on that server); Celery tests need ``DEEPVERIFY_TEST_REDIS_URL``. Without them those
-tests skip, unless ``DEEPVERIFY_REQUIRE_SERVICES=1`` (CI), where they fail.
+Every test that takes ``database_url`` runs on SQLite; those marked ``postgres`` (jobs, claims,
+races, locking: what the database decides) also run on PostgreSQL when
+``DEEPVERIFY_TEST_POSTGRES_URL`` is set, each in a fresh database on that server. Databases start
+migrated (copied from a template migrated once per session) unless the test is marked
+``empty_database``. Celery tests need ``DEEPVERIFY_TEST_REDIS_URL``. Without a server those tests
+skip, unless ``DEEPVERIFY_REQUIRE_SERVICES=1`` (CI), where they fail.
+
+Passwords are hashed with argon2id at minimal cost here (production's cost is checked in
+``test_security``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -17,10 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from deepverify.errors import DeepverifyError
 from deepverify.report.schema import FaceObservation, FrameResult, ModelInfo, Report, VideoMeta
+from deepverify.service.core.db import create_db_engine, upgrade_database
+from deepverify.service.core.security import use_password_hasher
 from deepverify.service.core.settings import Settings
 from deepverify.service.main import create_app
 from tests.videos import make_video
@@ -34,6 +44,8 @@ IMAGES = (
     "frames/frame_000.png",
     "frames/plain_000.png",
 )
+# argon2id at its minimum cost: production's (3 passes over 64 MiB) takes 0.3-2 s per sign-up.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def need_service(env: str) -> str:
@@ -47,17 +59,93 @@ def need_service(env: str) -> str:
     pytest.skip(message)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    import psycopg
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    use_password_hasher(CHEAP_HASHER)
+    yield
+    use_password_hasher(None)
+
+
+def _parametrized_names(metafunc: pytest.Metafunc) -> set[str]:
+    names: set[str] = set()
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        argnames = marker.args[0] if marker.args else marker.kwargs["argnames"]
+        if isinstance(argnames, str):
+            argnames = argnames.split(",")
+        names.update(name.strip() for name in argnames)
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run ``database_url`` tests on SQLite, and those marked ``postgres`` on PostgreSQL too."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    if "database_url" in _parametrized_names(metafunc):  # the test chose its database itself
+        return
+    backends = ["sqlite"]
+    if metafunc.definition.get_closest_marker("postgres") is not None:
+        backends.append("postgres")
+    metafunc.parametrize("database_url", backends, indirect=True)
+
+
+def _admin_conninfo() -> tuple[Any, str]:
+    """The server URL from the environment, and its psycopg connection string."""
     from sqlalchemy.engine import make_url
 
     admin = make_url(need_service("DEEPVERIFY_TEST_POSTGRES_URL"))
-    name = f"dv_test_{uuid.uuid4().hex[:12]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    return admin, admin.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _migrate(url: str) -> None:
+    engine = create_db_engine(url)
+    try:
+        upgrade_database(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to head once per session, copied by tests."""
+    import psycopg
+
+    admin, conninfo = _admin_conninfo()
+    name = f"dv_template_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        _migrate(admin.set(database=name).render_as_string(hide_password=False))
+        yield name
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session, copied by tests."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "deepverify.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+def _wants_empty_database(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("empty_database") is not None
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (migrated unless marked ``empty_database``),
+    dropped afterwards."""
+    import psycopg
+
+    admin, conninfo = _admin_conninfo()
+    template = (
+        "" if _wants_empty_database(request) else request.getfixturevalue("postgres_template")
+    )
+    name = f"dv_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -65,13 +153,18 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    """None (SQLite under the test's home) or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """None (SQLite under the test's home, migrated unless marked ``empty_database``) or a fresh
+    PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    if not _wants_empty_database(request):
+        home = tmp_path / "home"
+        home.mkdir(exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), home / "deepverify.db")
+    return None
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from tests.service.bombs import make_frame_bomb
 from tests.service.conftest import sign_up, upload, wait_for, wait_until
 
 
+@pytest.mark.postgres
 def test_deleting_a_running_video_stops_its_analysis(make_settings, fake_analyzer, clip_bytes):
     # The analyzer is held at its gate (checking `check` as the decoder does) and never let go:
     # only a cancellation can free the single worker for the next job.
@@ -38,6 +39,7 @@ def test_deleting_a_running_video_stops_its_analysis(make_settings, fake_analyze
     assert not (storage.results_dir(settings) / running).exists()
 
 
+@pytest.mark.postgres
 def test_deleting_a_queued_video_means_it_never_runs(make_settings, fake_analyzer, clip_bytes):
     fake_analyzer.gate.clear()
     settings = make_settings(max_running_jobs_per_user=2)

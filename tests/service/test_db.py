@@ -11,6 +11,8 @@ from deepverify.service.core.db import current_revision, database_from_settings,
 from deepverify.service.core.models import Base
 
 
+@pytest.mark.postgres
+@pytest.mark.empty_database
 def test_migrations_match_models_and_are_idempotent(settings):
     engine = database_from_settings(settings)
     try:
@@ -27,6 +29,8 @@ def test_migrations_match_models_and_are_idempotent(settings):
         engine.dispose()
 
 
+@pytest.mark.postgres
+@pytest.mark.empty_database
 def test_downgrade_then_upgrade(settings):
     engine = database_from_settings(settings)
     try:

@@ -47,6 +47,7 @@ def _user(factory, email: str) -> User:
         return user
 
 
+@pytest.mark.postgres
 def test_concurrent_uploads_cannot_pass_the_pending_limit_together(
     factory, settings, monkeypatch, tmp_path
 ):
@@ -77,6 +78,7 @@ def test_concurrent_uploads_cannot_pass_the_pending_limit_together(
     assert len(list(storage.uploads_dir(settings).glob("*"))) == 10 + 1  # + incoming/
 
 
+@pytest.mark.postgres
 def test_the_worker_takes_owners_in_turn(factory, settings):
     heavy, light = _user(factory, "heavy@example.com"), _user(factory, "light@example.com")
     start = utcnow()

@@ -20,6 +20,8 @@ from deepverify.service.jobs.runner import process_job, run_claimed
 from deepverify.service.jobs.worker import InProcessWorker
 from tests.service.conftest import wait_until
 
+pytestmark = pytest.mark.postgres  # claims, heartbeats and fencing are what the database decides
+
 
 @pytest.fixture
 def factory(settings):

@@ -124,6 +124,7 @@ def _statuses(client: TestClient, headers: dict[str, str], ids: list[str]) -> li
     return [client.get(f"/api/videos/{i}", headers=headers).json()["status"] for i in ids]
 
 
+@pytest.mark.postgres
 def test_queued_jobs_per_user_are_capped(gated, clip_bytes):
     client, _ = gated
     alice = sign_up(client, "alice@example.com")
@@ -136,6 +137,7 @@ def test_queued_jobs_per_user_are_capped(gated, clip_bytes):
     assert upload(client, bob, clip_bytes(2)).status_code == 202
 
 
+@pytest.mark.postgres
 def test_one_user_cannot_take_every_worker(gated, clip_bytes):
     client, fake = gated
     alice = sign_up(client, "alice@example.com")

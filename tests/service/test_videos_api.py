@@ -33,6 +33,7 @@ def _events(client, url, on_event=None, **kwargs) -> list[tuple[str, dict]]:
     return events
 
 
+@pytest.mark.postgres
 def test_upload_runs_the_job_and_reports(client, settings, clip_bytes):
     headers = sign_up(client, "owner@example.com")
     data = clip_bytes(0)

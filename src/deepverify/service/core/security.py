@@ -2,6 +2,10 @@
 
 One kind of local token is issued: the bearer access token returned by ``POST /api/auth/login``,
 with the ``api`` scope. A token with any other scope is refused.
+
+Passwords are hashed with argon2id at argon2-cffi's defaults (RFC 9106 low-memory profile: 3
+passes over 64 MiB, 4 lanes). Tests swap in cheap parameters with :func:`use_password_hasher`;
+nothing in the service does.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from functools import cache
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from deepverify.service.core.models import utcnow
 from deepverify.service.core.settings import Settings
@@ -23,7 +28,8 @@ LOCAL_ALGORITHM = "HS256"
 MIN_PASSWORD_SCORE = 3  # zxcvbn: 0 (top-100 password) to 4 (strong)
 MAX_CHECKED_PASSWORD = 100  # zxcvbn's cost grows with length; a long tail adds no weakness
 API_SCOPE = "api"
-_hasher = PasswordHasher()
+PRODUCTION_HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
+_hasher = PRODUCTION_HASHER
 
 
 class InvalidTokenError(Exception):
@@ -41,9 +47,27 @@ class TokenClaims:
     version: int | None = None  # local tokens: the user's token version when it was issued
 
 
+def use_password_hasher(hasher: PasswordHasher | None) -> None:
+    """Hash and verify passwords with ``hasher`` from now on; None restores the production one.
+
+    For tests, where argon2 at production cost dominates every sign-up. The hasher must produce
+    argon2id hashes, so stored hashes look the same whichever one made them.
+
+    Raises:
+        ValueError: ``hasher`` is not an argon2id hasher.
+    """
+    global _hasher
+    chosen = hasher or PRODUCTION_HASHER
+    if chosen.type is not Type.ID:
+        raise ValueError(f"the password hasher must use argon2id, not {chosen.type.name}")
+    _hasher = chosen
+    _dummy_hash.cache_clear()
+
+
 @cache
 def _dummy_hash() -> str:
-    # Verified against when the e-mail is unknown, so a login takes as long either way.
+    # Verified against when the e-mail is unknown, so a login takes as long either way; made with
+    # the current hasher so that it costs what a real verification costs.
     return _hasher.hash("deepverify-timing-equaliser")
 
 
