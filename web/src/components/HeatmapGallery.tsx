@@ -67,9 +67,9 @@ type Props = {
 };
 
 /**
- * Grad-CAM heatmaps of the sampled faces. Selecting one opens a viewer with the full frame; the
- * "Heatmap overlay" switch shows the same crops and frames without the overlay, where the report
- * names plain images.
+ * Heatmaps (class activation maps) of the sampled faces. Selecting one opens a viewer with the
+ * full frame; the "Heatmap overlay" switch shows the same crops and frames without the overlay,
+ * where the report names plain images.
  */
 export function HeatmapGallery({ report, urlFor }: Props) {
   const items = itemsOf(report);
