@@ -16,6 +16,20 @@ it, so ``scan`` follows), and the one ``configs/default.yaml``'s caches come fro
 DEFAULT_NUM_FRAMES = 32
 """Frames sampled per video, and the LSTM sequence length of a new model card."""
 
+MAX_FRAMES = 512
+"""The most frames a command samples per video (``--frames`` of scan, evaluate, extract and
+``model init``)."""
+
+DEFAULT_EXTRACT_LANDMARKS = "yunet"
+"""Where ``deepverify extract`` takes the landmarks of self-blending masks from by default."""
+
+EXTRACT_MARGIN = 0.5
+"""Crop margin of a face-crop cache, wider than any model's ``crop_margin``."""
+
+EXTRACT_SIZE = 280
+"""Side of a cache's crops: 280 keeps a 224 crop at margin 0.3 at native scale when the cache
+margin is 0.5 (224 * 2.0 / 1.6)."""
+
 VIDEO_SUFFIXES: tuple[str, ...] = (
     ".mp4", ".m4v", ".mov", ".webm", ".avi", ".mkv", ".gif", ".mpg", ".mpeg", ".wmv", ".flv",
     ".3gp", ".ts", ".mts",

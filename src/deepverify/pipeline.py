@@ -34,7 +34,7 @@ from deepverify.report.output import (
 )
 from deepverify.report.schema import Report
 from deepverify.scoring import CropScorer, ScoredTrack, score_tracks
-from deepverify.stages import ProgressCallback
+from deepverify.stages import DECODE, FACES, HEATMAPS, MODEL, REPORT, ProgressCallback
 from deepverify.video.decode import Sampled, SampledFrame, decode_and_detect
 from deepverify.video.frames import Check
 
@@ -161,23 +161,23 @@ def score_video(
         CropScorer(model, explain=explain) as scorer,
     ):
         hashing = hasher.submit(sha256_file, path) if digest else None  # read while decoded
-        notify("decode", 0.0)
-        notify("faces", 0.0)
+        notify(DECODE, 0.0)
+        notify(FACES, 0.0)
         # Decoding, detection and the network's crop part overlap: "decode" is when the last
         # frame was decoded, "faces" the time spent detecting, "model" the time in the network.
         sampled, all_tracks = find_faces(
             path, num_frames or card.frames, detector=detector, margin=card.crop_margin,
             size=card.input_size, notify=notify, check=check, on_frame=scorer.submit,
         )  # fmt: skip
-        notify("decode", 1.0)
-        notify("faces", 1.0)
+        notify(DECODE, 1.0)
+        notify(FACES, 1.0)
         face_scores = scorer.results()
         sha256 = hashing.result() if hashing is not None else ""
     frames = sampled.frames
     tracks = _scored_tracks(all_tracks, len(frames))
     mark = time.perf_counter()
     scored = score_tracks(frames, tracks, face_scores, model)
-    notify("model", 1.0)
+    notify(MODEL, 1.0)
     info = sampled.info
     return ScoredVideo(
         path=path,
@@ -244,9 +244,9 @@ def analyze_video(
         progress=notify, check=check,
     )  # fmt: skip
     sampled, frames, tracks, scored = video.sampled, video.frames, video.tracks, video.scored
-    timings["decode"] = round(sampled.decode_s, 4)
-    timings["faces"] = round(sampled.faces_s, 4)
-    timings["model"] = round(video.model_s, 4)
+    timings[DECODE] = round(sampled.decode_s, 4)
+    timings[FACES] = round(sampled.faces_s, 4)
+    timings[MODEL] = round(video.model_s, 4)
     provenance = read_provenance(path)  # never raises for a bad manifest: it says "unreadable"
 
     warnings: list[str] = [] if card.trained else [UNTRAINED_WARNING]
@@ -260,10 +260,10 @@ def analyze_video(
 
     with staging(out_dir) as folder, ImageWriter(folder or Path()) as images:
         mark = time.perf_counter()
-        notify("heatmaps", 0.0)
+        notify(HEATMAPS, 0.0)
         heatmaps, overlays = _explain(frames, tracks, scored, images) if explaining else ({}, {})
-        mark = lap("heatmaps", mark)  # the images are still being written, in the background
-        notify("report", 0.0)
+        mark = lap(HEATMAPS, mark)  # the images are still being written, in the background
+        notify(REPORT, 0.0)
         report_html, timeline_plot = report_file_names(
             with_files=folder is not None, has_tracks=bool(tracks)
         )
@@ -286,12 +286,12 @@ def analyze_video(
         )
         if folder is not None:
             write_pages(report, folder, images)
-        timings["report"] = round(time.perf_counter() - mark, 4)
+        timings[REPORT] = round(time.perf_counter() - mark, 4)
         timings["total"] = round(time.perf_counter() - started, 4)
         report = report.model_copy(update={"timings": dict(timings)})
         if folder is not None:
             write_json(report, folder)
-    notify("report", 1.0)
+    notify(REPORT, 1.0)
     return report
 
 

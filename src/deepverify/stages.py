@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-STAGES = ("decode", "faces", "model", "heatmaps", "report")
+DECODE = "decode"
+"""Frames decoded (overlaps :data:`FACES`: each frame is searched for faces as it comes)."""
+FACES = "faces"
+"""Faces detected and cut out."""
+MODEL = "model"
+"""The network's time on the crops and the tracks."""
+HEATMAPS = "heatmaps"
+"""Heatmaps of the suspicious regions."""
+REPORT = "report"
+"""The report assembled and written."""
+
+STAGES = (DECODE, FACES, MODEL, HEATMAPS, REPORT)
 """The stages :func:`deepverify.pipeline.analyze_video` reports, in order."""
 
 ProgressCallback = Callable[[str, float], None]

@@ -18,7 +18,14 @@ from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
 from deepverify.cli.options import VerboseOption
-from deepverify.defaults import DEFAULT_EXTRACT_DETECTOR, DEFAULT_NUM_FRAMES
+from deepverify.defaults import (
+    DEFAULT_EXTRACT_DETECTOR,
+    DEFAULT_EXTRACT_LANDMARKS,
+    DEFAULT_NUM_FRAMES,
+    EXTRACT_MARGIN,
+    EXTRACT_SIZE,
+    MAX_FRAMES,
+)
 from deepverify.faces import available_detectors
 from deepverify.training.datasets import (
     FFPP_COMPRESSIONS,
@@ -36,9 +43,9 @@ def extract(
         str,
         typer.Option("--format", "-f", help=f"Dataset layout: {', '.join(available_formats())}."),
     ] = "folder",
-    frames: Annotated[int, typer.Option(min=1, max=512, help="Frames sampled per video.")] = (
-        DEFAULT_NUM_FRAMES
-    ),
+    frames: Annotated[
+        int, typer.Option(min=1, max=MAX_FRAMES, help="Frames sampled per video.")
+    ] = DEFAULT_NUM_FRAMES,
     detector: Annotated[
         str,
         typer.Option(help=f"Detector for the boxes: {', '.join(available_detectors())}."),
@@ -49,9 +56,11 @@ def extract(
             help="Landmarks for self-blending masks: a detector's five points, 'dlib68' "
             "(68 points, training extra) or 'none' (the box)."
         ),
-    ] = "yunet",
-    margin: Annotated[float, typer.Option(min=0.0, help="Cache crop margin (> model's).")] = 0.5,
-    size: Annotated[int, typer.Option(min=32, help="Cached crop side in pixels.")] = 280,
+    ] = DEFAULT_EXTRACT_LANDMARKS,
+    margin: Annotated[
+        float, typer.Option(min=0.0, help="Cache crop margin (> model's).")
+    ] = EXTRACT_MARGIN,
+    size: Annotated[int, typer.Option(min=32, help="Cached crop side in pixels.")] = EXTRACT_SIZE,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
     methods: Annotated[
         str | None, typer.Option(help="FF++ methods, comma-separated (default: all present).")

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
 from deepverify.cli.options import VerboseOption
-from deepverify.defaults import DEFAULT_NUM_FRAMES
+from deepverify.defaults import DEFAULT_NUM_FRAMES, MAX_FRAMES
 from deepverify.extras import require_torch
 from deepverify.model import DEFAULT_BACKBONE, ModelCard, available_backbones, card_path
 
@@ -65,7 +65,7 @@ def init(
         typer.Option(min=32, max=1024, help="Crop side in pixels (default: the backbone's)."),
     ] = None,
     frames: Annotated[
-        int, typer.Option(min=1, max=512, help="Frames per video (LSTM steps).")
+        int, typer.Option(min=1, max=MAX_FRAMES, help="Frames per video (LSTM steps).")
     ] = DEFAULT_NUM_FRAMES,
     lstm_hidden: Annotated[int, typer.Option(min=1, help="LSTM hidden size.")] = 256,
     pretrained: Annotated[

@@ -13,14 +13,13 @@ from typing import Annotated
 
 import typer
 
+from deepverify.defaults import MAX_FRAMES
 from deepverify.engine import ENGINES
 from deepverify.faces import available_detectors
 
 # The choices of --engine and --detector, from their registries.
 EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)  # type: ignore[misc]
 DetectorName = Enum("DetectorName", {name: name for name in available_detectors()}, type=str)  # type: ignore[misc]
-
-MAX_FRAMES = 512
 
 ModelOption = Annotated[
     Path | None,

@@ -32,7 +32,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from deepverify.defaults import DEFAULT_EXTRACT_DETECTOR, DEFAULT_NUM_FRAMES
+from deepverify.defaults import (
+    DEFAULT_EXTRACT_DETECTOR,
+    DEFAULT_EXTRACT_LANDMARKS,
+    DEFAULT_NUM_FRAMES,
+    EXTRACT_MARGIN,
+    EXTRACT_SIZE,
+)
 from deepverify.errors import DatasetError, DeepverifyError
 from deepverify.faces import Detection, FaceDetector, create_detector
 from deepverify.faces import crops as crops_mod
@@ -64,15 +70,14 @@ class ExtractOptions:
             Boxes always come from ``detector``; when it is ``detector`` itself, its boxes
             carry their landmarks and nothing runs twice.
         margin: Crop margin of the cache, wider than any model's ``crop_margin``.
-        size: Side of the cached crops; 280 keeps a 224 crop at margin 0.3 at native scale when
-            the cache margin is 0.5 (224 * 2.0 / 1.6).
+        size: Side of the cached crops (see :data:`deepverify.defaults.EXTRACT_SIZE`).
     """
 
     num_frames: int = DEFAULT_NUM_FRAMES
     detector: str = DEFAULT_EXTRACT_DETECTOR
-    landmark_detector: str | None = "yunet"
-    margin: float = 0.5
-    size: int = 280
+    landmark_detector: str | None = DEFAULT_EXTRACT_LANDMARKS
+    margin: float = EXTRACT_MARGIN
+    size: int = EXTRACT_SIZE
 
 
 @dataclass(frozen=True)

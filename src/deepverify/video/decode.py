@@ -24,6 +24,7 @@ import numpy as np
 from deepverify.faces import Detection, FaceDetector
 from deepverify.faces import crops as crops_mod
 from deepverify.imaging import PREVIEW_MAX_SIDE, Downscaled, downscaled
+from deepverify.stages import DECODE, FACES
 from deepverify.video.frames import Check, Frame, FrameStream, VideoInfo
 
 QUEUE_FRAMES = 3
@@ -168,14 +169,14 @@ def decode_and_detect(
         while (item := _next_decoded(handoff)) is not None:
             if check is not None:
                 check()
-            notify("decode", min(1.0, (len(frames) + 1) / total) if total else 1.0)
+            notify(DECODE, min(1.0, (len(frames) + 1) / total) if total else 1.0)
             tick = time.perf_counter()
             frames.append(_reduce(item, detector, margin=margin, size=size))
             item = None  # the full-resolution frame goes now, not when the next one arrives
             faces_s += time.perf_counter() - tick
             if on_frame is not None:
                 on_frame(frames[-1])
-            notify("faces", len(frames) / total if total else 1.0)
+            notify(FACES, len(frames) / total if total else 1.0)
     finally:
         stop.set()
         decoder.join()
