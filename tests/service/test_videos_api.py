@@ -201,7 +201,7 @@ def test_health_ready_and_openapi(client):
     ready = client.get("/api/ready")
     assert ready.status_code == 200
     assert ready.json() == {
-        "ready": True, "database": True, "worker": True, "model": True,
+        "ready": True, "database": True, "storage": True, "worker": True, "model": True,
         "mode": "in-process", "detail": None,
     }  # fmt: skip
     schema = client.get("/api/openapi.json").json()

@@ -20,7 +20,12 @@ from deepverify import __version__
 from deepverify.service.api.deps import Throttles
 from deepverify.service.api.docs import add_docs
 from deepverify.service.api.headers import SecurityHeaders
-from deepverify.service.api.hygiene import BodyLimit, sweep_leftovers, validation_error
+from deepverify.service.api.hygiene import (
+    BodyLimit,
+    storage_unavailable,
+    sweep_leftovers,
+    validation_error,
+)
 from deepverify.service.api.routes import auth, health, videos, web
 from deepverify.service.core.db import (
     create_session_factory,
@@ -28,6 +33,7 @@ from deepverify.service.core.db import (
     upgrade_database,
 )
 from deepverify.service.core.keys import with_secret_key
+from deepverify.service.core.objects import StorageUnavailableError
 from deepverify.service.core.oidc import OIDCVerifier
 from deepverify.service.core.settings import Settings, load_settings
 from deepverify.service.jobs.dispatch import (
@@ -114,6 +120,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes, upload_path=upload_path)
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StorageUnavailableError, storage_unavailable)
     if settings.api_docs:
         add_docs(app)
     app.include_router(web.router)  # last: its catch-all must not shadow the API

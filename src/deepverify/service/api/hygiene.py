@@ -1,4 +1,6 @@
-"""Housekeeping against leftovers and oversized bodies: start-up sweep, body cap, short 422s.
+"""Housekeeping against leftovers and oversized bodies: start-up sweep, body cap, short 422s, 503s.
+
+The 503s answer an object store that is away (:func:`storage_unavailable`).
 
 A crash can leave a half-received upload (``uploads/incoming/*.part``) or a half-written result
 folder (``results/<id>.<worker>.tmp``); nothing else ever removes them. A ``.part`` is swept
@@ -21,6 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deepverify.service.core import storage
+from deepverify.service.core.objects import StorageUnavailableError
 from deepverify.service.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -101,6 +104,21 @@ async def _too_large(send: Send, max_bytes: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 with the reason when the object store cannot be used (no traceback, no 500).
+
+    ``Retry-After`` tells clients to come back; the reason names the store, never credentials.
+    """
+    assert isinstance(exc, StorageUnavailableError)
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        status_code=503,
+        content={"detail": f"storage unavailable: {exc}; try again shortly"},
+        headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)},
+    )
+
+
+STORAGE_RETRY_AFTER_S = 30
 MAX_ECHOED_INPUT = 200
 """Characters of a refused value a validation error may quote back (the value's JSON form)."""
 

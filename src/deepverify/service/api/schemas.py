@@ -157,10 +157,11 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """Readiness: the database answers, a worker runs and the model is loaded."""
+    """Readiness: the database and the object store answer, a worker runs, its model is loaded."""
 
     ready: bool
     database: bool
+    storage: bool
     worker: bool
     model: bool
     mode: Literal["in-process", "celery"]

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     web_dir: Path = PACKAGE_STATIC_DIR
     api_docs: bool = False  # Swagger UI at /api/docs (assets from the swagger-ui-bundle package)
 
+    # Object storage of uploads and results (see deepverify.service.core.objects): the folder
+    # under ``home`` or an S3 bucket. S3 credentials come from the standard AWS chain
+    # (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, an instance role): never a setting.
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_prefix: str = ""  # keys start with it, e.g. "deepverify/"
+    s3_endpoint_url: str | None = None  # None: AWS; else e.g. http://127.0.0.1:8333 (SeaweedFS)
+    s3_region: str | None = None
+    s3_path_style: bool = False  # http://host/bucket/key instead of http://bucket.host/key
+
     # Database: SQLite under ``home`` unless a URL (e.g. PostgreSQL) is given.
     database_url: str | None = None
 
@@ -125,6 +135,10 @@ class Settings(BaseSettings):
             )
         if self.engine not in ENGINES:
             raise ValueError(f"DEEPVERIFY_ENGINE must be one of {', '.join(ENGINES)}")
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("DEEPVERIFY_S3_BUCKET must be set when DEEPVERIFY_STORAGE=s3")
+        if self.s3_prefix.startswith("/"):
+            raise ValueError("DEEPVERIFY_S3_PREFIX must not start with '/'")
         if self.oidc_issuer and not self.oidc_audience:
             raise ValueError("DEEPVERIFY_OIDC_AUDIENCE must be set when DEEPVERIFY_OIDC_ISSUER is")
         if any(alg.lower() == "none" or alg.startswith("HS") for alg in self.oidc_algorithms):

@@ -1,12 +1,16 @@
-"""Where the service keeps its files, all under ``DEEPVERIFY_HOME`` (shared by every machine).
+"""Where the service keeps its files under ``DEEPVERIFY_HOME``.
 
 Layout::
 
-    uploads/<storage name>              a received upload, under a generated name
-    uploads/incoming/<random>.part      an upload still arriving
-    results/<video id>/                 a finished analysis: report, report.html, images
-    results/<video id>.<worker>.tmp/    an analysis being written, renamed when it is done
+    uploads/<storage name>                  a received upload, under a generated name
+    uploads/incoming/<random>.part          an upload still arriving
+    results/<video id>/                     a finished analysis: report, report.html, images
+    results/<video id>.<worker>.tmp/        an analysis being written, published when it is done
+    results/<video id>.<worker>.upload.tmp/ a worker's copy of the upload it analyses (S3 only)
 
+With the local object store (:class:`deepverify.service.core.objects.LocalStore`) every process
+shares this folder and all of it is used. With S3 only the ``incoming`` and ``.tmp`` entries are:
+each process has a private home, and stored uploads and results live in the bucket.
 Every path the API, the workers and the housekeeping use comes from here.
 
 An upload being received holds an advisory lock (``flock``) on its ``.part`` file until it is
@@ -82,6 +86,11 @@ def result_dir(settings: Settings, video_id: str) -> Path:
 def work_dir(settings: Settings, video_id: str, worker_id: str) -> Path:
     """Where ``worker_id`` writes its analysis of ``video_id`` before publishing it."""
     return results_dir(settings) / f"{video_id}.{worker_id}{WORK_SUFFIX}"
+
+
+def scratch_dir(settings: Settings, video_id: str, worker_id: str) -> Path:
+    """Where ``worker_id`` keeps its own copy of the upload of ``video_id`` while analysing it."""
+    return results_dir(settings) / f"{video_id}.{worker_id}.upload{WORK_SUFFIX}"
 
 
 def incoming_parts(settings: Settings) -> Iterator[Path]:

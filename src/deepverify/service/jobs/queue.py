@@ -40,6 +40,7 @@ class Outcome(StrEnum):
     MISSING = "missing"  # deleted
     LOST = "lost"  # our claim was taken over (we were too slow) or the video was deleted
     CANCELLED = "cancelled"  # the video was deleted while it ran: stopped early
+    RETRY = "retry"  # the object store was unavailable: taken up again once the lease passes
 
 
 def new_worker_id(prefix: str = "worker") -> str:

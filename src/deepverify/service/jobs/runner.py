@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from deepverify.errors import DeepverifyError
 from deepverify.service.core import storage
 from deepverify.service.core.models import JobStatus, Video, utcnow
-from deepverify.service.core.settings import Settings
+from deepverify.service.core.objects import (
+    ObjectMissingError,
+    StorageUnavailableError,
+    VideoStore,
+    open_store,
+)
+from deepverify.service.core.settings import PRIVATE_DIR_MODE, Settings
 from deepverify.service.core.uploads import MediaLimits, over_limit
 from deepverify.service.jobs.guard import JobCancelledError, JobGuard
 from deepverify.service.jobs.queue import Outcome, claim_job, stage_progress, updated_rows
@@ -166,6 +172,32 @@ def _finish(factory: sessionmaker[Session], video_id: str, worker_id: str, **val
         return updated_rows(result) > 0
 
 
+def _postpone(factory: sessionmaker[Session], video_id: str, worker_id: str) -> None:
+    """Let the claim lapse without counting the attempt: the store, not the video, failed.
+
+    The job stays ``running`` with the heartbeat it had, so it is taken up again once the lease
+    has passed, as a dead worker's job is (by any worker, or re-sent to Celery by the API).
+    """
+    try:
+        with factory() as session, session.begin():
+            session.execute(
+                update(Video)
+                .where(_fenced(video_id, worker_id))
+                .values(attempts=Video.attempts - 1, stage=None)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:  # the lease lapses anyway; only the attempt is counted
+        logger.warning("could not postpone %s", video_id, exc_info=True)
+
+
+def _drop_results(store: VideoStore, *, video_id: str, storage_name: str) -> None:
+    """Delete what a run published for a video deleted meanwhile (its upload is gone too)."""
+    try:
+        store.delete_video(video_id=video_id, storage_name=storage_name)
+    except StorageUnavailableError:
+        logger.warning("could not delete the results of deleted video %s", video_id, exc_info=True)
+
+
 def run_claimed(
     factory: sessionmaker[Session],
     *,
@@ -179,11 +211,12 @@ def run_claimed(
         video = session.get(Video, video_id)
         if video is None:
             return Outcome.MISSING
-        source = storage.upload_path(settings, video.storage_name)
+        storage_name = video.storage_name
         display_name = video.filename
         too_costly = over_limit(video.media or {}, MediaLimits.from_settings(settings))
-    final_dir = storage.result_dir(settings, video_id)
+    store = open_store(settings)
     work_dir = storage.work_dir(settings, video_id, worker_id)
+    scratch = storage.scratch_dir(settings, video_id, worker_id)
     guard = JobGuard(max_seconds=settings.max_analysis_seconds)
     writer = _ProgressWriter(factory, video_id, worker_id, guard)
     logger.info("analysing %s (%s)", video_id, worker_id)
@@ -194,31 +227,39 @@ def run_claimed(
             work_dir.mkdir(parents=True)
             if too_costly is not None:  # queued under laxer limits: refuse before decoding
                 raise DeepverifyError(too_costly)
-            if not source.is_file():
-                raise DeepverifyError("the uploaded file is missing on the server; upload it again")
+            scratch.mkdir(parents=True, mode=PRIVATE_DIR_MODE)
+            try:
+                source = store.fetch_upload(storage_name, scratch)
+            except ObjectMissingError as exc:
+                raise DeepverifyError(
+                    "the uploaded file is missing on the server; upload it again"
+                ) from exc
             report = analyzer(
                 source, out_dir=work_dir, progress=writer, display_name=display_name, check=guard
             )
+            # Publish the files before the row says "done"; a concurrent duplicate run writes
+            # the same.
+            store.publish_results(video_id, work_dir)
     except JobCancelledError:
-        shutil.rmtree(work_dir, ignore_errors=True)
         logger.info("analysis of %s cancelled: the video was deleted", video_id)
         return Outcome.CANCELLED
+    except StorageUnavailableError as exc:
+        logger.warning("analysis of %s postponed: %s", video_id, exc)
+        _postpone(factory, video_id, worker_id)
+        return Outcome.RETRY
     except DeepverifyError as exc:
-        shutil.rmtree(work_dir, ignore_errors=True)
         ok = _finish(factory, video_id, worker_id, status=JobStatus.FAILED.value, error=str(exc))
         logger.info("analysis of %s failed: %s", video_id, exc)
         return Outcome.FAILED if ok else Outcome.LOST
     except Exception as exc:
-        shutil.rmtree(work_dir, ignore_errors=True)
         logger.exception("analysis of %s crashed", video_id)
         reason = f"internal error while analysing the video ({type(exc).__name__}); see server log"
         ok = _finish(factory, video_id, worker_id, status=JobStatus.FAILED.value, error=reason)
         return Outcome.FAILED if ok else Outcome.LOST
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)  # gone already once published
+        shutil.rmtree(scratch, ignore_errors=True)
 
-    # Publish the files before the row says "done"; a concurrent duplicate run writes the same.
-    storage.make_private(work_dir)
-    shutil.rmtree(final_dir, ignore_errors=True)
-    work_dir.rename(final_dir)
     ok = _finish(
         factory,
         video_id,
@@ -233,7 +274,7 @@ def run_claimed(
     if not ok:
         with factory() as session:
             if session.get(Video, video_id) is None:  # deleted while running: drop the files
-                shutil.rmtree(final_dir, ignore_errors=True)
+                _drop_results(store, video_id=video_id, storage_name=storage_name)
         return Outcome.LOST
     logger.info("analysis of %s done: %s", video_id, report.get("verdict"))
     return Outcome.DONE

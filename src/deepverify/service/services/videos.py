@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from deepverify.service.core import storage
 from deepverify.service.core.models import JobStatus, User, Video
+from deepverify.service.core.objects import StorageUnavailableError, open_store
 from deepverify.service.core.settings import Settings
 from deepverify.service.core.uploads import (
     MediaLimits,
@@ -71,43 +72,45 @@ def create_video(
     received: ReceivedFile,
     media: dict[str, Any],
 ) -> Video:
-    """Move a probed upload into storage under a generated name and queue its analysis.
+    """Put a probed upload into the object store under a generated name and queue its analysis.
 
-    Counting the owner's pending videos and inserting this one are one step: the owner's row is
+    The file is stored first (a transfer to S3 may take a while and must not hold a lock), then
+    counting the owner's pending videos and inserting this one are one step: the owner's row is
     written first (a row lock on PostgreSQL, the database's write lock on SQLite) and held until
-    the commit, so concurrent uploads of one owner pass the count one at a time.
+    the commit, so concurrent uploads of one owner pass the count one at a time. A refused or
+    failed insert deletes the stored object again.
 
     Raises:
         TooManyPendingError: the owner already has as many videos waiting as allowed.
+        StorageUnavailableError: the object store cannot take the file now.
     """
+    store = open_store(settings)
+    storage_name = storage.new_storage_name()
+    store.store_upload(received.path, storage_name)
     try:
         session.execute(
             update(User).where(User.id == owner.id).values(token_version=User.token_version)
         )
         _refuse_if_too_many(count_pending(session=session, owner=owner), settings)
-    except BaseException:
-        session.rollback()
-        raise
-    storage_name = storage.new_storage_name()
-    target = storage.upload_path(settings, storage_name)
-    received.path.replace(target)
-    video = Video(
-        owner_id=owner.id,
-        filename=received.filename,
-        content_type=received.content_type,
-        size_bytes=received.size_bytes,
-        sha256=received.sha256,
-        storage_name=storage_name,
-        media=media,
-        status=JobStatus.QUEUED.value,
-        progress=stage_progress(),
-    )
-    session.add(video)
-    try:
+        video = Video(
+            owner_id=owner.id,
+            filename=received.filename,
+            content_type=received.content_type,
+            size_bytes=received.size_bytes,
+            sha256=received.sha256,
+            storage_name=storage_name,
+            media=media,
+            status=JobStatus.QUEUED.value,
+            progress=stage_progress(),
+        )
+        session.add(video)
         session.commit()
     except BaseException:
         session.rollback()
-        target.unlink(missing_ok=True)
+        try:
+            store.delete_upload(storage_name)
+        except StorageUnavailableError:
+            logger.warning("could not delete the refused upload %s", storage_name, exc_info=True)
         raise
     return video
 
@@ -133,11 +136,22 @@ def get_video(*, session: Session, owner_id: str, video_id: str) -> Video | None
 
 
 def delete_video(*, session: Session, settings: Settings, video: Video) -> None:
-    """Delete the row, the stored upload and the results (a running job's output is dropped)."""
+    """Delete the stored upload and results, then the row (a running job's output is dropped).
+
+    The objects go first, so an unavailable store refuses the deletion with the row intact (the
+    user can try again) instead of leaving objects nobody knows of. They are swept once more
+    after the row is gone: a job finishing meanwhile may have published its results (a job
+    finishing later finds the row gone and deletes its own).
+
+    Raises:
+        StorageUnavailableError: the object store cannot delete now; nothing was deleted.
+    """
+    store = open_store(settings)
     video_id, storage_name = video.id, video.storage_name
+    store.delete_video(video_id=video_id, storage_name=storage_name)
     session.delete(video)
     session.commit()
-    storage.remove_video_files(settings, video_id=video_id, storage_name=storage_name)
+    store.delete_video(video_id=video_id, storage_name=storage_name)
 
 
 def check_pending(
@@ -173,13 +187,15 @@ async def accept_upload(
     """Receive a multipart upload, check it is a video within the limits, and queue its analysis.
 
     The pending-jobs limit is checked before the body is read and again before the video is
-    recorded. The body is streamed to disk up to ``settings.max_upload_bytes`` within
-    ``settings.upload_timeout_seconds``, then probed by content. The same content uploaded again
-    by the same owner returns the earlier video (``duplicate``) unless that one failed.
+    recorded. The body is streamed to a private file up to ``settings.max_upload_bytes`` within
+    ``settings.upload_timeout_seconds``, probed by content, then put into the object store. The
+    same content uploaded again by the same owner returns the earlier video (``duplicate``)
+    unless that one failed.
 
     Raises:
         UploadError: why the upload was refused; its ``status_code`` is the HTTP answer (400,
             408, 413, 415 or 429).
+        StorageUnavailableError: the object store cannot take the file now (503).
     """
     await run_in_threadpool(
         check_pending, session_factory=session_factory, settings=settings, owner=owner

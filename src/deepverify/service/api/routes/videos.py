@@ -1,8 +1,11 @@
 """``/api/videos``: upload, list, read, delete, the report page, heatmap images, live progress.
 
 Every query is scoped to the caller: another user's video id answers 404, exactly like an id
-that does not exist. Every endpoint, the event stream, report page and images included, takes the
-bearer token in the ``Authorization`` header: the web UI reads them with ``fetch``.
+that does not exist. Report pages and images are streamed from the object store through the API
+(never a link into the store), so the same check guards them on every backend; an unavailable
+store answers 503 (:func:`deepverify.service.api.hygiene.storage_unavailable`). Every endpoint,
+the event stream, report page and images included, takes the bearer token in the
+``Authorization`` header: the web UI reads them with ``fetch``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -36,8 +39,8 @@ from deepverify.service.api.schemas import (
     VideosPublic,
     VideoSummary,
 )
-from deepverify.service.core import storage
 from deepverify.service.core.models import JobStatus, User, Video
+from deepverify.service.core.objects import ObjectMissingError, open_store
 from deepverify.service.core.uploads import TooManyPendingError, UploadError
 from deepverify.service.jobs.queue import stage_progress
 from deepverify.service.services import videos as videos_service
@@ -213,13 +216,15 @@ def report_html(
 ) -> HTMLResponse:
     """The self-contained HTML report (images embedded)."""
     video = _done(session, user, video_id)
-    page = storage.result_dir(settings, video.id) / (video.report or {}).get(
-        "report_html", "report.html"
-    )
-    if not page.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "the report page is missing on the server")
+    name = (video.report or {}).get("report_html", "report.html")
+    try:
+        page = b"".join(open_store(settings).open_result(video.id, name).chunks)
+    except ObjectMissingError as exc:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "the report page is missing on the server"
+        ) from exc
     return HTMLResponse(
-        page.read_text(encoding="utf-8"),
+        page.decode("utf-8"),
         headers={
             # Self-contained: nothing to load, nothing to run.
             "Content-Security-Policy": "default-src 'none'; img-src data:; "
@@ -231,23 +236,30 @@ def report_html(
 
 @router.get(
     "/{video_id}/images/{image_path:path}",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     response_model=None,
     operation_id="videos_image",
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **_ERRORS},
 )
 def report_image(
     video_id: str, image_path: str, session: SessionDep, user: CurrentUser, settings: SettingsDep
-) -> FileResponse:
+) -> StreamingResponse:
     """An image the report names (heatmap, face crop, frame with or without overlay, timeline)."""
     video = _done(session, user, video_id)
     if image_path not in _image_paths(video.report):  # only files the report names
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such image in this report")
-    path = storage.result_dir(settings, video.id) / image_path
-    if not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "the image is missing on the server")
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
+    try:
+        image = open_store(settings).open_result(video.id, image_path)
+    except ObjectMissingError as exc:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "the image is missing on the server"
+        ) from exc
+    media_type = mimetypes.guess_type(image_path)[0] or "application/octet-stream"
+    return StreamingResponse(
+        image.chunks,
+        media_type=media_type,
+        headers={"Content-Length": str(image.size), "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _event(video: Video) -> VideoEvent:
