@@ -30,6 +30,10 @@ EXTRACT_SIZE = 280
 """Side of a cache's crops: 280 keeps a 224 crop at margin 0.3 at native scale when the cache
 margin is 0.5 (224 * 2.0 / 1.6)."""
 
+CROP_CHUNK = 8
+"""Most face crops the backbone runs at once at inference, in either engine (bounds activation
+memory; crops come a few at a time as frames are decoded)."""
+
 VIDEO_SUFFIXES: tuple[str, ...] = (
     ".mp4", ".m4v", ".mov", ".webm", ".avi", ".mkv", ".gif", ".mpg", ".mpeg", ".wmv", ".flv",
     ".3gp", ".ts", ".mts",

@@ -32,3 +32,20 @@ class ConfigError(DeepverifyError):
 
 class MissingExtraError(DeepverifyError):
     """A command needs an optional dependency group (e.g. ``train``: PyTorch) that is missing."""
+
+
+def one_line(error: BaseException | str) -> str:
+    """The first non-empty line of an error's message, for a one-line reason.
+
+    Third-party errors (ONNX Runtime, PyTorch, YAML) often carry several lines of detail; a
+    user-facing message quotes only the first. An exception without a message gives its type's
+    name, so the reason is never empty.
+
+    Args:
+        error: An exception, or a message.
+    """
+    text = str(error)
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return "unknown error" if isinstance(error, str) else type(error).__name__

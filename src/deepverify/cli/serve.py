@@ -12,14 +12,11 @@ from deepverify.cli.options import EngineOption, ModelOption, VerboseOption, eng
 
 
 def _check_model(path: Path | None) -> None:
-    from deepverify.model import default_model_path
+    from deepverify.model.files import require_default_model
 
-    if path is None and default_model_path() is None:
-        fail(
-            "no trained default model is installed; pass --model CKPT "
-            "(or set DEEPVERIFY_MODEL_PATH)"
-        )
-    if path is not None and not path.is_file():
+    if path is None:
+        require_default_model()
+    elif not path.is_file():
         fail(f"model checkpoint {path} not found; check --model / DEEPVERIFY_MODEL_PATH")
 
 

@@ -11,9 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepverify.engine.base import CropScores, Engine
+from deepverify.engine.devices import check_device
 from deepverify.errors import ModelError
 from deepverify.model.card import ModelCard
-from deepverify.model.files import card_path, default_model_path, onnx_path, safetensors_path
+from deepverify.model.files import (
+    MODEL_SUFFIXES,
+    card_path,
+    onnx_path,
+    require_default_model,
+    safetensors_path,
+)
 
 ENGINES = ("onnx", "torch")
 DEFAULT_ENGINE = "onnx"
@@ -37,28 +44,21 @@ def load_engine(
 
     Raises:
         ModelError: no such model, a card/weights mismatch, an unknown engine or device.
-        MissingExtraError: ``engine="torch"`` without PyTorch installed.
+        MissingExtraError: ``engine="torch"`` (or a GPU) without PyTorch installed.
     """
     if engine not in ENGINES:
         raise ModelError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
-    if path is None:
-        path = default_model_path()
-        if path is None:
-            raise ModelError(
-                "no trained default model is installed; pass --model CKPT "
-                "(an untrained one can be made with `deepverify model init`)"
-            )
-    path = Path(path)
+    path = require_default_model() if path is None else Path(path)
+    suffixes = ", ".join(MODEL_SUFFIXES)
     if not path.is_file():
-        raise ModelError(f"model {path} not found; pass its .onnx, .safetensors or .json file")
-    if path.suffix not in (".json", ".onnx", ".safetensors"):
-        raise ModelError(f"model {path} must be a .onnx, .safetensors or .json (card) file")
+        raise ModelError(f"model {path} not found; pass one of its files ({suffixes})")
+    if path.suffix not in MODEL_SUFFIXES:
+        raise ModelError(f"model {path} must be one of a model's files ({suffixes})")
+    check_device(device, engine)
     if engine == "torch":
         from deepverify.engine.torch_engine import TorchEngine
 
         return TorchEngine(safetensors_path(path), device=device, threads=threads)
-    if device != "cpu":
-        raise ModelError(f"the onnx engine runs on the CPU; use --engine torch for {device!r}")
     from deepverify.engine.onnx_engine import OnnxEngine
 
     card = ModelCard.read(card_path(path))
@@ -70,5 +70,6 @@ __all__ = [
     "ENGINES",
     "CropScores",
     "Engine",
+    "check_device",
     "load_engine",
 ]

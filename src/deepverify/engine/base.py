@@ -14,9 +14,6 @@ import numpy as np
 
 from deepverify.model.card import ModelCard
 
-CROP_CHUNK = 8
-"""Most crops an engine runs through the backbone at once (bounds activation memory)."""
-
 
 @dataclass(frozen=True)
 class CropScores:

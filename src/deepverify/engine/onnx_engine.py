@@ -12,16 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from deepverify.engine.base import (
-    CROP_CHUNK,
-    CropScores,
-    check_crops,
-    check_features,
-)
+from deepverify.defaults import CROP_CHUNK
+from deepverify.engine.base import CropScores, check_crops, check_features
 from deepverify.errors import ModelError
 from deepverify.files import sha256_file
 from deepverify.model import graph
 from deepverify.model.card import ModelCard
+from deepverify.model.files import card_path, safetensors_path
+from deepverify.onnx_session import SessionError, cpu_session
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +42,12 @@ class OnnxEngine:
         if not path.is_file():
             raise ModelError(
                 f"ONNX graph {path} not found; create it with `deepverify model export "
-                f"{path.with_suffix('.safetensors')}` (needs the train extra)"
+                f"{safetensors_path(path)}` (needs the train extra)"
             )
         if not card.onnx_sha256:
             raise ModelError(
-                f"model card {path.with_suffix('.json')} records no ONNX graph; re-run "
-                f"`deepverify model export {path.with_suffix('.safetensors')}`"
+                f"model card {card_path(path)} records no ONNX graph; re-run "
+                f"`deepverify model export {safetensors_path(path)}`"
             )
         sha = sha256_file(path)
         if sha != card.onnx_sha256:
@@ -57,25 +55,12 @@ class OnnxEngine:
                 f"ONNX graph {path} does not match its card (sha256 {sha[:12]} != "
                 f"{card.onnx_sha256[:12]}); the file is corrupt or belongs to another card"
             )
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only: its warnings are not the user's business
-        # Crops come a few at a time, in varying numbers: an arena or a memory pattern would only
-        # keep the largest run's activations allocated after it.
-        options.enable_cpu_mem_arena = False
-        options.enable_mem_pattern = False
-        # Idle threads sleep instead of spinning: decoding and face detection need the cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads is not None:
-            options.intra_op_num_threads = threads
         try:
-            self._session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # ORT raises its own (untyped) errors for bad graphs
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"ONNX graph {path} cannot be loaded: {first}") from None
+            # Crops come a few at a time, in varying numbers: reused memory would only keep the
+            # largest run's activations allocated after it.
+            self._session = cpu_session(path, threads=threads, reuse_memory=False)
+        except SessionError as exc:
+            raise ModelError(f"ONNX graph {path} cannot be loaded: {exc}") from None
         features = self._check_signature(path, card)
         self.card = card
         self._no_crops = np.zeros((0, 3, card.input_size, card.input_size), np.float32)
@@ -92,7 +77,7 @@ class OnnxEngine:
             raise ModelError(
                 f"ONNX graph {path} is not a deepverify detector graph of this version (inputs "
                 f"{list(names)}, outputs {list(outputs)}); re-export it with `deepverify model "
-                f"export {path.with_suffix('.safetensors')}`"
+                f"export {safetensors_path(path)}`"
             )
         shape = inputs[0].shape
         expected = [3, card.input_size, card.input_size]

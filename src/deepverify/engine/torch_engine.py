@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from deepverify.engine.base import CropScores, check_crops, check_features
-from deepverify.errors import ModelError
+from deepverify.engine.devices import check_device
 from deepverify.extras import require_torch
 
 logger = logging.getLogger(__name__)
@@ -38,10 +38,7 @@ class TorchEngine:
 
         from deepverify.model.checkpoint import load_checkpoint
 
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ModelError(f"device {device!r} requested but CUDA is not available; use cpu")
-        if device != "cpu" and not device.startswith("cuda"):
-            raise ModelError(f"unknown device {device!r}; use 'cpu' or 'cuda'")
+        check_device(device, self.name)
         if threads is not None:
             torch.set_num_threads(threads)
         self.network, self.card = load_checkpoint(path, device=device)

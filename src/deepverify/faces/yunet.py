@@ -22,6 +22,7 @@ import numpy as np
 from deepverify.errors import DetectorError
 from deepverify.faces.base import Detection, check_image, clip_box
 from deepverify.imaging import PREVIEW_MAX_SIDE, Downscaled, downscale
+from deepverify.onnx_session import SessionError, cpu_session
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -38,23 +39,13 @@ OUTPUTS = tuple(f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in
 
 def _session(model: Path) -> ort.InferenceSession:
     """An ONNX Runtime session for YuNet's graph; a clear error when it is not one."""
-    import onnxruntime as ort
-
     if not model.is_file():
         raise DetectorError(f"cannot load the YuNet face detector: {model} not found")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    # One thread: decoding and the detector network run beside it on the other core, and idle
-    # threads must not spin.
-    options.intra_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        session = ort.InferenceSession(
-            str(model), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # ORT raises its own (untyped) errors for bad graphs
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DetectorError(f"cannot load the YuNet face detector from {model}: {first}") from None
+        # One thread: decoding and the detector network run beside it on the other core.
+        session = cpu_session(model, threads=1)
+    except SessionError as exc:
+        raise DetectorError(f"cannot load the YuNet face detector from {model}: {exc}") from None
     outputs = {o.name for o in session.get_outputs()}
     if not set(OUTPUTS) <= outputs:
         raise DetectorError(

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from deepverify.errors import ModelError
 from deepverify.files import atomic_target, atomic_write_text, sha256_file
 from deepverify.model.card import ModelCard
-from deepverify.model.files import CARD_SUFFIX, WEIGHTS_SUFFIX, card_path
+from deepverify.model.files import CARD_SUFFIX, ONNX_SUFFIX, WEIGHTS_SUFFIX, card_path
 from deepverify.model.imagenet import check_state, load_state_strict
 from deepverify.model.network import DeepfakeDetector, build_model
 
@@ -85,7 +85,7 @@ def load_checkpoint(path: Path, *, device: str = "cpu") -> tuple[DeepfakeDetecto
             not match the card's architecture.
     """
     path = Path(path)
-    if path.suffix in (CARD_SUFFIX, ".onnx"):
+    if path.suffix in (CARD_SUFFIX, ONNX_SUFFIX):
         path = path.with_suffix(WEIGHTS_SUFFIX)
     if not path.is_file():
         raise ModelError(f"checkpoint {path} not found; pass a .safetensors file")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepverify.errors import ModelError
+
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
 ONNX_SUFFIX = ".onnx"
@@ -36,3 +38,18 @@ def default_model_path() -> Path | None:
     """The packaged default model's card, or None when no trained default is shipped."""
     path = DEFAULT_STEM.with_suffix(CARD_SUFFIX)
     return path if path.is_file() else None
+
+
+def require_default_model() -> Path:
+    """The packaged default model's card, for a command or service given no model.
+
+    Raises:
+        ModelError: No trained default is shipped (a source checkout without weights).
+    """
+    path = default_model_path()
+    if path is None:
+        raise ModelError(
+            "no trained default model is installed; pass --model CKPT or set "
+            "DEEPVERIFY_MODEL_PATH (an untrained one can be made with `deepverify model init`)"
+        )
+    return path

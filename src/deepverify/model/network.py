@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from deepverify.defaults import CROP_CHUNK
 from deepverify.model.backbones import get_backbone
 from deepverify.model.card import ModelCard
 from deepverify.model.padding import static_same_padding
@@ -41,9 +42,6 @@ class DetectorOutput:
     video_logits: Tensor
     frame_logits: Tensor
     feature_maps: Tensor
-
-
-INFERENCE_CHUNK = 8
 
 
 class DeepfakeDetector(nn.Module):
@@ -85,18 +83,16 @@ class DeepfakeDetector(nn.Module):
         """Last backbone feature maps, ``(N, 3, S, S)`` -> ``(N, F, h, w)`` (any memory layout).
 
         Without gradients (inference) and with ``chunked``, the crops go through in chunks of
-        ``INFERENCE_CHUNK``: nothing has to be kept between chunks, so activation memory stays
-        bounded. (Graph export passes ``chunked=False``: N is symbolic there.)
+        :data:`~deepverify.defaults.CROP_CHUNK`: nothing has to be kept between chunks, so
+        activation memory stays bounded. (Graph export passes ``chunked=False``: N is symbolic
+        there.)
         """
         spec = get_backbone(self.backbone_name)
         crops = crops.contiguous(memory_format=torch.channels_last)
-        if not chunked or torch.is_grad_enabled() or len(crops) <= INFERENCE_CHUNK:
+        if not chunked or torch.is_grad_enabled() or len(crops) <= CROP_CHUNK:
             return spec.feature_map(self.backbone, crops)
         return torch.cat(
-            [
-                spec.feature_map(self.backbone, chunk)
-                for chunk in torch.split(crops, INFERENCE_CHUNK)
-            ]
+            [spec.feature_map(self.backbone, chunk) for chunk in torch.split(crops, CROP_CHUNK)]
         )
 
     def features(self, crops: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from deepverify.errors import ConfigError
+from deepverify.errors import ConfigError, one_line
 from deepverify.model import DeepfakeDetector, ModelCard, save_checkpoint
 from deepverify.training.config import TrainConfig
 from deepverify.training.finetune import TUNED_NAME, interpolate_with_init, split_record
@@ -135,7 +135,7 @@ def _resume(run: Run, state_path: Path) -> None:
     except (KeyError, ValueError, RuntimeError) as exc:  # another model, freezing or lr groups
         raise ConfigError(
             f"cannot resume from {state_path}: it was saved with another model or optimiser "
-            f"layout than this config's ({str(exc).splitlines()[0]}); use --no-resume or "
+            f"layout than this config's ({one_line(exc)}); use --no-resume or "
             "another --out"
         ) from exc
     run.scheduler.load_state_dict(state["scheduler"])

@@ -9,7 +9,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deepverify.errors import ConfigError
+from deepverify.engine import check_device
+from deepverify.errors import ConfigError, ModelError
 from deepverify.service.core.settings import Settings
 from deepverify.stages import ProgressCallback
 
@@ -37,29 +38,10 @@ def check_analysis_settings(settings: Settings) -> None:
             f"invalid settings: DEEPVERIFY_DETECTOR: unknown face detector {settings.detector!r}; "
             f"choose one of {', '.join(names)}"
         )
-    kind, _, index = settings.device.partition(":")
-    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
-        raise ConfigError(
-            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not a torch device; "
-            "use cpu, cuda or cuda:N"
-        )
-    if kind == "cpu":
-        return
-    if settings.engine != "torch":
-        raise ConfigError(
-            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not available on this "
-            "machine's engine: onnx runs on the CPU (DEEPVERIFY_ENGINE=torch for a GPU)"
-        )
-    from deepverify.extras import require_torch
-
-    require_torch("a GPU device")
-    import torch
-
-    if not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count():
-        raise ConfigError(
-            f"invalid settings: DEEPVERIFY_DEVICE: {settings.device!r} is not available on this "
-            "machine; use cpu or an installed GPU"
-        )
+    try:
+        check_device(settings.device, settings.engine)
+    except ModelError as exc:
+        raise ConfigError(f"invalid settings: DEEPVERIFY_DEVICE: {exc}") from None
 
 
 class PipelineAnalyzer:
