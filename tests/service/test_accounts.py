@@ -3,11 +3,15 @@ account deletion, one account per e-mail whatever its Unicode spelling."""
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import pytest
 
+from deepverify.service.api.deps import Throttles
 from deepverify.service.core import storage
-from deepverify.service.core.throttle import Throttle
-from tests.service.conftest import PASSWORD, sign_up, upload, wait_for
+from deepverify.service.core.throttle import Throttle, throttle_storage
+from tests.service.conftest import PASSWORD, need_service, sign_up, upload, wait_for
 
 NEW_PASSWORD = "violet tangerine submarine"
 
@@ -46,17 +50,46 @@ def test_one_address_cannot_try_many_accounts(make_settings, fake_analyzer):
 
 
 def test_the_window_slides():
-    now = [0.0]
-    throttle = Throttle(max_failures=2, window_s=60, clock=lambda: now[0])
+    throttle = Throttle(name="t", max_failures=2, window_s=1, storage=throttle_storage(None))
+    start = time.monotonic()
     throttle.failed("k")
-    now[0] = 30
+    time.sleep(0.5)
     throttle.failed("k")
-    assert throttle.retry_after("k") == 30
-    now[0] = 60.5
-    assert throttle.retry_after("k") == 0  # the first failure left the window
+    assert throttle.retry_after("k") == 1  # locked until the first failure is 1 s old
+    assert throttle.retry_after("other") == 0  # per key
+    time.sleep(max(0.0, start + 1.1 - time.monotonic()))
+    assert throttle.retry_after("k") == 0  # the first failure left the window ...
     throttle.failed("k")
+    assert throttle.retry_after("k") == 1  # ... the second still counts
     throttle.clear("k")
     assert throttle.retry_after("k") == 0
+
+
+@pytest.mark.redis
+def test_api_processes_on_one_redis_broker_share_the_counts(make_settings, fake_analyzer):
+    """Two apps (as two API processes) on one Redis broker: failures at one lock the other."""
+    from fastapi.testclient import TestClient
+
+    from deepverify.service.main import create_app
+
+    redis_url = need_service("DEEPVERIFY_TEST_REDIS_URL")
+    settings = make_settings(broker_url=redis_url, login_max_failures_per_account=3)
+    throttles = Throttles.from_settings(settings)
+    email = f"shared-{uuid.uuid4().hex[:8]}@example.com"  # this run's own account key
+    first = TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer))
+    second = TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer))
+    try:
+        with first, second:
+            sign_up(first, email)
+            for client in (first, second, first):
+                assert _login(client, email, "guess").status_code == 401
+            locked = _login(second, email, PASSWORD)  # 3 failures in all: locked at both
+            assert locked.status_code == 429
+            assert 1 <= int(locked.headers["Retry-After"]) <= settings.login_window_seconds
+    finally:  # the counts outlive the test in Redis: leave none for other tests
+        throttles.registration.clear("testclient")
+        throttles.address.clear("testclient")
+        throttles.account.clear(f"testclient {email}")
 
 
 @pytest.mark.parametrize(

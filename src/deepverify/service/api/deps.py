@@ -28,7 +28,7 @@ from deepverify.service.core.security import (
     unverified_issuer,
 )
 from deepverify.service.core.settings import Settings
-from deepverify.service.core.throttle import Throttle
+from deepverify.service.core.throttle import Throttle, throttle_storage
 from deepverify.service.jobs.dispatch import Dispatcher
 from deepverify.service.services import users as users_service
 
@@ -86,14 +86,31 @@ class Throttles:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Throttles:
-        """The throttles with the configured limits and windows."""
+        """The throttles with the configured limits and windows, counting in one storage.
+
+        With a Redis broker that storage is the broker's Redis, so every API process (and every
+        app made with the same settings) shares the counts.
+        """
+        storage = throttle_storage(settings.broker_url)
         window = settings.login_window_seconds
         return cls(
-            account=Throttle(max_failures=settings.login_max_failures_per_account, window_s=window),
-            address=Throttle(max_failures=settings.login_max_failures_per_address, window_s=window),
+            account=Throttle(
+                name="login-account",
+                max_failures=settings.login_max_failures_per_account,
+                window_s=window,
+                storage=storage,
+            ),
+            address=Throttle(
+                name="login-address",
+                max_failures=settings.login_max_failures_per_address,
+                window_s=window,
+                storage=storage,
+            ),
             registration=Throttle(
+                name="registration",
                 max_failures=settings.registrations_per_address,
                 window_s=settings.registration_window_seconds,
+                storage=storage,
             ),
         )
 

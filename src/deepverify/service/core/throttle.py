@@ -1,66 +1,66 @@
 """Sign-in throttling: failed attempts counted per account and per client address.
 
-A sliding window in memory: after ``max_failures`` failed attempts for a key within
+A moving window (the ``limits`` library): after ``max_failures`` failed attempts for a key within
 ``window_s`` seconds, further attempts for that key are refused (HTTP 429 with ``Retry-After``)
 until the oldest failure leaves the window; the password is not even checked, so a locked key
-costs the server nothing. A success clears the account's count. The counts live in one server
-process: several API processes each keep their own (documented in the README).
+costs the server nothing. A success clears the account's count. With a Redis broker the counts
+live in that Redis, shared by every API process; otherwise in the memory of one process.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
+
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+"""Broker URLs whose Redis also keeps the counts."""
+
+KEY_PREFIX = "deepverify-throttle"
+"""Prefix of the counts' keys in Redis."""
+
+
+def throttle_storage(broker_url: str | None) -> Storage:
+    """Where the counts live: the broker's Redis when it is one, else this process's memory.
+
+    Args:
+        broker_url: The service's ``broker_url`` setting (None: no broker).
+    """
+    if broker_url is not None and broker_url.startswith(REDIS_SCHEMES):
+        return RedisStorage(broker_url, key_prefix=KEY_PREFIX)
+    return MemoryStorage()
 
 
 class Throttle:
-    """Counts failures per key in a sliding window; thread-safe.
+    """Counts failures per key in a moving window; thread- and (with Redis) process-safe.
 
     Args:
+        name: Tells this throttle's keys apart from other throttles' in a shared storage.
         max_failures: Failures allowed per key within the window.
-        window_s: The window in seconds.
-        clock: Monotonic seconds (injectable for tests).
+        window_s: The window in seconds (rounded up to whole seconds, the library's unit).
+        storage: Where the counts live (see :func:`throttle_storage`).
     """
 
-    def __init__(
-        self, *, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, *, name: str, max_failures: int, window_s: float, storage: Storage) -> None:
         self.max_failures = max_failures
-        self.window_s = window_s
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
+        self.window_s = max(1, math.ceil(window_s))
+        self._limit = RateLimitItemPerSecond(max_failures, self.window_s, namespace=name)
+        self._limiter = MovingWindowRateLimiter(storage)
 
     def retry_after(self, key: str) -> int:
         """Seconds until ``key`` may try again; 0 when it may now."""
-        with self._lock:
-            now = self._clock()
-            times = self._recent(key, now)
-            if len(times) < self.max_failures:
-                return 0
-            return max(1, math.ceil(times[0] + self.window_s - now))
+        if self._limiter.test(self._limit, key):
+            return 0
+        reset_at, _ = self._limiter.get_window_stats(self._limit, key)
+        return max(1, math.ceil(reset_at - time.time()))
 
     def failed(self, key: str) -> None:
-        """Record a failed attempt for ``key``."""
-        with self._lock:
-            now = self._clock()
-            self._recent(key, now)
-            self._failures.setdefault(key, deque()).append(now)
+        """Record a failed attempt for ``key`` (none is recorded once ``key`` is locked)."""
+        self._limiter.hit(self._limit, key)
 
     def clear(self, key: str) -> None:
         """Forget ``key``'s failures (a successful sign-in)."""
-        with self._lock:
-            self._failures.pop(key, None)
+        self._limiter.clear(self._limit, key)
