@@ -15,6 +15,7 @@ WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null) \
 	$(WEB)/package.json $(WEB)/package-lock.json $(WEB)/next.config.mjs $(WEB)/tsconfig.json
 
 .PHONY: install run scan test lint typecheck pytest bench load-test web-client web-client-check clean
+.PHONY: image up down stack-test
 
 # Idempotent: the venv is re-installed only when pyproject.toml changed, the web UI rebuilt only
 # when its sources changed.
@@ -67,6 +68,24 @@ web-client: $(VENV)/.installed $(WEB)/node_modules/.installed
 
 web-client-check: $(VENV)/.installed $(WEB)/node_modules/.installed
 	$(BIN)/python scripts/web_client.py --check
+
+# Containers (deploy/, docs/deploy.md): images built from Debian packages with podman, no registry;
+# the composed stack (API, two workers, Postgres, Redis, SeaweedFS) on http://127.0.0.1:8080.
+image: install
+	deploy/build.sh
+
+up:
+	deploy/stack.sh up
+
+down:
+	deploy/stack.sh down
+
+# Slow (image build, stack start): not part of `make test`.
+stack-test: install
+	deploy/build.sh --missing
+	deploy/stack.sh up
+	deploy/stack.sh test || { deploy/stack.sh down; exit 1; }
+	deploy/stack.sh down
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/out $(WEB_STATIC)
