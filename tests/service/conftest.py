@@ -33,6 +33,7 @@ from deepverify.service.core.db import create_db_engine, upgrade_database
 from deepverify.service.core.security import use_password_hasher
 from deepverify.service.core.settings import Settings
 from deepverify.service.main import create_app
+from tests.service.s3 import s3, s3_settings, seaweed  # noqa: F401  (S3 fixtures)
 from tests.videos import make_video
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

@@ -73,6 +73,9 @@ def serve(
             check_analysis_settings(settings)
             _check_model(settings.model_path)
             check_engine(settings.engine)
+        from deepverify.service.core.objects import open_store
+
+        open_store(settings).check()  # wrong credentials, no bucket, no endpoint: stop here
         app = create_app(settings)
     mode = "Celery workers" if settings.uses_celery else "in-process worker"
     console.print(

@@ -37,6 +37,9 @@ def worker(
         from deepverify.service.jobs.analysis import check_analysis_settings
 
         check_analysis_settings(settings)
+        from deepverify.service.core.objects import open_store
+
+        open_store(settings).check()  # wrong credentials, no bucket, no endpoint: stop here
         database = database_from_settings(settings)
         try:
             upgrade_database(database)
