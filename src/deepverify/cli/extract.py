@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -34,6 +34,9 @@ from deepverify.training.datasets import (
     available_formats,
     load_dataset,
 )
+
+if TYPE_CHECKING:
+    from deepverify.training.cache_index import CacheRecord
 
 
 def extract(
@@ -100,8 +103,8 @@ def extract(
         with Progress(*columns, console=err_console, transient=True) as progress:
             task = progress.add_task("extract", total=None, last="")
 
-            def advance(done: int, total: int, record: dict[str, Any]) -> None:
-                progress.update(task, completed=done, total=total, last=record["item_id"])
+            def advance(done: int, total: int, record: CacheRecord) -> None:
+                progress.update(task, completed=done, total=total, last=record.item_id)
 
             summary = extract_dataset(
                 items,

@@ -20,14 +20,15 @@ def check_device(device: str, engine: str) -> None:
         ModelError: A malformed device, a GPU for the ONNX engine, or a GPU this machine lacks.
         MissingExtraError: A GPU without PyTorch installed.
     """
-    kind, _, index = device.partition(":")
-    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+    kind, colon, index = device.partition(":")
+    if kind not in ("cpu", "cuda") or (colon and not index.isdigit()) or (kind == "cpu" and colon):
         raise ModelError(f"{device!r} is not a torch device; use cpu, cuda or cuda:N")
     if kind == "cpu":
         return
     if engine != "torch":
         raise ModelError(
-            f"the {engine} engine runs on the CPU; use the torch engine for {device!r}"
+            f"{device!r} is not available on this machine's {engine} engine, which runs on the "
+            "CPU; a GPU needs engine torch (--engine torch, DEEPVERIFY_ENGINE=torch)"
         )
     require_torch("a GPU device")
     import torch

@@ -1,12 +1,12 @@
 """The face-crop cache: ``deepverify extract`` writes it, training reads nothing else.
 
-Each dataset item goes through the very functions ``scan`` uses — :func:`deepverify.video.frames.
-sample_frames`, a detector from :func:`deepverify.faces.create_detector`,
-:func:`deepverify.faces.tracks.link_tracks` and :func:`deepverify.faces.crops.crop_face` — and
-every face is stored as a PNG crop at a *wider* margin than the model's, plus its box in frame
-and crop coordinates. Training later cuts the model's crop out of the cached one with
-``crop_face`` again (see :mod:`deepverify.training.clips`), so self-blending boundaries fall
-inside the final crop.
+Each dataset item goes through the front half of ``scan`` itself —
+:func:`deepverify.pipeline.find_faces` (decode, detect, crop, track) with a detector from
+:func:`deepverify.faces.create_detector` — and every face is stored as a PNG crop at a *wider*
+margin than the model's, plus its box in frame and crop coordinates
+(:mod:`deepverify.training.cache_index` types the records). Training later cuts the model's
+crop out of the cached one with ``crop_face`` again (see :mod:`deepverify.training.clips`), so
+self-blending boundaries fall inside the final crop.
 
 Layout::
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,17 +41,31 @@ from deepverify.defaults import (
 )
 from deepverify.errors import DatasetError, DeepverifyError
 from deepverify.faces import Detection, FaceDetector, create_detector
-from deepverify.faces import crops as crops_mod
-from deepverify.faces.tracks import link_tracks
+from deepverify.faces.tracks import Track, link_tracks
 from deepverify.files import atomic_write_text
+from deepverify.geometry import Box
+from deepverify.imaging import Downscaled
+from deepverify.pipeline import find_faces
+from deepverify.training.cache_index import (
+    CACHE_VERSION,
+    STATUSES,
+    CachedFrame,
+    CachedTrack,
+    CacheIndex,
+    CacheRecord,
+    Points,
+    Window,
+    item_records,
+    read_index,
+)
 from deepverify.training.datasets import VideoItem
 from deepverify.training.landmarks import DLIB68, ShapePredictor
-from deepverify.video.frames import sample_frames
+from deepverify.video.decode import SampledFrame, detect_frame
+from deepverify.video.frames import Frame
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
-ExtractProgress = Callable[[int, int, dict[str, Any]], None]
+ExtractProgress = Callable[[int, int, CacheRecord], None]
 """Called after each item with (items done, items to do, the item's record)."""
 LandmarkSource = Callable[[np.ndarray, list[Detection]], list[Detection]]
 """Gives the detections of one frame (RGB) their landmarks."""
@@ -146,13 +160,42 @@ def landmark_source(options: ExtractOptions) -> LandmarkSource | None:
     return attach
 
 
-def _to_crop_coords(
-    points: Sequence[tuple[float, float]], window: tuple[int, int, int, int], size: int
-) -> list[list[float]]:
+def _to_crop_coords(points: Sequence[tuple[float, float]], window: Window, size: int) -> Points:
     scale = size / (window[2] - window[0])
-    return [
-        [round((x - window[0]) * scale, 2), round((y - window[1]) * scale, 2)] for x, y in points
-    ]
+    return tuple(
+        (round((x - window[0]) * scale, 2), round((y - window[1]) * scale, 2)) for x, y in points
+    )
+
+
+class _Annotating:
+    """A detector whose boxes get their landmarks from a :data:`LandmarkSource`.
+
+    Hands the front half of ``scan`` (:func:`deepverify.pipeline.find_faces`) a detector that
+    finds exactly the boxes ``scan``'s does, with the landmarks self-blending needs.
+    """
+
+    def __init__(self, detector: FaceDetector, landmarks: LandmarkSource) -> None:
+        self.base = detector
+        self.landmarks = landmarks
+        self.name = detector.name
+
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
+        found = self.base.detect(image, small=small)
+        return self.landmarks(image, found) if found else found
+
+
+def _sample(
+    item: VideoItem, options: ExtractOptions, detector: FaceDetector
+) -> tuple[list[SampledFrame], list[Track]]:
+    """The item's sampled frames, faces cut at the cache's margin and size, and its tracks."""
+    if item.is_image:
+        still = Frame(index=0, timestamp=0.0, image=read_image(item.path))
+        frame = detect_frame(still, detector=detector, margin=options.margin, size=options.size)
+        return [frame], link_tracks([frame.detections])
+    sampled, tracks = find_faces(
+        item.path, options.num_frames, detector=detector, margin=options.margin, size=options.size
+    )
+    return sampled.frames, tracks
 
 
 def extract_item(
@@ -161,86 +204,70 @@ def extract_item(
     options: ExtractOptions,
     detector: FaceDetector,
     landmarks: LandmarkSource | None,
-) -> dict[str, Any]:
-    """Decode, detect, track and crop one item; write its crops and return its record.
+) -> CacheRecord:
+    """Decode, detect, track and crop one item as ``scan`` does; write its crops, return its record.
 
     Errors from the media (corrupt or unreadable file) are recorded, never raised.
     """
-    record: dict[str, Any] = {
-        "item_id": item.item_id,
-        "path": str(item.path),
-        "label": item.label,
-        "group": item.group,
-        "split": item.split,
-        "method": item.method,
-        "status": "ok",
-        "error": None,
-        "frames": [],
-        "tracks": [],
-    }
+    record = CacheRecord.of(item)
+    if landmarks is not None:
+        detector = _Annotating(detector, landmarks)
     try:
-        if item.is_image:
-            images, times, indices = [read_image(item.path)], [0.0], [0]
-        else:
-            _info, frames = sample_frames(item.path, options.num_frames)
-            images = [f.image for f in frames]
-            times = [f.timestamp for f in frames]
-            indices = [f.index for f in frames]
+        frames, tracks = _sample(item, options, detector)
     except DeepverifyError as exc:
-        record.update(status="failed", error=str(exc))
-        return record
+        return record.model_copy(update={"status": "failed", "error": str(exc)})
     except Exception as exc:  # a corrupt file may break a decoder in unforeseen ways
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        return record
-    record["frames"] = [
-        {"index": int(i), "timestamp": round(float(t), 4)}
-        for i, t in zip(indices, times, strict=True)
-    ]
-    detections = []
-    for image in images:
-        found = detector.detect(image)
-        if landmarks is not None and found:
-            found = landmarks(image, found)
-        detections.append(found)
-    tracks = link_tracks(detections)
+        error = f"{type(exc).__name__}: {exc}"
+        return record.model_copy(update={"status": "failed", "error": error})
+    cached_frames = tuple(
+        CachedFrame(index=f.index, timestamp=round(float(f.timestamp), 4)) for f in frames
+    )
     if not tracks:
-        record["status"] = "no_face"
-        return record
+        return record.model_copy(update={"status": "no_face", "frames": cached_frames})
     out_dir = cache_dir / "crops" / item.item_id
     out_dir.mkdir(parents=True, exist_ok=True)
-    for track in tracks:
-        entry: dict[str, Any] = {
-            "track_id": track.track_id,
-            "positions": list(track.positions),
-            "boxes": [],
-            "scores": [],
-            "windows": [],
-            "crop_boxes": [],
-            "crop_landmarks": [],
-            "crops": [],
-        }
-        for pos, det in zip(track.positions, track.detections, strict=True):
-            image = images[pos]
-            height, width = image.shape[:2]
-            window = crops_mod.square_box(
-                det.box, margin=options.margin, frame_size=(width, height)
-            )
-            crop = crops_mod.crop_face(image, det.box, margin=options.margin, size=options.size)
-            name = f"t{track.track_id}_{pos:03d}.png"
-            if not cv2.imwrite(str(out_dir / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)):
-                raise OSError(f"could not write {out_dir / name}")
-            x1, y1, x2, y2 = det.box
-            box_c = _to_crop_coords([(x1, y1), (x2, y2)], window, options.size)
-            entry["boxes"].append([round(float(v), 2) for v in det.box])
-            entry["scores"].append(round(float(det.score), 4))
-            entry["windows"].append(list(window))
-            entry["crop_boxes"].append(box_c[0] + box_c[1])
-            entry["crop_landmarks"].append(
-                _to_crop_coords(det.landmarks, window, options.size) if det.landmarks else None
-            )
-            entry["crops"].append(f"crops/{item.item_id}/{name}")
-        record["tracks"].append(entry)
-    return record
+    entries = [_cache_track(track, frames, out_dir, item.item_id, options.size) for track in tracks]
+    return record.model_copy(update={"frames": cached_frames, "tracks": tuple(entries)})
+
+
+def _cache_track(
+    track: Track, frames: list[SampledFrame], out_dir: Path, item_id: str, size: int
+) -> CachedTrack:
+    """Write one track's crops and describe them."""
+    faces = [
+        frames[pos].face(det) for pos, det in zip(track.positions, track.detections, strict=True)
+    ]
+    names = []
+    for pos, face in zip(track.positions, faces, strict=True):
+        name = f"t{track.track_id}_{pos:03d}.png"
+        if not cv2.imwrite(str(out_dir / name), cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write {out_dir / name}")
+        names.append(f"crops/{item_id}/{name}")
+    crop_boxes = []
+    for face in faces:
+        x1, y1, x2, y2 = face.detection.box
+        (cx1, cy1), (cx2, cy2) = _to_crop_coords([(x1, y1), (x2, y2)], face.window, size)
+        crop_boxes.append((cx1, cy1, cx2, cy2))
+    return CachedTrack(
+        track_id=track.track_id,
+        positions=track.positions,
+        boxes=tuple(_rounded_box(face.detection.box) for face in faces),
+        scores=tuple(round(float(face.detection.score), 4) for face in faces),
+        windows=tuple(face.window for face in faces),
+        crop_boxes=tuple(crop_boxes),
+        crop_landmarks=tuple(
+            _to_crop_coords(face.detection.landmarks, face.window, size)
+            if face.detection.landmarks
+            else None
+            for face in faces
+        ),
+        crops=tuple(names),
+    )
+
+
+def _rounded_box(box: Box) -> Box:
+    x1, y1, x2, y2 = (round(float(v), 2) for v in box)
+    return x1, y1, x2, y2
 
 
 # Worker processes: each builds its own detectors once (OpenCV nets are not picklable).
@@ -255,7 +282,7 @@ def _init_worker(cache_dir: Path, options: ExtractOptions) -> None:
     _WORKER["landmarks"] = landmark_source(options)
 
 
-def _work(item: VideoItem) -> dict[str, Any]:
+def _work(item: VideoItem) -> CacheRecord:
     return extract_item(
         item, _WORKER["cache_dir"], _WORKER["options"], _WORKER["detector"], _WORKER["landmarks"]
     )
@@ -288,18 +315,13 @@ def cache_detector(cache_dir: Path) -> str:
         ) from None
 
 
-def _records(cache_dir: Path) -> Iterator[dict[str, Any]]:
-    for path in sorted((cache_dir / "items").glob("*.json")):
-        yield json.loads(path.read_text(encoding="utf-8"))
-
-
 def extract_dataset(
     items: Sequence[VideoItem],
     cache_dir: Path,
     options: ExtractOptions | None = None,
     *,
     workers: int = 1,
-    dataset: dict[str, Any] | None = None,
+    dataset: dict[str, str] | None = None,
     progress: ExtractProgress | None = None,
 ) -> ExtractSummary:
     """Extract face crops of ``items`` into ``cache_dir``, resuming a previous run.
@@ -320,15 +342,15 @@ def extract_dataset(
     _check_options(cache_dir, options, dataset or {})
     done = {p.stem for p in (cache_dir / "items").glob("*.json")}
     todo = [item for item in items if item.item_id not in done]
-    counts = {"ok": 0, "no_face": 0, "failed": 0}
+    counts = dict.fromkeys(STATUSES, 0)
     failures: list[tuple[str, str]] = []
 
-    def finish(record: dict[str, Any], finished: int) -> None:
-        atomic_write_text(cache_dir / "items" / f"{record['item_id']}.json", json.dumps(record))
-        counts[record["status"]] += 1
-        if record["status"] == "failed":
-            failures.append((record["item_id"], record["error"]))
-            logger.warning("skipped %s: %s", record["path"], record["error"])
+    def finish(record: CacheRecord, finished: int) -> None:
+        atomic_write_text(cache_dir / "items" / f"{record.item_id}.json", record.model_dump_json())
+        counts[record.status] += 1
+        if record.status == "failed":
+            failures.append((record.item_id, record.error or ""))
+            logger.warning("skipped %s: %s", record.path, record.error)
         if progress:
             progress(finished, len(todo), record)
 
@@ -356,33 +378,28 @@ def extract_dataset(
     )
 
 
-def write_index(cache_dir: Path) -> dict[str, Any]:
-    """Gather the item records into ``index.json`` (with a summary) and return it."""
+def write_index(cache_dir: Path) -> CacheIndex:
+    """Gather the item records into ``index.json`` (with a count per status) and return it."""
     meta = json.loads((cache_dir / "cache.json").read_text(encoding="utf-8"))
-    records = list(_records(cache_dir))
-    summary = {s: sum(r["status"] == s for r in records) for s in ("ok", "no_face", "failed")}
-    index = {**meta, "summary": summary, "items": records}
-    atomic_write_text(cache_dir / "index.json", json.dumps(index))
+    records = tuple(item_records(cache_dir))
+    index = CacheIndex(
+        **meta,
+        summary={status: sum(r.status == status for r in records) for status in STATUSES},
+        items=records,
+    )
+    atomic_write_text(cache_dir / "index.json", index.model_dump_json())
     return index
 
 
-def read_index(cache_dir: Path) -> dict[str, Any]:
-    """Read a cache's ``index.json``.
-
-    Raises:
-        DatasetError: Not a cache folder (run ``deepverify extract`` first).
-    """
-    path = cache_dir / "index.json"
-    if not path.is_file():
-        raise DatasetError(
-            f"{cache_dir} is not a face-crop cache (no index.json); run `deepverify extract` first"
-        )
-    try:
-        index: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}; re-run `deepverify extract`") from exc
-    if index.get("version") != CACHE_VERSION:
-        raise DatasetError(
-            f"{path} has cache version {index.get('version')}, expected {CACHE_VERSION}"
-        )
-    return index
+__all__ = [
+    "CACHE_VERSION",
+    "ExtractOptions",
+    "ExtractSummary",
+    "cache_detector",
+    "extract_dataset",
+    "extract_item",
+    "landmark_source",
+    "read_image",
+    "read_index",
+    "write_index",
+]

@@ -22,7 +22,7 @@ from typing import Any
 from deepverify.errors import DatasetError
 from deepverify.faces.tracks import MIN_TRACK_FRACTION
 from deepverify.geometry import Box
-from deepverify.training.cache import read_index
+from deepverify.training.cache_index import CacheRecord, read_index
 from deepverify.training.config import DataConfig
 from deepverify.training.datasets import VideoItem
 from deepverify.training.splits import assign_splits, check_no_leak
@@ -47,22 +47,22 @@ class TrackRef:
 
 def _cache_items(
     caches: Sequence[Path],
-) -> tuple[list[tuple[Path, dict[str, Any]]], list[str]]:
+) -> tuple[list[tuple[Path, CacheRecord]], list[str]]:
     """Every usable record of every cache, item ids namespaced when there are several caches.
 
     Returns:
         (cache folder, record) pairs, and one message per group key found in more than one
         cache (kept together, which can only make the split stricter).
     """
-    pairs: list[tuple[Path, dict[str, Any]]] = []
+    pairs: list[tuple[Path, CacheRecord]] = []
     groups_by_cache: dict[str, set[str]] = defaultdict(set)
     for cache_dir in caches:
-        for record in read_index(cache_dir)["items"]:
-            if record["status"] != "ok":
+        for record in read_index(cache_dir).items:
+            if record.status != "ok":
                 continue
             if len(caches) > 1:
-                record = {**record, "item_id": f"{cache_dir.name}:{record['item_id']}"}
-            groups_by_cache[record["group"]].add(cache_dir.name)
+                record = record.model_copy(update={"item_id": f"{cache_dir.name}:{record.item_id}"})
+            groups_by_cache[record.group].add(cache_dir.name)
             pairs.append((cache_dir, record))
     shared = [
         f"group {group!r} appears in caches {', '.join(sorted(names))}; kept in one split"
@@ -76,23 +76,13 @@ def _cache_items(
 
 def _split(
     cache_list: list[Path], data: DataConfig
-) -> tuple[list[tuple[Path, dict[str, Any]]], list[str], list[VideoItem], dict[str, str]]:
+) -> tuple[list[tuple[Path, CacheRecord]], list[str], list[VideoItem], dict[str, str]]:
     """The caches' records and items, and each item's split (by group, as ``data`` says)."""
     pairs, shared_groups = _cache_items(cache_list)
     if not pairs:
         names = ", ".join(str(c) for c in cache_list)
         raise DatasetError(f"the cache {names} holds no item with a face; check the dataset")
-    items = [
-        VideoItem(
-            Path(r["path"]),
-            int(r["label"]),
-            r["group"],
-            r["item_id"],
-            r["split"],
-            str(r.get("method") or ""),
-        )
-        for _, r in pairs
-    ]
+    items = [record.video_item() for _, record in pairs]
     splits = assign_splits(
         items,
         val_fraction=data.val_fraction,
@@ -163,25 +153,23 @@ def load_split_tracks(
     if shared_groups:
         summary["groups_in_several_caches"] = len(shared_groups)
     for cache_dir, record in pairs:
-        split = rename[splits[record["item_id"]]]
-        least = max(data.min_track_frames, math.ceil(MIN_TRACK_FRACTION * len(record["frames"])))
-        for t in record["tracks"]:
-            if len(t["crops"]) < least:
+        split = rename[splits[record.item_id]]
+        least = max(data.min_track_frames, math.ceil(MIN_TRACK_FRACTION * len(record.frames)))
+        for t in record.tracks:
+            if len(t.crops) < least:
                 continue
             tracks[split].append(
                 TrackRef(
-                    item_id=record["item_id"],
-                    label=int(record["label"]),
-                    group=record["group"],
-                    crops=tuple(cache_dir / c for c in t["crops"]),
-                    boxes=tuple(tuple(b) for b in t["crop_boxes"]),
-                    landmarks=tuple(
-                        tuple(tuple(p) for p in lm) if lm else None for lm in t["crop_landmarks"]
-                    ),
-                    method=str(record.get("method") or ""),
+                    item_id=record.item_id,
+                    label=record.label,
+                    group=record.group,
+                    crops=tuple(cache_dir / c for c in t.crops),
+                    boxes=t.crop_boxes,
+                    landmarks=t.crop_landmarks,
+                    method=record.method,
                 )
             )
-        key = f"{split}_{'fake' if record['label'] else 'real'}_items"
+        key = f"{split}_{'fake' if record.label else 'real'}_items"
         summary[key] = summary.get(key, 0) + 1
     for split in tracks:
         groups = {i.group for i in items if rename[splits[i.item_id]] == split}

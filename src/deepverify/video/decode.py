@@ -206,6 +206,22 @@ class _Decoded:
     preview: Downscaled
 
 
+def detect_frame(frame: Frame, *, detector: FaceDetector, margin: float, size: int) -> SampledFrame:
+    """Find and cut out the faces of one frame, as :func:`decode_and_detect` does for each.
+
+    For a frame that does not come from a video (a still photo of a training set), so it is
+    cropped exactly as a video's frames are.
+
+    Args:
+        frame: The full-resolution frame.
+        detector: The face detector.
+        margin: Crop margin, as in :func:`deepverify.faces.crops.crop_face`.
+        size: Crop side in pixels.
+    """
+    preview = downscaled(frame.image, PREVIEW_MAX_SIDE)
+    return _reduce(_Decoded(frame, preview), detector, margin=margin, size=size)
+
+
 def _reduce(item: _Decoded, detector: FaceDetector, *, margin: float, size: int) -> SampledFrame:
     """Detect the faces of a full-resolution frame and keep only crops and the preview."""
     frame = item.frame
