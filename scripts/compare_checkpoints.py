@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config)
         assert cfg.data.cache is not None
         card = make_card(cfg)
-        pre = Preprocess(card.input_size, card.crop_margin, card.mean, card.std)
+        pre = Preprocess.from_card(card)
         tracks, summary = load_split_tracks([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
         loaders = {
             split: fixed_loader(tracks[split], cfg, pre)

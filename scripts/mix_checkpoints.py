@@ -17,7 +17,6 @@ keeps what was mixed and every score. Evaluation data is never read.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -69,7 +68,7 @@ def _mix(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"{args.config} names no cache (data.cache): nothing to validate on")
     torch.set_num_threads(cfg.threads)
     card = make_card(cfg)
-    pre = Preprocess(card.input_size, card.crop_margin, card.mean, card.std)
+    pre = Preprocess.from_card(card)
     tracks, summary = load_split_tracks([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
     val = fixed_loader(tracks["val"], cfg, pre)
     calib = fixed_loader(tracks["calib"], cfg, pre) if tracks["calib"] else val
@@ -96,9 +95,7 @@ def _mix(args: argparse.Namespace) -> dict[str, Any]:
         "weight_of_second": float(chosen),
         "validation": rows,
     }
-    mixed = dataclasses.replace(
-        first_card, training_data={**first_card.training_data, "weight_mix": record}
-    )
+    mixed = first_card.replace(training_data={**first_card.training_data, "weight_mix": record})
     args.out.mkdir(parents=True, exist_ok=True)
     source = args.out / "mixed.safetensors"
     save_checkpoint(model, mixed, source)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -114,7 +113,7 @@ class _OneFakeTrack:
     name = "stub"
 
     def __init__(self, like: Engine) -> None:
-        self.card = dataclasses.replace(like.card, trained=True)
+        self.card = like.card.replace(trained=True)
         self.cam_weights = like.cam_weights
         self.calls = 0
 
@@ -180,7 +179,7 @@ class _ConstantLogit:
 def test_the_card_temperature_and_threshold_decide_the_verdict(
     tiny_model, ssd, real_clip, logit, verdict
 ):
-    card = dataclasses.replace(tiny_model.card, temperature=4.0, threshold=0.6, trained=True)
+    card = tiny_model.card.replace(temperature=4.0, threshold=0.6, trained=True)
     model = _ConstantLogit(logit, card)
     report = analyze_video(real_clip, model=model, detector=ssd, num_frames=4, explain=False)
     expected = 1.0 / (1.0 + math.exp(-logit / 4.0))

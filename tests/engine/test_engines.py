@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -102,7 +101,7 @@ def test_corrupt_graph_with_matching_card_is_one_error(tiny_checkpoint, tmp_path
     graph = _copy(tiny_checkpoint, tmp_path)
     graph.write_bytes(b"not a graph")
     card = ModelCard.read(card_path(graph))
-    fixed = dataclasses.replace(card, onnx_sha256=sha256_file(graph))
+    fixed = card.replace(onnx_sha256=sha256_file(graph))
     card_path(graph).write_text(fixed.to_json(), encoding="utf-8")
     with pytest.raises(ModelError, match="cannot be loaded"):
         load_engine(graph)
@@ -111,7 +110,7 @@ def test_corrupt_graph_with_matching_card_is_one_error(tiny_checkpoint, tmp_path
 def test_graph_for_another_input_size_is_refused(tiny_checkpoint, tmp_path):
     graph = _copy(tiny_checkpoint, tmp_path)
     card = ModelCard.read(card_path(graph))
-    card_path(graph).write_text(dataclasses.replace(card, input_size=96).to_json(), "utf-8")
+    card_path(graph).write_text(card.replace(input_size=96).to_json(), "utf-8")
     with pytest.raises(ModelError, match="takes crops of shape"):
         load_engine(graph)
 
@@ -134,7 +133,7 @@ def test_graph_of_another_interface_is_refused(tiny_checkpoint, tmp_path):
     proto.ir_version = 8
     onnx.save(proto, str(graph))
     card = ModelCard.read(card_path(graph))
-    fixed = dataclasses.replace(card, onnx_sha256=sha256_file(graph))
+    fixed = card.replace(onnx_sha256=sha256_file(graph))
     card_path(graph).write_text(fixed.to_json(), encoding="utf-8")
     with pytest.raises(ModelError, match="re-export it with `deepverify model export"):
         load_engine(graph)

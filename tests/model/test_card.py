@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
+import pydantic
 import pytest
 
+from deepverify.defaults import DEFAULT_NUM_FRAMES
 from deepverify.errors import ModelError
 from deepverify.model import (
     CARD_SCHEMA_VERSION,
     IMAGENET_MEAN,
     ModelCard,
     available_backbones,
+    card_path,
+    default_model_path,
     get_backbone,
 )
 
@@ -40,7 +46,7 @@ def test_plain_constructor_also_takes_the_backbone_normalisation():
 
 def test_schema_1_cards_still_load_with_the_new_fields_defaulted():
     data = _card_dict(schema_version=1)
-    for added in ("detector", "train_sequence_length", "onnx_sha256"):
+    for added in ("detector", "train_sequence_length", "onnx_sha256", "decision"):
         del data[added]
     card = ModelCard.from_dict(data)
     assert (card.detector, card.train_sequence_length, card.onnx_sha256) == ("opencv-ssd", None, "")
@@ -48,6 +54,32 @@ def test_schema_1_cards_still_load_with_the_new_fields_defaulted():
     data["schema_version"] = CARD_SCHEMA_VERSION
     with pytest.raises(ModelError, match="missing fields"):
         ModelCard.from_dict(data)
+
+
+def test_schema_1_cards_were_ssd_whatever_the_default_detector_is_now():
+    """A schema-1 card's crops came from the SSD: a new default detector must not relabel it."""
+    data = _card_dict(schema_version=1)
+    for added in ("detector", "train_sequence_length", "onnx_sha256", "decision"):
+        del data[added]
+    program = (
+        "import json, sys\n"
+        "import deepverify.defaults\n"
+        "deepverify.defaults.DEFAULT_DETECTOR = 'yunet'  # as if the default had changed\n"
+        "from deepverify.model.card import ModelCard\n"
+        "new, old = ModelCard(), ModelCard.from_dict(json.loads(sys.argv[1]))\n"
+        "print(new.detector, old.detector)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, json.dumps(data)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["yunet", "opencv-ssd"]
+
+
+def test_defaults_come_from_the_backbone():
+    card = ModelCard()
+    spec = get_backbone(card.backbone)
+    assert (card.input_size, card.mean, card.std) == (spec.default_input_size, spec.mean, spec.std)
 
 
 def test_detector_is_checked_and_a_mismatch_warns():
@@ -83,9 +115,11 @@ def _card_dict(**changes):
     [
         (_card_dict(backbone="vgg16"), "unknown backbone 'vgg16'"),
         (_card_dict(frames="many"), "'frames'"),
-        (_card_dict(frames=0), "frames must be >= 1"),
-        (_card_dict(temperature=0.0), "temperature must be > 0"),
-        (_card_dict(threshold=1.5), "threshold 1.5 not in"),
+        (_card_dict(frames=0), "field 'frames': Input should be greater than or equal to 1"),
+        (_card_dict(temperature=0.0), "field 'temperature': Input should be greater than 0"),
+        (_card_dict(threshold=1.5), "field 'threshold': .* less than or equal to 1 \\(got 1.5\\)"),
+        (_card_dict(std=[0.5, 0.0, 0.5]), "field 'std.1'"),
+        (_card_dict(detector="dlib"), "field 'detector': unknown face detector 'dlib'"),
         (_card_dict(mean=[0.5, 0.5]), "field 'mean"),
         (_card_dict(extra=1), "unknown fields \\['extra'\\]"),
         (_card_dict(schema_version=99), "schema_version 99"),
@@ -113,7 +147,23 @@ def test_reading_a_missing_or_broken_file(tmp_path):
         ModelCard.read(bad)
 
 
-def test_card_is_frozen():
+def test_card_is_frozen_and_replace_validates():
     card = ModelCard.for_backbone("efficientnet_lite0")
-    with pytest.raises(AttributeError):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         card.frames = 3  # type: ignore[misc]
+    assert card.replace(frames=3).frames == 3 and card.frames == DEFAULT_NUM_FRAMES
+    with pytest.raises(ModelError, match="field 'input_size'"):
+        card.replace(input_size=8)
+
+
+def test_packaged_card_reads_and_writes_back_byte_for_byte():
+    path = default_model_path()
+    assert path is not None
+    text = card_path(path).read_text(encoding="utf-8")
+    assert ModelCard.from_json(text).to_json() == text
+
+
+def test_schema_2_cards_load_without_a_decision_policy():
+    data = _card_dict(schema_version=2)
+    del data["decision"]
+    assert ModelCard.from_dict(data).decision is None

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from deepverify.errors import ConfigError
+from deepverify.model import ModelCard, get_backbone
+from deepverify.training.clips import Preprocess
 from deepverify.training.config import TrainConfig, load_config
 
 
@@ -90,3 +92,31 @@ def test_repository_configs_load() -> None:
         assert getattr(default.data, field) == getattr(gpu.data, field), field
     for name in sorted(p.name for p in configs.glob("*.yaml")):
         load_config(configs / name)
+
+
+def test_model_section_builds_the_card_with_the_cards_defaults() -> None:
+    card = load_config().model.card()
+    assert card == ModelCard()  # no default restated: the section's are the card's
+    resnext = load_config(None, ["model.backbone=resnext50_32x4d", "model.frames=4"]).model
+    card = resnext.card(detector="yunet")
+    spec = get_backbone("resnext50_32x4d")
+    assert (card.input_size, card.mean, card.frames, card.detector) == (
+        spec.default_input_size,
+        spec.mean,
+        4,
+        "yunet",
+    )
+    assert Preprocess.from_card(card) == Preprocess(224, card.crop_margin, spec.mean, spec.std)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.backbone=vgg16", "model.backbone: .*unknown backbone 'vgg16'; choose one of"),
+        ("model.input_size=16", "model.input_size: .*greater than or equal to 32"),
+        ("model.crop_margin=-0.1", "model.crop_margin"),
+    ],
+)
+def test_model_section_checks_what_the_card_checks(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])

@@ -7,7 +7,6 @@ the architecture the card describes, so a corrupt, truncated or mismatched pair 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,8 +60,7 @@ def save_checkpoint(model: DeepfakeDetector, card: ModelCard, path: Path) -> Mod
         save_file(state, str(tmp), metadata={"format": "pt"})
         tmp.chmod(mode)
         sha = sha256_file(tmp)
-        completed = dataclasses.replace(
-            card,
+        completed = card.replace(
             weights_sha256=sha,
             model_id=f"{card.backbone}-{sha[:12]}",
             onnx_sha256="",  # any exported graph belongs to the previous weights

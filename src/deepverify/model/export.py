@@ -7,7 +7,6 @@ its interface) and records the graph's sha256 in the card; with ``out`` elsewher
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import warnings
 from pathlib import Path
@@ -90,7 +89,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> tuple[Path, ModelC
         )
         _name_outputs(tmp)
         sha = sha256_file(tmp)
-        exported = dataclasses.replace(card, onnx_sha256=sha)
+        exported = card.replace(onnx_sha256=sha)
         with atomic_target(card_path(out)) as card_tmp:
             card_tmp.write_text(exported.to_json(), encoding="utf-8")
     logger.info("exported %s -> %s (sha256 %s)", checkpoint, out, sha[:12])

@@ -37,6 +37,7 @@ from torch.utils.data import Dataset, Sampler
 
 from deepverify.errors import DatasetError
 from deepverify.faces import crops as crops_mod
+from deepverify.model import ModelCard
 from deepverify.training.augment import AugmentConfig, Degradation, degrade, sample_degradation
 from deepverify.training.config import DataConfig
 from deepverify.training.sbi import BlendParams, SBIConfig, sample_blend_params
@@ -48,12 +49,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Preprocess:
-    """The model-card fields that define a crop."""
+    """The model-card fields that define a crop (build it with :meth:`from_card`)."""
 
     input_size: int
     crop_margin: float
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+
+    @classmethod
+    def from_card(cls, card: ModelCard) -> Preprocess:
+        """The crop ``card`` describes: what ``scan`` cuts and normalises for that model."""
+        return cls(card.input_size, card.crop_margin, card.mean, card.std)
 
 
 @dataclass(frozen=True)

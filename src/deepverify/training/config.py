@@ -14,8 +14,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from deepverify.defaults import DEFAULT_NUM_FRAMES
 from deepverify.errors import ConfigError
+from deepverify.model.card import (
+    BackboneName,
+    CropMargin,
+    Frames,
+    InputSize,
+    LstmSize,
+    ModelCard,
+)
 from deepverify.training.augment import AugmentConfig
 from deepverify.training.sbi import SBIConfig
 
@@ -58,15 +65,24 @@ class DataConfig(_Section):
     num_workers: int = Field(default=0, ge=0)  # DataLoader worker processes
 
 
-class ModelConfig(_Section):
-    """The model card fields chosen at training time."""
+def _card_default(name: str) -> Any:
+    """The model card's default for field ``name`` (stated there, not here)."""
+    return ModelCard.model_fields[name].default
 
-    backbone: str = "efficientnet_lite0"
-    input_size: int = Field(default=224, ge=32)
-    frames: int = Field(default=DEFAULT_NUM_FRAMES, ge=1)  # per video at inference (card value)
-    crop_margin: float = Field(default=0.3, ge=0.0)
-    lstm_hidden: int = Field(default=256, ge=1)
-    lstm_layers: int = Field(default=1, ge=1)
+
+class ModelConfig(_Section):
+    """The model card fields chosen at training time, and where training starts from.
+
+    The card's fields here (``backbone`` to ``lstm_layers``) have the card's types, checks and
+    defaults; :meth:`card` builds the card from them.
+    """
+
+    backbone: BackboneName = _card_default("backbone")
+    input_size: InputSize | None = None  # None: the backbone's own
+    frames: Frames = _card_default("frames")  # per video at inference (card value)
+    crop_margin: CropMargin = _card_default("crop_margin")
+    lstm_hidden: LstmSize = _card_default("lstm_hidden")
+    lstm_layers: LstmSize = _card_default("lstm_layers")
     pretrained: bool = True  # ImageNet initialisation of the backbone
     # Backbone parameters listed before the first one whose name starts with this prefix are
     # frozen (with their BatchNorm statistics), e.g. "blocks.3" for EfficientNet, "layer3" for
@@ -86,6 +102,15 @@ class ModelConfig(_Section):
         if any(not 0.0 <= a <= 1.0 for a in value):
             raise ValueError("interpolation weights must lie in [0, 1]")
         return value
+
+    def card(self, **fields: Any) -> ModelCard:
+        """The (untrained) model card this section describes, with ``fields`` added.
+
+        Raises:
+            ModelError: ``fields`` hold an invalid value.
+        """
+        chosen = self.model_dump(include=set(ModelCard.model_fields), exclude_none=True)
+        return ModelCard(**{**chosen, **fields})
 
 
 class OptimConfig(_Section):

@@ -17,7 +17,6 @@ Evaluation folders are never involved: the splits come from the training caches 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -255,7 +254,7 @@ def fit_policy(
 def write_policy(checkpoint: Path, policy: DecisionPolicy) -> ModelCard:
     """Store ``policy`` in the card beside ``checkpoint`` (the weights are untouched)."""
     path = card_path(checkpoint)
-    card = dataclasses.replace(ModelCard.read(path), decision=policy)
+    card = ModelCard.read(path).replace(decision=policy)
     try:
         atomic_write_text(path, card.to_json())
     except OSError as exc:

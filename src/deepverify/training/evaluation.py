@@ -11,7 +11,6 @@ together and for each source folder.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections import Counter
@@ -256,7 +255,7 @@ def record_in_card(checkpoint: Path, name: str, result: dict[str, Any]) -> Model
     }
     evaluations = dict(card.metrics.get("evaluation", {}))
     evaluations[name] = summary
-    updated = dataclasses.replace(card, metrics={**card.metrics, "evaluation": evaluations})
+    updated = card.replace(metrics={**card.metrics, "evaluation": evaluations})
     try:
         atomic_write_text(path, updated.to_json())
     except OSError as exc:

@@ -14,7 +14,6 @@ model knew, and is chosen on the validation split, never on evaluation data.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -117,9 +116,7 @@ def init_from(
     check_same_split(start_card, cfg, f"model.init_from {path}", split_groups)
     model.load_state_dict(start.state_dict())
     logger.info("starting from %s (%s)", path, start_card.model_id)
-    return dataclasses.replace(
-        card, training_data={**card.training_data, "init_from": start_card.model_id}
-    )
+    return card.replace(training_data={**card.training_data, "init_from": start_card.model_id})
 
 
 def mix_states(
@@ -164,6 +161,6 @@ def interpolate_with_init(
     chosen = max(scores, key=lambda a: (scores[a], float(a)))
     model.load_state_dict(mix_states(start_state, tuned_state, float(chosen)))
     record = {"alpha": float(chosen), "validation_scores": scores}
-    mixed = dataclasses.replace(card, training_data={**card.training_data, "interpolation": record})
+    mixed = card.replace(training_data={**card.training_data, "interpolation": record})
     save_checkpoint(model, mixed, cfg.out_dir / MIXED_NAME)
     return cfg.out_dir / MIXED_NAME, record

@@ -24,7 +24,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from deepverify.errors import ConfigError
-from deepverify.faces import DEFAULT_DETECTOR
 from deepverify.model import DeepfakeDetector, ModelCard, build_model
 from deepverify.training.cache import cache_detector
 from deepverify.training.clips import (
@@ -73,17 +72,12 @@ def seed_everything(seed: int) -> None:
 
 def make_card(cfg: TrainConfig) -> ModelCard:
     """The model card the config describes (backbone's own normalisation, the cache's detector)."""
-    m = cfg.model
-    return ModelCard.for_backbone(
-        m.backbone,
-        input_size=m.input_size,
-        frames=m.frames,
-        crop_margin=m.crop_margin,
-        lstm_hidden=m.lstm_hidden,
-        lstm_layers=m.lstm_layers,
-        detector=cache_detector(cfg.data.cache) if cfg.data.cache else DEFAULT_DETECTOR,
-        train_sequence_length=max(cfg.data.clip_lengths or [cfg.data.clip_frames]),
-    )
+    fields: dict[str, Any] = {
+        "train_sequence_length": max(cfg.data.clip_lengths or [cfg.data.clip_frames])
+    }
+    if cfg.data.cache:
+        fields["detector"] = cache_detector(cfg.data.cache)
+    return cfg.model.card(**fields)
 
 
 def freeze_backbone_prefix(model: DeepfakeDetector, until: str) -> list[nn.Module]:
@@ -196,7 +190,7 @@ def setup_run(cfg: TrainConfig) -> Run:
         cfg.out_dir.mkdir(parents=True, exist_ok=True)
         (cfg.out_dir / "config.json").write_text(cfg.model_dump_json(indent=2), encoding="utf-8")
     card = make_card(cfg)
-    pre = Preprocess(card.input_size, card.crop_margin, card.mean, card.std)
+    pre = Preprocess.from_card(card)
     tracks, split_summary = load_split_tracks([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
     train_set = TrainClips(
         tracks["train"],

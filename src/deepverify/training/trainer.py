@@ -286,8 +286,7 @@ def train(
 
 
 def _trained(card: ModelCard, cfg: TrainConfig, summary: dict[str, Any], epoch: int) -> ModelCard:
-    return dataclasses.replace(
-        card,
+    return card.replace(
         trained=True,
         training_data={
             "cache": cfg.data.cache.name if cfg.data.cache else "",

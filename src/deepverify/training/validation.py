@@ -7,7 +7,6 @@ of the chosen model on the calibration split and writes (and exports) ``model.sa
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -143,8 +142,7 @@ def finalize(
         metrics["validation"] = _split_metrics(val, clip_groups(val_loader), *fitted)
     else:
         metrics["validation"] = metrics["calibration"]
-    final = dataclasses.replace(
-        card,
+    final = card.replace(
         threshold=round(threshold, 6),
         temperature=round(temperature, 6),
         weights_sha256="",
