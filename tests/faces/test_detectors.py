@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-import deepverify
 from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
 from deepverify.faces import Detection, FaceDetector, available_detectors, create_detector, yunet
+from deepverify.faces import ssd as ssd_mod
+from deepverify.faces.registry import VERIFIERS
+from deepverify.geometry import iou
 from deepverify.imaging import PREVIEW_MAX_SIDE, Downscaled, downscaled
+from deepverify.model.files import DEFAULT_STEM, onnx_path
 from deepverify.video.frames import sample_frames
 
-NAMES = ["opencv-ssd", "yunet"]
+# Each detector's own score threshold: no face it reports scores below it.
+MIN_CONFIDENCE = {
+    "opencv-ssd": ssd_mod.DEFAULT_MIN_CONFIDENCE,
+    "yunet": yunet.DEFAULT_MIN_CONFIDENCE,
+}
 
 
 def _rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-@pytest.fixture(scope="module", params=NAMES)
+@pytest.fixture(scope="module", params=available_detectors())
 def detector(request: pytest.FixtureRequest) -> FaceDetector:
     return create_detector(request.param)
 
 
 def test_registry_lists_both() -> None:
-    assert available_detectors() == ["opencv-ssd", "yunet"]
+    assert available_detectors() == sorted(MIN_CONFIDENCE)
+    # Each is verified by the other (the rescue pass): a registered name, not itself.
+    assert all(VERIFIERS[n] in available_detectors() and VERIFIERS[n] != n for n in VERIFIERS)
 
 
 def test_default_detector_is_registered() -> None:
@@ -36,12 +46,15 @@ def test_default_detector_is_registered() -> None:
 
 
 def test_unknown_name_lists_valid_ones() -> None:
-    with pytest.raises(DetectorError, match="opencv-ssd, yunet"):
+    valid = re.escape(", ".join(available_detectors()))
+    with pytest.raises(
+        DetectorError, match=f"unknown face detector 'mtcnn'; choose one of: {valid}$"
+    ):
         create_detector("mtcnn")
 
 
 def test_bad_threshold_refused() -> None:
-    with pytest.raises(DetectorError, match="min_confidence"):
+    with pytest.raises(DetectorError, match=r"min_confidence must be in \[0, 1\], got 1\.5"):
         create_detector("yunet", min_confidence=1.5)
 
 
@@ -55,7 +68,7 @@ def test_finds_the_face(
     assert len(found) == 1
     x1, y1, x2, y2 = found[0].box
     assert x1 < centre[0] < x2 and y1 < centre[1] < y2
-    assert 0.5 <= found[0].score <= 1.0
+    assert MIN_CONFIDENCE[detector.name] <= found[0].score <= 1.0
 
 
 def test_no_face_in_baboon(detector: FaceDetector, shared_data: Path) -> None:
@@ -94,9 +107,18 @@ def test_refuses_non_rgb_input(detector: FaceDetector) -> None:
 )
 def test_face_found_in_real_clips(detector: FaceDetector, shared_data: Path, clip: str) -> None:
     _, frames = sample_frames(shared_data / "real" / clip, 6)
-    counts = [len(detector.detect(f.image)) for f in frames]
+    found = [detector.detect(f.image) for f in frames]
+    counts = [len(faces) for faces in found]
     assert sum(c >= 1 for c in counts) >= 5, counts
     assert max(counts) == 1, counts  # one person: no phantom second face
+    # Where the other architecture finds the face too: the boxes must be on the same face.
+    other = create_detector(VERIFIERS[detector.name], rescue=False)
+    overlaps = [
+        iou(faces[0].box, reference[0].box)
+        for faces, reference in zip(found, (other.detect(f.image) for f in frames), strict=True)
+        if faces and reference
+    ]
+    assert len(overlaps) >= 4 and min(overlaps) >= 0.5, overlaps
 
 
 def test_face_found_in_portrait_dfdc_clip(detector: FaceDetector, portrait_clip: Path) -> None:
@@ -153,13 +175,14 @@ def test_yunet_matches_opencvs_face_detector_yn(shared_data: Path, detector_dir:
 
 
 def test_yunet_refuses_a_graph_that_is_not_yunet(detector_dir: Path, tmp_path: Path) -> None:
+    threshold = yunet.DEFAULT_MIN_CONFIDENCE
     missing = tmp_path / "none.onnx"
-    with pytest.raises(DetectorError, match="not found"):
-        yunet.YuNetDetector(missing, min_confidence=0.7)
+    with pytest.raises(DetectorError, match=r"cannot load the YuNet face detector: .* not found"):
+        yunet.YuNetDetector(missing, min_confidence=threshold)
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a graph")
     with pytest.raises(DetectorError, match="cannot load the YuNet face detector"):
-        yunet.YuNetDetector(junk, min_confidence=0.7)
-    other_graph = Path(deepverify.__file__).parent / "weights" / "default.onnx"  # an ONNX graph
+        yunet.YuNetDetector(junk, min_confidence=threshold)
+    other_graph = onnx_path(DEFAULT_STEM)  # the packaged deepfake model: an ONNX graph
     with pytest.raises(DetectorError, match="is not a YuNet face detector"):
-        yunet.YuNetDetector(other_graph, min_confidence=0.7)
+        yunet.YuNetDetector(other_graph, min_confidence=threshold)

@@ -16,6 +16,7 @@ from deepverify.model import (
     build_model,
     card_path,
     default_model_path,
+    files,
     load_checkpoint,
     save_checkpoint,
 )
@@ -123,10 +124,18 @@ def test_tiny_checkpoint_fixture_loads(tiny_checkpoint):
     assert card.model_id.startswith("efficientnet_lite0-")
 
 
-def test_default_model_path_is_the_packaged_file_or_none():
+def test_default_model_path_is_the_packaged_card_or_none(tmp_path, monkeypatch):
     path = default_model_path()
-    packaged = Path(__import__("deepverify").__file__).parent / "weights" / "default.json"
-    assert path == (packaged if packaged.is_file() else None)
+    assert path is not None, "the package ships weights/default.json"
+    assert path.name == "default.json" and path.parent.name == "weights"
+    assert ModelCard.read(path).trained  # the shipped card, not any JSON file
+    # A checkout without weights: None, until a card is there.
+    monkeypatch.setattr(files, "DEFAULT_STEM", tmp_path / "default")
+    assert default_model_path() is None
+    (tmp_path / "default.safetensors").write_bytes(b"")
+    assert default_model_path() is None  # weights without a card are no model
+    (tmp_path / "default.json").write_text("{}")
+    assert default_model_path() == tmp_path / "default.json"
 
 
 def test_copied_checkpoint_pair_still_loads(saved, tmp_path):
