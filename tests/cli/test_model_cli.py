@@ -108,3 +108,20 @@ def test_export_refuses_a_bad_out_suffix(tiny_checkpoint, tmp_path):
     )
     assert result.exit_code == 1
     assert "must end in .onnx" in result.output
+
+
+def test_init_values_are_checked_by_the_card_before_torch_work(tmp_path):
+    out = tmp_path / "x.safetensors"
+    result = runner.invoke(app, ["model", "init", "--out", str(out), "--lstm-hidden", "0"])
+    assert result.exit_code == 1
+    assert "field 'lstm_hidden'" in _one_line_error(result)
+    result = runner.invoke(app, ["model", "init", "--out", str(out), "--input-size", "16"])
+    assert "field 'input_size'" in _one_line_error(result)
+    assert not out.exists()
+
+
+def test_init_help_shows_the_cards_defaults():
+    result = runner.invoke(app, ["model", "init", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    help_text = " ".join(result.output.replace("│", " ").split())  # rich boxes and wraps it
+    assert "(LSTM steps); default 32." in help_text and "hidden size; default 256." in help_text

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
 from deepverify.cli.options import VerboseOption
-from deepverify.defaults import DEFAULT_NUM_FRAMES, MAX_FRAMES
+from deepverify.defaults import MAX_FRAMES
 from deepverify.extras import require_torch
 from deepverify.model import DEFAULT_BACKBONE, ModelCard, available_backbones, card_path
 
@@ -19,6 +19,11 @@ from deepverify.model import DEFAULT_BACKBONE, ModelCard, available_backbones, c
 BackboneName = Enum("BackboneName", {name: name for name in available_backbones()}, type=str)  # type: ignore[misc]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+def _card_default(name: str) -> object:
+    """A model card field's default, for ``--help`` (the card states it)."""
+    return ModelCard.model_fields[name].default
 
 
 @app.callback()
@@ -62,12 +67,19 @@ def init(
     ),
     input_size: Annotated[
         int | None,
-        typer.Option(min=32, max=1024, help="Crop side in pixels (default: the backbone's)."),
+        typer.Option(max=1024, help="Crop side in pixels (default: the backbone's)."),
     ] = None,
     frames: Annotated[
-        int, typer.Option(min=1, max=MAX_FRAMES, help="Frames per video (LSTM steps).")
-    ] = DEFAULT_NUM_FRAMES,
-    lstm_hidden: Annotated[int, typer.Option(min=1, help="LSTM hidden size.")] = 256,
+        int | None,
+        typer.Option(
+            max=MAX_FRAMES,
+            help=f"Frames per video (LSTM steps); default {_card_default('frames')}.",
+        ),
+    ] = None,
+    lstm_hidden: Annotated[
+        int | None,
+        typer.Option(help=f"LSTM hidden size; default {_card_default('lstm_hidden')}."),
+    ] = None,
     pretrained: Annotated[
         bool, typer.Option(help="Initialise the backbone with ImageNet weights.")
     ] = True,
@@ -84,15 +96,16 @@ def init(
     if not force and (out.exists() or card_path(out).exists()):
         fail(f"{out} already exists; choose another --out or pass --force")
     with user_errors():
+        # Left out: the card's default (input size: the backbone's); the card checks the values.
+        chosen = {"input_size": input_size, "frames": frames, "lstm_hidden": lstm_hidden}
+        card = ModelCard.for_backbone(
+            backbone.value, **{k: v for k, v in chosen.items() if v is not None}
+        )
         require_torch("deepverify model init")
         import torch
 
         from deepverify.model import build_model, save_checkpoint
 
-        overrides = {"frames": frames, "lstm_hidden": lstm_hidden}
-        if input_size is not None:
-            overrides["input_size"] = input_size
-        card = ModelCard.for_backbone(backbone.value, **overrides)
         torch.manual_seed(seed)
         with err_console.status(f"building {backbone.value}…"):
             model = build_model(card, pretrained=pretrained)
