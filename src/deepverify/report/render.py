@@ -29,7 +29,7 @@ def _data_uri(path: Path) -> str:
 
 
 def render_html(report: Report, out_dir: Path) -> str:
-    """Render a self-contained HTML report: every image is embedded as a data URI.
+    """Render a self-contained HTML report: every image it shows is embedded as a data URI.
 
     Args:
         report: The report to render.
@@ -39,15 +39,18 @@ def render_html(report: Report, out_dir: Path) -> str:
         loader=PackageLoader("deepverify.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
-    images: dict[str, str] = {}
-    shown = key_frames(report)
-    paths = [f.overlay for f in shown] + [x.heatmap for f in report.frames for x in f.faces]
-    for rel in paths:
-        if rel and (out_dir / rel).is_file():
-            images[rel] = _data_uri(out_dir / rel)
-    if report.timeline_plot and (out_dir / report.timeline_plot).is_file():
-        timeline = _data_uri(out_dir / report.timeline_plot)
-    else:
+    named = set(report.image_paths())
+
+    def embed(rel: str | None) -> str | None:
+        """The data URI of an image the report names and the folder holds, else None."""
+        if rel in named and (out_dir / rel).is_file():
+            return _data_uri(out_dir / rel)
+        return None
+
+    timeline = embed(report.timeline_plot)
+    if timeline is None:
         timeline = "data:image/png;base64," + base64.b64encode(timeline_png(report)).decode()
     template = env.get_template("report.html.j2")
-    return template.render(report=report, images=images, timeline=timeline, key_frames=shown)
+    return template.render(
+        report=report, embed=embed, timeline=timeline, key_frames=key_frames(report)
+    )

@@ -153,6 +153,19 @@ class Report(_Schema):
         """The report as indented JSON text."""
         return self.model_dump_json(indent=2)
 
+    def image_paths(self) -> list[str]:
+        """Every image file the report names, relative to its folder, each once.
+
+        The timeline plot, then per frame its overlay and plain image and per face its heatmap
+        and plain crop. The only list of a report's images: the HTML page embeds from it and the
+        service serves nothing else.
+        """
+        paths = [self.timeline_plot]
+        for frame in self.frames:
+            paths += [frame.overlay, frame.image]
+            paths += [path for face in frame.faces for path in (face.heatmap, face.crop)]
+        return list(dict.fromkeys(path for path in paths if path))
+
 
 def explain_verdict(
     verdict: Verdict,

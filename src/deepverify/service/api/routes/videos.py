@@ -74,18 +74,6 @@ _UPLOAD_BODY = {
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Message}, 404: {"model": Message}}
 
 
-def _image_paths(report: dict[str, Any] | None) -> set[str]:
-    """Relative paths of the images a report refers to (the only files served)."""
-    if not report:
-        return set()
-    paths = {report.get("timeline_plot")}
-    for frame in report.get("frames", []):
-        paths.update((frame.get("overlay"), frame.get("image")))
-        for face in frame.get("faces", []):
-            paths.update((face.get("heatmap"), face.get("crop")))
-    return {path for path in paths if isinstance(path, str)}
-
-
 def _report(video: Video) -> Report | None:
     if video.status != JobStatus.DONE.value or video.report is None:
         return None
@@ -246,7 +234,8 @@ def report_image(
 ) -> StreamingResponse:
     """An image the report names (heatmap, face crop, frame with or without overlay, timeline)."""
     video = _done(session, user, video_id)
-    if image_path not in _image_paths(video.report):  # only files the report names
+    report = _report(video)
+    if report is None or image_path not in report.image_paths():  # only files it names
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such image in this report")
     try:
         image = open_store(settings).open_result(video.id, image_path)
