@@ -26,10 +26,11 @@ from typing import Any
 import torch
 
 from deepverify.errors import ConfigError, DeepverifyError
-from deepverify.model import load_checkpoint, save_checkpoint
+from deepverify.model import DeepfakeDetector, load_checkpoint, save_checkpoint
 from deepverify.training.clips import Preprocess, load_split_tracks
 from deepverify.training.config import load_config
-from deepverify.training.finetune import check_same_split, mix_states
+from deepverify.training.finetune import check_same_split, choose_mix, model_state
+from deepverify.training.run import calibration_loader
 from deepverify.training.trainer import finalize, fixed_loader, make_card
 from deepverify.training.validation import selection_score, validation_row
 
@@ -71,28 +72,26 @@ def _mix(args: argparse.Namespace) -> dict[str, Any]:
     pre = Preprocess.from_card(card)
     tracks, summary = load_split_tracks([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
     val = fixed_loader(tracks["val"], cfg, pre)
-    calib = fixed_loader(tracks["calib"], cfg, pre) if tracks["calib"] else val
-    if calib is val:
-        logger.warning("no calibration split: the validation split also calibrates the mix")
+    calib = calibration_loader(tracks, val, cfg, pre)
     device = torch.device("cpu")
     model, first_card = load_checkpoint(args.first)
     other, second_card = load_checkpoint(args.second)
     for path, checkpoint_card in ((args.first, first_card), (args.second, second_card)):
         check_same_split(checkpoint_card, cfg, str(path), summary["split_groups_sha256"])
-    first = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    second = {k: v.detach().clone() for k, v in other.state_dict().items()}
+    first, second = model_state(model), model_state(other)
     del other
-    rows: dict[str, dict[str, Any]] = {}
-    for weight in sorted(set(args.weights)):
-        model.load_state_dict(mix_states(first, second, weight))
-        rows[f"{weight:g}"] = validation_row(model, val, device)
-        logger.info("%g x second + %g x first: %s", weight, 1 - weight, rows[f"{weight:g}"])
-    chosen = max(rows, key=lambda w: selection_score(rows[w]))
-    model.load_state_dict(mix_states(first, second, float(chosen)))
+    scored: list[dict[str, Any]] = []
+
+    def score(candidate: DeepfakeDetector) -> float:
+        scored.append(validation_row(candidate, val, device))
+        return selection_score(scored[-1])
+
+    chosen, _ = choose_mix(model, first, second, args.weights, score)
+    rows = dict(zip((f"{w:g}" for w in sorted(set(args.weights))), scored, strict=True))
     record = {
         "first": first_card.model_id,
         "second": second_card.model_id,
-        "weight_of_second": float(chosen),
+        "weight_of_second": chosen,
         "validation": rows,
     }
     mixed = first_card.replace(training_data={**first_card.training_data, "weight_mix": record})

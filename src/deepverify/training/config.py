@@ -25,6 +25,7 @@ from deepverify.model.card import (
 )
 from deepverify.training.augment import AugmentConfig
 from deepverify.training.sbi import SBIConfig
+from deepverify.training.splits import CALIB_FRACTION, VAL_FRACTION
 
 
 class _Section(BaseModel):
@@ -36,8 +37,9 @@ class DataConfig(_Section):
 
     cache: Path | None = None  # face-crop cache written by `deepverify extract`
     extra_caches: list[Path] = []  # more caches read with it (e.g. unlabelled real footage)
-    val_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)  # groups that choose the epoch
-    calib_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)  # groups for temperature/threshold
+    # Shares of the groups that choose the epoch, and that fit temperature and threshold.
+    val_fraction: float = Field(default=VAL_FRACTION, ge=0.0, lt=1.0)
+    calib_fraction: float = Field(default=CALIB_FRACTION, ge=0.0, lt=1.0)
     split_seed: int = 0
     clip_frames: int = Field(default=8, ge=1)  # T during training (and the crop budget per clip)
     clip_lengths: list[int] = []  # if set, each step draws its T from these (same crop budget)

@@ -15,7 +15,7 @@ model knew, and is chosen on the validation split, never on evaluation data.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,45 @@ def mix_states(
     }
 
 
+def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of ``model``'s weights, kept while other weights are loaded into it."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def choose_mix(
+    model: DeepfakeDetector,
+    first: dict[str, torch.Tensor],
+    second: dict[str, torch.Tensor],
+    weights: Iterable[float],
+    score: Callable[[DeepfakeDetector], float],
+) -> tuple[float, dict[str, float]]:
+    """Score ``(1 - w) * first + w * second`` for each weight ``w``; leave the best in ``model``.
+
+    The one weight-space search of the package: fine-tuning's interpolation with the starting
+    model (:func:`interpolate_with_init`) and ``scripts/mix_checkpoints.py`` both use it.
+
+    Args:
+        model: Takes each mix in turn (its architecture must fit both states).
+        first: The weights at ``w = 0``.
+        second: The weights at ``w = 1``.
+        weights: The weights to try, each in [0, 1] (duplicates are tried once).
+        score: The validation score of a model, higher is better (the epoch-selection rule).
+
+    Returns:
+        The chosen weight (ties go to the larger one, the more of ``second``) and every weight's
+        score, keyed by the weight written with ``:g``.
+    """
+    scores: dict[str, float] = {}
+    for weight in sorted(set(weights)):
+        model.load_state_dict(mix_states(first, second, weight))
+        scores[f"{weight:g}"] = score(model)
+        logger.info("weights %g x second + %g x first: validation score %.4f",
+                    weight, 1 - weight, scores[f"{weight:g}"])  # fmt: skip
+    chosen = max(scores, key=lambda w: (scores[w], float(w)))
+    model.load_state_dict(mix_states(first, second, float(chosen)))
+    return float(chosen), scores
+
+
 def interpolate_with_init(
     cfg: TrainConfig, device: torch.device, score: Callable[[DeepfakeDetector], float]
 ) -> tuple[Path, dict[str, Any]]:
@@ -150,17 +189,11 @@ def interpolate_with_init(
     assert cfg.model.init_from is not None
     model, card = load_checkpoint(cfg.out_dir / TUNED_NAME, device=str(device))
     start, _ = load_checkpoint(cfg.model.init_from, device=str(device))
-    start_state = {k: v.detach().clone() for k, v in start.state_dict().items()}
-    tuned_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    scores: dict[str, float] = {}
-    for alpha in sorted(set(cfg.model.interpolate_with_init)):
-        model.load_state_dict(mix_states(start_state, tuned_state, alpha))
-        scores[f"{alpha:g}"] = round(score(model), 6)
-        logger.info("weights %g x tuned + %g x start: validation score %.4f",
-                    alpha, 1 - alpha, scores[f"{alpha:g}"])  # fmt: skip
-    chosen = max(scores, key=lambda a: (scores[a], float(a)))
-    model.load_state_dict(mix_states(start_state, tuned_state, float(chosen)))
-    record = {"alpha": float(chosen), "validation_scores": scores}
+    start_state, tuned_state = model_state(start), model_state(model)
+    alpha, scores = choose_mix(
+        model, start_state, tuned_state, cfg.model.interpolate_with_init, score
+    )
+    record = {"alpha": alpha, "validation_scores": {a: round(s, 6) for a, s in scores.items()}}
     mixed = card.replace(training_data={**card.training_data, "interpolation": record})
     save_checkpoint(model, mixed, cfg.out_dir / MIXED_NAME)
     return cfg.out_dir / MIXED_NAME, record

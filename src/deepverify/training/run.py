@@ -174,6 +174,27 @@ def fixed_loader(tracks: list[TrackRef], cfg: TrainConfig, pre: Preprocess) -> D
     return _loader(FixedClips(validation_specs(tracks, cfg.data, cfg.sbi, cfg.seed), pre), cfg)
 
 
+def calibration_loader(
+    tracks: dict[str, list[TrackRef]],
+    val_loader: DataLoader[Any],
+    cfg: TrainConfig,
+    pre: Preprocess,
+) -> DataLoader[Any]:
+    """The clips that fit temperature and threshold: the calibration split's.
+
+    Without a calibration split (``data.calib_fraction = 0``) the validation split calibrates
+    too, and ``val_loader`` itself is returned (said in the log): :func:`finalize` then reports
+    one set of figures for both.
+    """
+    if tracks["calib"]:
+        return fixed_loader(tracks["calib"], cfg, pre)
+    logger.warning(
+        "no calibration split (data.calib_fraction = 0): the validation split "
+        "both chooses the model and calibrates it"
+    )
+    return val_loader
+
+
 def setup_run(cfg: TrainConfig) -> Run:
     """Device, distributed group, data, model, optimiser and schedule for ``cfg``."""
     if cfg.data.cache is None:
@@ -205,14 +226,7 @@ def setup_run(cfg: TrainConfig) -> Run:
         train_set, cfg, batch_sampler=StepBatches(train_set, ddp.rank, ddp.world)
     )
     val_loader = fixed_loader(tracks["val"], cfg, pre)
-    if tracks["calib"]:
-        calib_loader = fixed_loader(tracks["calib"], cfg, pre)
-    else:
-        logger.warning(
-            "no calibration split (data.calib_fraction = 0): the validation split "
-            "both chooses the epoch and calibrates"
-        )
-        calib_loader = val_loader
+    calib_loader = calibration_loader(tracks, val_loader, cfg, pre)
 
     model = build_model(card, pretrained=cfg.model.pretrained)
     if cfg.model.init_from is not None:

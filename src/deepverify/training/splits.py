@@ -14,6 +14,12 @@ from collections.abc import Sequence
 from deepverify.errors import DatasetError
 from deepverify.training.datasets import VideoItem
 
+VAL_FRACTION = 0.2
+"""Default share of the groups a run validates on (chooses the epoch): ``data.val_fraction``."""
+CALIB_FRACTION = 0.0
+"""Default share of the groups held out for calibration (``data.calib_fraction``; 0: none, and
+the validation split calibrates too)."""
+
 
 def _rank(group: str, seed: int) -> str:
     # A hash rank is stable across runs and machines, unlike ``hash()`` or a shuffled list whose
@@ -24,8 +30,8 @@ def _rank(group: str, seed: int) -> str:
 def assign_splits(
     items: Sequence[VideoItem],
     *,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.0,
+    val_fraction: float = VAL_FRACTION,
+    test_fraction: float = CALIB_FRACTION,
     seed: int = 0,
     use_official: bool = True,
 ) -> dict[str, str]:
