@@ -14,7 +14,7 @@ WEB_STATIC := src/deepverify/service/static
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null) \
 	$(WEB)/package.json $(WEB)/package-lock.json $(WEB)/next.config.mjs $(WEB)/tsconfig.json
 
-.PHONY: install run scan test lint typecheck pytest bench load-test web-client web-client-check clean
+.PHONY: install run scan test test-slow lint typecheck pytest bench load-test web-client web-client-check clean
 .PHONY: image up down stack-test
 
 # Idempotent: the venv is re-installed only when pyproject.toml changed, the web UI rebuilt only
@@ -51,10 +51,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The default set: every module, one of each end-to-end kind; the 25 slowest tests are listed.
 pytest: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" --durations=25 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The slow set (CI runs it after `make test`): the full frame-skipping sweep over the shared
+# clips and the repetitions of the end-to-end tests.
+test-slow: install
+	$(BIN)/pytest -m slow --durations=25 $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
