@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 PREVIEW_MAX_SIDE = 640
@@ -39,6 +38,8 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
         ``p * scale`` in the result, and a point ``q`` of the result is ``q / scale`` in the
         original.
     """
+    import cv2  # here, not at import: the detector registry reads this module for `--help`
+
     height, width = image.shape[:2]
     scale = min(1.0, max_side / max(height, width))
     if scale < 1.0:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar, Self
 
 import cv2
 import numpy as np
@@ -11,9 +14,19 @@ import pytest
 
 from deepverify.defaults import DEFAULT_DETECTOR
 from deepverify.errors import DetectorError
-from deepverify.faces import Detection, FaceDetector, available_detectors, create_detector, yunet
-from deepverify.faces import ssd as ssd_mod
-from deepverify.faces.registry import VERIFIERS
+from deepverify.faces import (
+    Detection,
+    FaceDetector,
+    RegisteredDetector,
+    available_detectors,
+    check_detector_name,
+    create_detector,
+    detector_class,
+    resolve_weights,
+    yunet,
+)
+from deepverify.faces import registry as registry_mod
+from deepverify.faces.weights import WeightFile
 from deepverify.geometry import iou
 from deepverify.imaging import PREVIEW_MAX_SIDE, Downscaled, downscaled
 from deepverify.model.files import DEFAULT_STEM, onnx_path
@@ -21,8 +34,7 @@ from deepverify.video.frames import sample_frames
 
 # Each detector's own score threshold: no face it reports scores below it.
 MIN_CONFIDENCE = {
-    "opencv-ssd": ssd_mod.DEFAULT_MIN_CONFIDENCE,
-    "yunet": yunet.DEFAULT_MIN_CONFIDENCE,
+    name: detector_class(name).default_min_confidence for name in ["opencv-ssd", "yunet"]
 }
 
 
@@ -38,7 +50,12 @@ def detector(request: pytest.FixtureRequest) -> FaceDetector:
 def test_registry_lists_both() -> None:
     assert available_detectors() == sorted(MIN_CONFIDENCE)
     # Each is verified by the other (the rescue pass): a registered name, not itself.
-    assert all(VERIFIERS[n] in available_detectors() and VERIFIERS[n] != n for n in VERIFIERS)
+    verifiers = {n: detector_class(n).verifier for n in available_detectors()}
+    assert all(v in available_detectors() and v != n for n, v in verifiers.items())
+    for name in available_detectors():  # each class states its own facts, under its own name
+        cls = detector_class(name)
+        assert cls.name == name and 0.0 < cls.default_min_confidence < 1.0 and cls.weights
+        assert all(re.fullmatch("[0-9a-f]{64}", w.sha256) for w in cls.weights.values())
 
 
 def test_default_detector_is_registered() -> None:
@@ -112,7 +129,7 @@ def test_face_found_in_real_clips(detector: FaceDetector, shared_data: Path, cli
     assert sum(c >= 1 for c in counts) >= 5, counts
     assert max(counts) == 1, counts  # one person: no phantom second face
     # Where the other architecture finds the face too: the boxes must be on the same face.
-    other = create_detector(VERIFIERS[detector.name], rescue=False)
+    other = create_detector(detector_class(detector.name).verifier, rescue=False)
     overlaps = [
         iou(faces[0].box, reference[0].box)
         for faces, reference in zip(found, (other.detect(f.image) for f in frames), strict=True)
@@ -152,9 +169,9 @@ def test_yunet_matches_opencvs_face_detector_yn(shared_data: Path, detector_dir:
     Eval clips cover 480p to 1080p, portrait, two-face and dark frames; frames at YuNet's size.
     """
     model = detector_dir / "face_detection_yunet.onnx"
-    ours = yunet.YuNetDetector(model, min_confidence=yunet.DEFAULT_MIN_CONFIDENCE)
+    ours = yunet.YuNetDetector(model, min_confidence=yunet.YuNetDetector.default_min_confidence)
     reference = cv2.FaceDetectorYN.create(
-        str(model), "", (320, 320), yunet.DEFAULT_MIN_CONFIDENCE, yunet.NMS_IOU, yunet.TOP_K
+        str(model), "", (320, 320), ours.min_confidence, yunet.NMS_IOU, yunet.TOP_K
     )
     clips = sorted((shared_data / "eval").glob("*/*.mp4"))
     assert len(clips) >= 10
@@ -175,7 +192,7 @@ def test_yunet_matches_opencvs_face_detector_yn(shared_data: Path, detector_dir:
 
 
 def test_yunet_refuses_a_graph_that_is_not_yunet(detector_dir: Path, tmp_path: Path) -> None:
-    threshold = yunet.DEFAULT_MIN_CONFIDENCE
+    threshold = yunet.YuNetDetector.default_min_confidence
     missing = tmp_path / "none.onnx"
     with pytest.raises(DetectorError, match=r"cannot load the YuNet face detector: .* not found"):
         yunet.YuNetDetector(missing, min_confidence=threshold)
@@ -186,3 +203,53 @@ def test_yunet_refuses_a_graph_that_is_not_yunet(detector_dir: Path, tmp_path: P
     other_graph = onnx_path(DEFAULT_STEM)  # the packaged deepfake model: an ONNX graph
     with pytest.raises(DetectorError, match="is not a YuNet face detector"):
         yunet.YuNetDetector(other_graph, min_confidence=threshold)
+
+
+PLANTED = b"planted weights"
+
+
+class _Planted(RegisteredDetector):
+    """A detector added the documented way: its own class, one registry entry."""
+
+    name = "planted"
+    weights: ClassVar[Mapping[str, WeightFile]] = {
+        "model": WeightFile(
+            "planted.bin",
+            "https://example.invalid/planted.bin",
+            hashlib.sha256(PLANTED).hexdigest(),
+        )
+    }
+    default_min_confidence: ClassVar[float] = 0.25
+    verifier: ClassVar[str] = "yunet"
+
+    def __init__(self, model: Path, min_confidence: float) -> None:
+        self.model, self.min_confidence = model, min_confidence
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, Path], *, min_confidence: float) -> Self:
+        return cls(files["model"], min_confidence)
+
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
+        return []
+
+
+def test_a_new_detector_is_its_class_plus_one_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every check of a detector name (card, service settings, weights) reads the one registry."""
+    from deepverify.model import ModelCard
+    from deepverify.service.core.settings import Settings
+    from deepverify.service.jobs.analysis import check_analysis_settings
+
+    (tmp_path / "planted.bin").write_bytes(PLANTED)
+    registered = dict(registry_mod._REGISTRY)
+    monkeypatch.setattr(registry_mod, "_REGISTRY", {**registered, "planted": _Planted})
+    assert "planted" in available_detectors() and check_detector_name("planted") == "planted"
+    assert resolve_weights("planted", tmp_path) == {"model": tmp_path / "planted.bin"}
+    found = create_detector("planted", model_dir=tmp_path, rescue=False)
+    assert isinstance(found, _Planted) and found.min_confidence == 0.25
+    assert ModelCard(detector="planted").detector == "planted"
+    check_analysis_settings(Settings(detector="planted"))
+    monkeypatch.setattr(registry_mod, "_REGISTRY", registered)
+    with pytest.raises(DetectorError, match="unknown face detector 'planted'"):
+        check_detector_name("planted")

@@ -10,9 +10,11 @@ from typing import BinaryIO
 import pytest
 
 from deepverify.errors import DetectorError
-from deepverify.faces import create_detector, resolve_weights
+from deepverify.faces import available_detectors, create_detector, detector_class, resolve_weights
 from deepverify.faces import weights as weights_mod
-from deepverify.faces.weights import ENV_DIR, WEIGHTS, WeightFile, cache_dir, download
+from deepverify.faces.weights import ENV_DIR, WeightFile, cache_dir, download
+
+WEIGHTS = {name: detector_class(name).weights for name in available_detectors()}
 
 
 @pytest.fixture()

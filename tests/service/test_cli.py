@@ -49,7 +49,7 @@ def test_worker_needs_a_broker(home):
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("DEEPVERIFY_DETECTOR", "mtcnn", "choose one of opencv-ssd, yunet"),
+        ("DEEPVERIFY_DETECTOR", "mtcnn", "choose one of: opencv-ssd, yunet"),
         ("DEEPVERIFY_DEVICE", "gpu0", "is not a torch device"),
         ("DEEPVERIFY_DEVICE", "cuda:7", "not available on this machine"),
     ],

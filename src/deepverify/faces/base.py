@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol, Self
 
 import numpy as np
 
+from deepverify.faces.weights import WeightFile
 from deepverify.geometry import Box
 
 if TYPE_CHECKING:  # imaging imports OpenCV, which the detector registry must not
@@ -55,6 +59,32 @@ class FaceDetector(Protocol):
         a copy of that size uses it instead of making its own, and any other ignores it.
         """
         ...
+
+
+class RegisteredDetector(ABC):
+    """A detector the registry builds by name; each subclass states its own facts once.
+
+    Attributes:
+        name: Registry name (``--detector``, the model card's ``detector``).
+        weights: Role (``model``, ``config``...) -> the pinned file it loads.
+        default_min_confidence: Score threshold used when none is given.
+        verifier: Name of the detector, of another architecture, that confirms the faces its
+            second pass finds (:mod:`deepverify.faces.rescue`).
+    """
+
+    name: str
+    weights: ClassVar[Mapping[str, WeightFile]]
+    default_min_confidence: ClassVar[float]
+    verifier: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_files(cls, files: Mapping[str, Path], *, min_confidence: float) -> Self:
+        """Load the detector from its verified weight files (keys of :attr:`weights`)."""
+
+    @abstractmethod
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
+        """Faces in ``image``, best first (see :meth:`FaceDetector.detect`)."""
 
 
 def check_image(image: np.ndarray) -> None:

@@ -1,5 +1,8 @@
 """Where detector weights come from: a folder, the user cache, or a verified download.
 
+Each detector class pins its own files (:attr:`~deepverify.faces.base.RegisteredDetector.weights`);
+this module only finds and verifies them.
+
 Order: the ``model_dir`` argument, else ``$DEEPVERIFY_DETECTOR_DIR``, else the user cache
 (``$XDG_CACHE_HOME/deepverify/detectors``, default ``~/.cache/deepverify/detectors``), else a
 download from the pinned upstream URL into that cache. Every file is checked against its sha256;
@@ -12,7 +15,7 @@ import hashlib
 import logging
 import os
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -35,33 +38,6 @@ class WeightFile:
     sha256: str
 
 
-_SSD_PB = WeightFile(
-    "opencv_face_detector_uint8.pb",
-    "https://raw.githubusercontent.com/opencv/opencv_3rdparty/"
-    "8033c2bc31b3256f0d461c919ecc01c2428ca03b/opencv_face_detector_uint8.pb",
-    "5c71d752ef2cbf2f457ac82fdd580fcb2522fd04c5efdaed18eb6d9e2843fbed",
-)
-_SSD_PBTXT = WeightFile(
-    "opencv_face_detector.pbtxt",
-    "https://raw.githubusercontent.com/opencv/opencv/4.10.0/"
-    "samples/dnn/face_detector/opencv_face_detector.pbtxt",
-    "5397808362fc6fb7c4044484848e297b22449d913a267fa7f8bd9d86dce29144",
-)
-# The model is stored with Git LFS: raw.githubusercontent.com would serve the pointer file.
-_YUNET_ONNX = WeightFile(
-    "face_detection_yunet.onnx",
-    "https://media.githubusercontent.com/media/opencv/opencv_zoo/"
-    "47534e27c9851bb1128ccc0102f1145e27f23f98/models/face_detection_yunet/"
-    "face_detection_yunet_2026may.onnx",
-    "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",
-)
-
-WEIGHTS: dict[str, dict[str, WeightFile]] = {
-    "opencv-ssd": {"model": _SSD_PB, "config": _SSD_PBTXT},
-    "yunet": {"model": _YUNET_ONNX},
-}
-"""Per detector: role (``model``, ``config``) -> the file."""
-
 Fetch = Callable[[str], BinaryIO]
 
 
@@ -80,28 +56,26 @@ def cache_dir() -> Path:
     return Path(base) / "deepverify" / "detectors"
 
 
-def resolve_weights(name: str, model_dir: Path | None = None) -> dict[str, Path]:
-    """Find (or download) the verified weight files of detector ``name``.
+def resolve_files(
+    files: Mapping[str, WeightFile], model_dir: Path | None = None
+) -> dict[str, Path]:
+    """Find (or download) verified copies of a detector's weight ``files``.
 
     Args:
-        name: A registered detector name.
+        files: Role (``model``, ``config``) -> the pinned file (a detector's ``weights``).
         model_dir: Folder holding the files; when given, only it is searched.
 
     Returns:
-        Role (``model``, and ``config`` for opencv-ssd) -> path of the verified file.
+        Role -> path of the verified file.
 
     Raises:
-        DetectorError: Unknown name, a file missing where it must be, a checksum mismatch, or a
-            download that failed.
+        DetectorError: A file missing where it must be, a checksum mismatch, or a download that
+            failed.
     """
-    if name not in WEIGHTS:
-        raise DetectorError(
-            f"unknown face detector {name!r}; choose one of: {', '.join(sorted(WEIGHTS))}"
-        )
     env_dir = os.environ.get(ENV_DIR)
     return {
         role: _resolve_file(spec, model_dir, Path(env_dir) if env_dir else None)
-        for role, spec in WEIGHTS[name].items()
+        for role, spec in files.items()
     }
 
 

@@ -13,14 +13,15 @@ best of overlapping boxes. A test holds it to ``cv2.FaceDetectorYN`` on real fra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Self
 
-import cv2
 import numpy as np
 
 from deepverify.errors import DetectorError
-from deepverify.faces.base import Detection, check_image, clip_box
+from deepverify.faces.base import Detection, RegisteredDetector, check_image, clip_box
+from deepverify.faces.weights import WeightFile
 from deepverify.imaging import PREVIEW_MAX_SIDE, Downscaled, downscale
 from deepverify.onnx_session import SessionError, cpu_session
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     import onnxruntime as ort
 
 MAX_SIDE = PREVIEW_MAX_SIDE  # so the scan's preview is its input, not a second downscale
-DEFAULT_MIN_CONFIDENCE = 0.7
 NMS_IOU = 0.3
 TOP_K = 500
 STRIDES = (8, 16, 32)
@@ -55,7 +55,7 @@ def _session(model: Path) -> ort.InferenceSession:
     return session
 
 
-class YuNetDetector:
+class YuNetDetector(RegisteredDetector):
     """YuNet on a copy downscaled to at most 640 px on its longest side.
 
     Boxes and landmarks are scaled back to the full-resolution frame. Safe to share between
@@ -63,6 +63,23 @@ class YuNetDetector:
     """
 
     name = "yunet"
+    # The model is stored with Git LFS: raw.githubusercontent.com would serve the pointer file.
+    weights: ClassVar[Mapping[str, WeightFile]] = {
+        "model": WeightFile(
+            "face_detection_yunet.onnx",
+            "https://media.githubusercontent.com/media/opencv/opencv_zoo/"
+            "47534e27c9851bb1128ccc0102f1145e27f23f98/models/face_detection_yunet/"
+            "face_detection_yunet_2026may.onnx",
+            "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",
+        )
+    }
+    default_min_confidence: ClassVar[float] = 0.7
+    verifier: ClassVar[str] = "opencv-ssd"
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, Path], *, min_confidence: float) -> Self:
+        """The network from its ONNX graph (``model``)."""
+        return cls(files["model"], min_confidence=min_confidence)
 
     def __init__(self, model: Path, *, min_confidence: float) -> None:
         """Load the network.
@@ -117,6 +134,8 @@ class YuNetDetector:
         faces = faces[faces[:, 14] >= self.min_confidence]
         if len(faces) == 0:
             return faces
+        import cv2
+
         boxes = faces[:, :4].astype(np.int32).tolist()  # integer boxes, as OpenCV's NMS sees them
         keep = cv2.dnn.NMSBoxes(
             boxes, faces[:, 14].tolist(), self.min_confidence, NMS_IOU, top_k=TOP_K

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deepverify.engine import check_device
-from deepverify.errors import ConfigError, ModelError
+from deepverify.errors import ConfigError, DetectorError, ModelError
 from deepverify.service.core.settings import Settings
 from deepverify.stages import ProgressCallback
 
@@ -30,14 +30,13 @@ def check_analysis_settings(settings: Settings) -> None:
         ConfigError: ``detector`` is not in the detector registry, or ``device`` is not a torch
             device this machine has.
     """
-    from deepverify.faces import available_detectors
+    from deepverify.faces import check_detector_name
 
-    names = available_detectors()
-    if settings.detector is not None and settings.detector not in names:
-        raise ConfigError(
-            f"invalid settings: DEEPVERIFY_DETECTOR: unknown face detector {settings.detector!r}; "
-            f"choose one of {', '.join(names)}"
-        )
+    if settings.detector is not None:
+        try:
+            check_detector_name(settings.detector)
+        except DetectorError as exc:
+            raise ConfigError(f"invalid settings: DEEPVERIFY_DETECTOR: {exc}") from None
     try:
         check_device(settings.device, settings.engine)
     except ModelError as exc:
