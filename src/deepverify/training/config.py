@@ -183,6 +183,8 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             node[key] = [resolve(v) if isinstance(v, str) else v for v in node[key]]
 
 
+# Not OmegaConf: this nine-line merge is all `extends` needs, pydantic already types and checks
+# the result, and OmegaConf would neither resolve paths against each file's folder nor drop a line.
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in top.items():
