@@ -40,6 +40,9 @@ def worker(
         from deepverify.service.core.objects import open_store
 
         open_store(settings).check()  # wrong credentials, no bucket, no endpoint: stop here
+        from deepverify.service.api.hygiene import sweep_leftovers
+
+        sweep_leftovers(settings)  # what a killed run left half-written in this worker's home
         database = database_from_settings(settings)
         try:
             upgrade_database(database)
