@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from deepverify.cli.app import app
 from deepverify.model import imagenet, load_checkpoint
+from tests.cli.helpers import one_line_error
 
 runner = CliRunner()
 
@@ -43,13 +44,6 @@ def test_init_without_pretrained_weights_and_custom_size(tmp_path):
     assert json.loads(out.with_suffix(".json").read_text())["trained"] is False
 
 
-def _one_line_error(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
-
-
 def test_init_refuses_to_overwrite_without_force(tmp_path):
     out = tmp_path / "x.safetensors"
     base = ["model", "init", "--out", str(out), "--no-pretrained", "--input-size", "64"]
@@ -57,27 +51,27 @@ def test_init_refuses_to_overwrite_without_force(tmp_path):
     first = out.read_bytes()
     result = runner.invoke(app, [*base, "--seed", "1"])
     assert result.exit_code == 1
-    assert "already exists" in _one_line_error(result)
+    assert "already exists" in one_line_error(result)
     assert out.read_bytes() == first
     assert runner.invoke(app, [*base, "--seed", "1", "--force"]).exit_code == 0
     assert out.read_bytes() != first
 
 
-def test_resnext_without_cached_imagenet_weights_is_a_one_line_error(tmp_path, monkeypatch):
+def test_resnext_without_cached_imagenet_weights_is_aone_line_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     out = tmp_path / "r.safetensors"
     result = runner.invoke(
         app, ["model", "init", "--backbone", "resnext50_32x4d", "--out", str(out)]
     )
     assert result.exit_code == 1
-    assert "--no-pretrained" in _one_line_error(result)
+    assert "--no-pretrained" in one_line_error(result)
     assert not out.exists()
 
 
 def test_bad_arguments_are_rejected(tmp_path):
     result = runner.invoke(app, ["model", "init", "--out", str(tmp_path / "x.pt")])
     assert result.exit_code == 1
-    assert ".safetensors" in _one_line_error(result)
+    assert ".safetensors" in one_line_error(result)
     result = runner.invoke(
         app, ["model", "init", "--backbone", "vgg16", "--out", str(tmp_path / "x.safetensors")]
     )
@@ -114,9 +108,9 @@ def test_init_values_are_checked_by_the_card_before_torch_work(tmp_path):
     out = tmp_path / "x.safetensors"
     result = runner.invoke(app, ["model", "init", "--out", str(out), "--lstm-hidden", "0"])
     assert result.exit_code == 1
-    assert "field 'lstm_hidden'" in _one_line_error(result)
+    assert "field 'lstm_hidden'" in one_line_error(result)
     result = runner.invoke(app, ["model", "init", "--out", str(out), "--input-size", "16"])
-    assert "field 'input_size'" in _one_line_error(result)
+    assert "field 'input_size'" in one_line_error(result)
     assert not out.exists()
 
 

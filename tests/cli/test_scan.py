@@ -11,15 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from deepverify.cli.app import app
+from tests.cli.helpers import one_line_error
 
 runner = CliRunner()
-
-
-def _one_line_error(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def test_scan_file_json(tiny_checkpoint, real_clip, tmp_path):
@@ -37,10 +31,10 @@ def test_scan_file_json(tiny_checkpoint, real_clip, tmp_path):
 
 
 def test_scan_without_model_says_so(monkeypatch, real_clip, tmp_path):
-    monkeypatch.setattr("deepverify.engine.default_model_path", lambda: None)
+    monkeypatch.setattr("deepverify.model.files.default_model_path", lambda: None)
     result = runner.invoke(app, ["scan", str(real_clip), "--out", str(tmp_path)])
     assert result.exit_code == 1
-    assert "--model" in _one_line_error(result)
+    assert "--model" in one_line_error(result)
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00\x01garbage" * 100, None])
@@ -52,7 +46,7 @@ def test_scan_bad_file_is_one_line(tiny_checkpoint, tmp_path, content):
         app, ["scan", str(target), "--model", str(tiny_checkpoint), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code != 0
-    assert "clip.mp4" in _one_line_error(result)
+    assert "clip.mp4" in one_line_error(result)
     assert not (tmp_path / "o").exists()
 
 

@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from typer.testing import CliRunner
 
 from deepverify.cli.app import app
 from deepverify.model import ModelCard
+from tests.cli.helpers import one_line_error
 from tests.training.helpers import make_face_dataset
 
 runner = CliRunner()
@@ -19,14 +19,6 @@ TINY_TRAIN = ["--set", "model.input_size=64", "--set", "model.frames=4", "--set"
               "model.lstm_hidden=16", "--set", "model.pretrained=false", "--set",
               "data.clip_frames=3", "--set", "data.clips_per_epoch=4", "--set",
               "data.val_fraction=0.4", "--set", "threads=1", "--epochs", "1"]  # fmt: skip
-
-
-def _one_line_error(result: Result) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +62,13 @@ def test_extract_summary_and_resume(cache: Path, dataset: Path) -> None:
 )
 def test_extract_bad_input(dataset: Path, tmp_path: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["extract", str(dataset), "--out", str(tmp_path / "c"), *args])
-    assert message in _one_line_error(result)
+    assert message in one_line_error(result)
 
 
 def test_extract_wrong_layout(tmp_path: Path) -> None:
     (tmp_path / "videos").mkdir()
     result = runner.invoke(app, ["extract", str(tmp_path), "--out", str(tmp_path / "c")])
-    assert "real/ and fake/" in _one_line_error(result)
+    assert "real/ and fake/" in one_line_error(result)
 
 
 def test_train_then_evaluate(cache: Path, dataset: Path, tmp_path: Path) -> None:
@@ -131,23 +123,23 @@ def test_train_bad_config(tmp_path: Path, config: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(config)
     result = runner.invoke(app, ["train", "--config", str(path), "--cache", str(tmp_path)])
-    assert message in _one_line_error(result)
+    assert message in one_line_error(result)
 
 
 def test_train_not_a_cache(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--cache", str(tmp_path), *TINY_TRAIN])
-    assert "run `deepverify extract` first" in _one_line_error(result)
+    assert "run `deepverify extract` first" in one_line_error(result)
 
 
 def test_evaluate_bad_model(dataset: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:
     result = runner.invoke(
         app, ["evaluate", str(dataset), "--model", str(tmp_path / "x.safetensors")]
     )
-    assert "not found" in _one_line_error(result)
+    assert "not found" in one_line_error(result)
     copy = tmp_path / "m.safetensors"
     shutil.copy(tiny_checkpoint, copy)
     result = runner.invoke(app, ["evaluate", str(tmp_path), "--model", str(copy)])
-    assert "real/ and fake/" in _one_line_error(result)
+    assert "real/ and fake/" in one_line_error(result)
 
 
 def test_fit_decision_refuses_a_config_without_calibration_or_of_another_split(
@@ -156,7 +148,7 @@ def test_fit_decision_refuses_a_config_without_calibration_or_of_another_split(
     config = tmp_path / "c.yaml"
     config.write_text(f"data:\n  cache: {cache}\n  calib_fraction: 0.0\n")
     result = runner.invoke(app, ["model", "fit-decision", str(tiny_checkpoint), "-c", str(config)])
-    assert "needs data.cache and a calibration split" in _one_line_error(result)
+    assert "needs data.cache and a calibration split" in one_line_error(result)
     # A model whose card records another split: its calibration videos could be training ones.
     for suffix in (".safetensors", ".onnx"):
         shutil.copy(tiny_checkpoint.with_suffix(suffix), tmp_path / f"m{suffix}")
@@ -167,4 +159,4 @@ def test_fit_decision_refuses_a_config_without_calibration_or_of_another_split(
     result = runner.invoke(
         app, ["model", "fit-decision", str(tmp_path / "m.onnx"), "-c", str(config)]
     )
-    assert "trained on another split" in _one_line_error(result)
+    assert "trained on another split" in one_line_error(result)
