@@ -154,7 +154,7 @@ def test_cam_shape_range_and_zero_maps():
     zero = class_activation_maps(np.abs(maps), -np.abs(weights), size=32)
     assert not zero.any()
     assert class_activation_maps(maps[:0], weights, size=32).shape == (0, 32, 32)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"weights \(3,\) do not match 8 channels"):
         class_activation_maps(maps, weights[:3], size=32)
 
 
@@ -165,5 +165,5 @@ def test_overlay_blends_colour_over_the_image():
     out = overlay(image, cam)
     assert out.shape == image.shape and out.dtype == np.uint8
     assert not np.array_equal(out[0, 0], out[-1, -1])  # hot corner differs from the cold one
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"image must be RGB uint8 \(H, W, 3\), got float32"):
         overlay(image.astype(np.float32), cam)

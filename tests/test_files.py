@@ -20,7 +20,7 @@ def test_atomic_write_replaces_and_leaves_nothing_else(tmp_path: Path) -> None:
 def test_failed_body_keeps_the_old_file(tmp_path: Path) -> None:
     target = tmp_path / "out.json"
     target.write_text("old", encoding="utf-8")
-    with pytest.raises(RuntimeError), atomic_target(target) as tmp:
+    with pytest.raises(RuntimeError, match="interrupted"), atomic_target(target) as tmp:
         tmp.write_text("half", encoding="utf-8")
         raise RuntimeError("interrupted")
     assert target.read_text(encoding="utf-8") == "old"

@@ -102,7 +102,7 @@ def test_bad_input_raises_and_leaves_nothing(tiny_model, ssd, tmp_path):
     bad = tmp_path / "noise.mp4"
     bad.write_bytes(np.random.default_rng(0).bytes(4096))
     out = tmp_path / "out"
-    with pytest.raises(InvalidVideoError):
+    with pytest.raises(InvalidVideoError, match=r"noise\.mp4: not a video FFmpeg can read"):
         analyze_video(bad, model=tiny_model, detector=ssd, out_dir=out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["noise.mp4"]
 

@@ -88,7 +88,10 @@ def test_detector_is_checked_and_a_mismatch_warns():
     assert "'opencv-ssd' differs from the model's 'yunet'" in card.detector_warning("opencv-ssd")
     with pytest.raises(ModelError, match="unknown face detector 'dlib'"):
         ModelCard.for_backbone("efficientnet_lite0", detector="dlib")
-    with pytest.raises(ModelError, match="train_sequence_length"):
+    with pytest.raises(
+        ModelError,
+        match=r"field 'train_sequence_length': Input should be greater than or equal to 1",
+    ):
         ModelCard.for_backbone("efficientnet_lite0", train_sequence_length=0)
 
 

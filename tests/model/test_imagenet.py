@@ -32,7 +32,7 @@ def test_every_packaged_key_maps_to_timm():
     assert len(mapped) == len(source) == 296
     assert imagenet.map_lite0_key("_blocks.15._project_conv.weight") == "blocks.6.0.conv_pwl.weight"
     assert imagenet.map_lite0_key("_blocks.0._project_conv.weight") == "blocks.0.0.conv_pw.weight"
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="'_unknown'"):
         imagenet.map_lite0_key("_unknown.weight")
 
 

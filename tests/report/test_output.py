@@ -37,7 +37,7 @@ def test_a_failed_write_fails_the_analysis(tmp_path: Path) -> None:
 
 def test_staging_publishes_only_on_success(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(RuntimeError), staging(out) as folder:
+    with pytest.raises(RuntimeError, match="analysis failed"), staging(out) as folder:
         assert folder is not None
         (folder / "report.json").write_text("{}")
         raise RuntimeError("analysis failed")

@@ -70,6 +70,8 @@ def test_decoding_stops_when_cancelled(tmp_path, after):
             guard.cancel()  # as the heartbeat thread does when the row is gone
         guard()
 
-    with pytest.raises(JobCancelledError):
+    with pytest.raises(
+        JobCancelledError, match="the video was deleted while it was being analysed"
+    ):
         sample_frames(bomb, 8, check=check)
     assert calls == after

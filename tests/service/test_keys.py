@@ -57,7 +57,10 @@ def test_without_a_key_a_private_one_is_generated_and_the_old_default_is_refused
 
 def test_a_generated_key_is_refused_on_a_public_address(tmp_path):
     settings = load_settings(home=tmp_path, host="0.0.0.0")
-    with pytest.raises(ConfigError, match="DEEPVERIFY_SECRET_KEY"):
+    with pytest.raises(
+        ConfigError,
+        match=r"on 0\.0\.0\.0 with a generated secret key: set DEEPVERIFY_SECRET_KEY",
+    ):
         with_secret_key(settings)
     assert not (tmp_path / SECRET_KEY_FILE).exists()
     allowed = load_settings(

@@ -55,7 +55,7 @@ def test_frame_selection_calls_its_stop_hook_for_every_packet(bomb):
         if calls > 10_000:
             raise TimeoutError("the job's budget is spent")
 
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match="the job's budget is spent"):
         sample_frames(bomb, 4, check=check)
 
 

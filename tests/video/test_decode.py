@@ -99,7 +99,7 @@ def test_detector_error_stops_the_decoder(real_clip: Path) -> None:
 def test_bad_file_fails_before_any_thread(tmp_path: Path) -> None:
     bad = tmp_path / "noise.mp4"
     bad.write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(InvalidVideoError):
+    with pytest.raises(InvalidVideoError, match=r"noise\.mp4: not a video FFmpeg can read"):
         decode_and_detect(bad, 8, detector=_Recorder(), margin=0.3, size=32, notify=_ignore)
 
 

@@ -142,7 +142,7 @@ def test_no_temp_files_left(tmp_path: Path) -> None:
     (tmp_path / "bad.mp4").write_bytes(b"\x00" * 1000)
     before = sorted(tmp_path.iterdir())
     sample_frames(clip, 4)
-    with pytest.raises(InvalidVideoError):
+    with pytest.raises(InvalidVideoError, match=r"bad\.mp4: not a video FFmpeg can read"):
         sample_frames(tmp_path / "bad.mp4")
     assert sorted(tmp_path.iterdir()) == before
 
@@ -155,7 +155,7 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
 
 def test_num_frames_must_be_positive(tmp_path: Path) -> None:
     clip = make_video(tmp_path / "ok.mp4", seconds=0.5)
-    with pytest.raises(ValueError, match="num_frames"):
+    with pytest.raises(ValueError, match="num_frames must be >= 1, got 0"):
         sample_frames(clip, 0)
     _, frames = sample_frames(clip, 1)
     assert [frame_number_of(f.image) for f in frames] == [2]
