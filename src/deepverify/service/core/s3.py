@@ -41,6 +41,7 @@ from deepverify.service.core.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,9 @@ class S3Store:
         keys = list(self._list(prefix))
         with self._errors():
             for start in range(0, len(keys), DELETE_BATCH):
-                batch = [{"Key": key} for key in keys[start : start + DELETE_BATCH]]
+                batch: list[ObjectIdentifierTypeDef] = [
+                    {"Key": key} for key in keys[start : start + DELETE_BATCH]
+                ]
                 answer = self.client.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
                 )
