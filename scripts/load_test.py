@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             "DEEPVERIFY_MODEL_PATH": str(checkpoint),
             "DEEPVERIFY_NUM_FRAMES": str(args.frames),
             "DEEPVERIFY_WORKER_CONCURRENCY": str(args.workers),
-            "DEEPVERIFY_TORCH_THREADS": "1",
+            "DEEPVERIFY_INFERENCE_THREADS": "1",
         }
         env.pop("DEEPVERIFY_DATABASE_URL", None)
         env.pop("DEEPVERIFY_BROKER_URL", None)

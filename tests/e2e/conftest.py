@@ -139,7 +139,7 @@ def serve(
         "DEEPVERIFY_SECRET_KEY": secrets.token_urlsafe(48),
         "DEEPVERIFY_WEB_DIR": str(web_dir),
         "DEEPVERIFY_MODEL_PATH": str(model),
-        "DEEPVERIFY_TORCH_THREADS": "1",
+        "DEEPVERIFY_INFERENCE_THREADS": "1",
     }
     for name in list(full_env):
         if name.startswith(("DEEPVERIFY_OIDC_", "DEEPVERIFY_DATABASE_", "DEEPVERIFY_BROKER_")):

@@ -121,7 +121,7 @@ def test_celery_workers_complete_jobs_even_when_killed(
         "job_lease_seconds": "2",
         "model_path": str(tiny_checkpoint),
         "num_frames": "8",
-        "torch_threads": "1",
+        "inference_threads": "1",
     }
     env = {**os.environ, **{f"DEEPVERIFY_{k.upper()}": v for k, v in values.items()}}
     from deepverify.service.core.settings import Settings

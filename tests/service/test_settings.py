@@ -58,3 +58,15 @@ def test_invalid_settings_are_one_line_errors(overrides, message, tmp_path: Path
     with pytest.raises(ConfigError, match=message) as info:
         load_settings(home=tmp_path, **overrides)
     assert "\n" not in str(info.value)
+
+
+def test_inference_threads_are_read_under_the_old_name_too(monkeypatch, tmp_path):
+    assert load_settings(home=tmp_path).inference_threads == 2
+    monkeypatch.setenv("DEEPVERIFY_TORCH_THREADS", "3")  # deprecated name, still honoured
+    assert load_settings(home=tmp_path).inference_threads == 3
+    monkeypatch.setenv("DEEPVERIFY_INFERENCE_THREADS", "4")
+    assert load_settings(home=tmp_path).inference_threads == 4
+    assert load_settings(home=tmp_path, inference_threads=1).inference_threads == 1
+    monkeypatch.setenv("DEEPVERIFY_INFERENCE_THREADS", "0")
+    with pytest.raises(ConfigError, match="DEEPVERIFY_INFERENCE_THREADS"):
+        load_settings(home=tmp_path)

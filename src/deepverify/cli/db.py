@@ -28,12 +28,12 @@ def upgrade(
     setup_logging(verbose)
     with user_errors():
         settings = load_settings()
-        engine = database_from_settings(settings)
+        db_engine = database_from_settings(settings)
         try:
-            upgrade_database(engine, revision)
-            now = current_revision(engine)
+            upgrade_database(db_engine, revision)
+            now = current_revision(db_engine)
         finally:
-            engine.dispose()
+            db_engine.dispose()
     console.print(f"database at revision {now}", highlight=False)
 
 
@@ -45,9 +45,9 @@ def current() -> None:
 
     with user_errors():
         settings = load_settings()
-        engine = database_from_settings(settings)
+        db_engine = database_from_settings(settings)
         try:
-            now = current_revision(engine)
+            now = current_revision(db_engine)
         finally:
-            engine.dispose()
+            db_engine.dispose()
     console.print(f"database at revision {now or 'none (run `deepverify db upgrade`)'}")

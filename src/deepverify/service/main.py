@@ -68,8 +68,8 @@ def create_app(
             pipeline with the configured model. Ignored in Celery mode (the workers analyse).
     """
     settings = with_secret_key(settings or load_settings())
-    engine = database_from_settings(settings)
-    session_factory = create_session_factory(engine)
+    db_engine = database_from_settings(settings)
+    session_factory = create_session_factory(db_engine)
     dispatcher: Dispatcher
     if settings.uses_celery:
         dispatcher = CeleryDispatcher(session_factory=session_factory, settings=settings)
@@ -82,7 +82,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(upgrade_database, engine)
+        await run_in_threadpool(upgrade_database, db_engine)
         await run_in_threadpool(sweep_leftovers, settings)
         dispatcher.start()
         logger.info("deepverify service ready (%s worker)", dispatcher.mode)
@@ -90,7 +90,7 @@ def create_app(
             yield
         finally:
             dispatcher.stop()
-            engine.dispose()
+            db_engine.dispose()
 
     app = FastAPI(
         title="deepverify",
@@ -102,7 +102,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.db_engine = db_engine
     app.state.session_factory = session_factory
     app.state.dispatcher = dispatcher
     app.state.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None

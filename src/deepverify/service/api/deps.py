@@ -60,8 +60,8 @@ def get_session(
 
 def get_database(request: Request) -> Engine:
     """The database engine (for the readiness check)."""
-    engine: Engine = request.app.state.engine
-    return engine
+    db_engine: Engine = request.app.state.db_engine
+    return db_engine
 
 
 def get_dispatcher(request: Request) -> Dispatcher:

@@ -52,40 +52,40 @@ def create_db_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
-    engine = create_engine(url, **kwargs)
+    db_engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        event.listen(db_engine, "connect", _sqlite_pragmas)
+    return db_engine
 
 
-def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+def create_session_factory(db_engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded attributes after commit (handy when returning ORM objects)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=db_engine, expire_on_commit=False)
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
-    """The Alembic configuration of the packaged migrations, bound to ``engine`` if given."""
+def alembic_config(db_engine: Engine | None = None) -> Config:
+    """The Alembic configuration of the packaged migrations, bound to ``db_engine`` if given."""
     config = Config(str(SERVICE_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(SERVICE_DIR / "migrations"))
-    if engine is not None:
-        config.attributes["engine"] = engine
+    if db_engine is not None:
+        config.attributes["db_engine"] = db_engine
     return config
 
 
-def upgrade_database(engine: Engine, revision: str = "head") -> None:
+def upgrade_database(db_engine: Engine, revision: str = "head") -> None:
     """Apply the migrations up to ``revision`` (idempotent)."""
-    logger.info("migrating database %s to %s", engine.url.render_as_string(), revision)
+    logger.info("migrating database %s to %s", db_engine.url.render_as_string(), revision)
     try:
-        command.upgrade(alembic_config(engine), revision)
+        command.upgrade(alembic_config(db_engine), revision)
     except SQLAlchemyError as exc:
         raise ConfigError(
             f"could not migrate the database: {exc.__class__.__name__}: {exc}"
         ) from exc
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(db_engine: Engine) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
-    with engine.connect() as conn:
+    with db_engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -102,10 +102,10 @@ def database_from_settings(settings: Settings) -> Engine:
     return create_db_engine(settings.sqlalchemy_url)
 
 
-def ping(engine: Engine) -> bool:
+def ping(db_engine: Engine) -> bool:
     """True when the database answers a trivial query."""
     try:
-        with engine.connect() as conn:
+        with db_engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deepverify.engine import DEFAULT_ENGINE, ENGINES
@@ -119,7 +119,19 @@ class Settings(BaseSettings):
     num_frames: int | None = Field(default=None, ge=1)
     device: str = "cpu"
     explain: bool = True
-    torch_threads: int = Field(default=2, ge=1)  # CPU threads for inference (either engine)
+    # CPU threads for inference, in either engine (ONNX Runtime's intra-op threads, or torch's).
+    # Deprecated: DEEPVERIFY_TORCH_THREADS, its name from before it set ONNX Runtime's too, is
+    # still read (when DEEPVERIFY_INFERENCE_THREADS is unset).
+    inference_threads: int = Field(
+        default=2,
+        ge=1,
+        validation_alias=AliasChoices(
+            "inference_threads",
+            "DEEPVERIFY_INFERENCE_THREADS",
+            "torch_threads",
+            "DEEPVERIFY_TORCH_THREADS",
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

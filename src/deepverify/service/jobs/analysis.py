@@ -55,7 +55,7 @@ class PipelineAnalyzer:
             settings.model_path,
             engine=settings.engine,
             device=settings.device,
-            threads=settings.torch_threads,
+            threads=settings.inference_threads,
         )
         card = self.model.card
         detector = settings.detector or card.detector

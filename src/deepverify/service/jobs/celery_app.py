@@ -41,7 +41,7 @@ class WorkerResources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._pid: int | None = None
-        self._engine: Engine | None = None
+        self._db_engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -51,8 +51,8 @@ class WorkerResources:
         with self._lock:
             if self._factory is None or self._pid != os.getpid():
                 self._pid = os.getpid()
-                self._engine = create_db_engine(self.settings.sqlalchemy_url)
-                self._factory = create_session_factory(self._engine)
+                self._db_engine = create_db_engine(self.settings.sqlalchemy_url)
+                self._factory = create_session_factory(self._db_engine)
                 self._local = threading.local()
             return self._factory
 

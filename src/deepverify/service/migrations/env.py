@@ -1,7 +1,7 @@
 """Alembic environment: the engine comes from the caller or from the service settings.
 
 ``deepverify db upgrade`` and the start-up migration pass their engine in
-``config.attributes["engine"]``; plain ``alembic -c .../alembic.ini upgrade head`` reads the same
+``config.attributes["db_engine"]``; plain ``alembic -c .../alembic.ini upgrade head`` reads the same
 ``DEEPVERIFY_*`` settings as the server. Logging is left as the caller configured it.
 """
 
@@ -31,12 +31,12 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     """Apply the migrations over a live connection."""
-    given = context.config.attributes.get("engine")
-    engine: Engine = (
+    given = context.config.attributes.get("db_engine")
+    db_engine: Engine = (
         given if given is not None else create_db_engine(load_settings().sqlalchemy_url)
     )
     try:
-        with engine.connect() as connection:
+        with db_engine.connect() as connection:
             context.configure(
                 connection=connection, target_metadata=target_metadata, render_as_batch=True
             )
@@ -44,7 +44,7 @@ def run_migrations_online() -> None:
                 context.run_migrations()
     finally:
         if given is None:
-            engine.dispose()
+            db_engine.dispose()
 
 
 if context.is_offline_mode():
