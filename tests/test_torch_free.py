@@ -76,9 +76,10 @@ def test_scan_runs_without_torch(tiny_checkpoint, real_clip, tmp_path):
     "args",
     [
         ["scan", "VIDEO", "--engine", "torch"],
-        ["model", "export", "MODEL"],
-        ["model", "init", "--out", "OUT"],
-        ["train", "--cache", "OUT"],
+        # Each case is a cold CLI start: one runs by default, the others in the slow set.
+        pytest.param(["model", "export", "MODEL"], marks=pytest.mark.slow),
+        pytest.param(["model", "init", "--out", "OUT"], marks=pytest.mark.slow),
+        pytest.param(["train", "--cache", "OUT"], marks=pytest.mark.slow),
     ],
 )
 def test_torch_commands_say_how_to_install_it(args, tiny_checkpoint, real_clip, tmp_path):

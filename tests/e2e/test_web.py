@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import MAX_UPLOAD_BYTES, LiveServer, axe_violations
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e  # the journey runs by default, the other pages in the slow set
 
 PASSWORD = "correct-horse-battery"
 ANALYSIS_TIMEOUT_MS = 120_000
@@ -249,6 +249,7 @@ def test_sign_up_upload_verdict_heatmap_history_delete(
     assert {name: found for name, found in accessibility.items() if found} == {}
 
 
+@pytest.mark.slow
 def test_bad_files_show_clear_errors(
     live_server: LiveServer, browser: Any, artifacts: Path, tmp_path: Path
 ) -> None:
@@ -309,6 +310,7 @@ def test_bad_files_show_clear_errors(
         context.close()
 
 
+@pytest.mark.slow
 def test_unreachable_server_is_a_message_not_a_blank_page(
     live_server: LiveServer, browser: Any, artifacts: Path
 ) -> None:
@@ -327,6 +329,7 @@ def test_unreachable_server_is_a_message_not_a_blank_page(
         context.close()
 
 
+@pytest.mark.slow
 def test_phone_screen_dark_mode_keyboard_and_labels(
     live_server: LiveServer, browser: Any, artifacts: Path, axe: Path
 ) -> None:

@@ -25,7 +25,7 @@ from deepverify.service.core import storage
 from deepverify.service.main import create_app
 from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.redis  # the one Celery test: it runs by default (in CI, where Redis is)
 DEEPVERIFY = Path(sys.executable).with_name("deepverify")
 
 

@@ -186,6 +186,18 @@ CASES = [
 ]
 
 
+# One of each kind of outcome and check runs by default; every case runs in the slow set.
+DEFAULT_CASES = {
+    "empty file",
+    "random 1 MB",
+    "truncated mp4",
+    "PNG image",
+    "too long",
+    "not multipart",
+    "../ in the file name",
+}
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory, tiny_checkpoint) -> Iterator[tuple[TestClient, Any, dict]]:
     from deepverify.service.core.settings import Settings
@@ -207,8 +219,13 @@ def hostile(tmp_path_factory, tiny_checkpoint) -> Iterator[tuple[TestClient, Any
         yield client, settings, sign_up(client, "hostile@example.com")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=c.name, marks=() if c.name in DEFAULT_CASES else pytest.mark.slow)
+        for c in CASES
+    ],
+)
 def test_hostile_upload(case: Case, hostile, tmp_path, shared_data):
     client, settings, headers = hostile
     request = case.build(tmp_path, shared_data)
