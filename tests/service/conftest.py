@@ -28,6 +28,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from deepverify.errors import DeepverifyError
+from deepverify.report.output import IMAGE_SUFFIX
 from deepverify.report.schema import FaceObservation, FrameResult, ModelInfo, Report, VideoMeta
 from deepverify.service.core.db import create_db_engine, upgrade_database
 from deepverify.service.core.security import use_password_hasher
@@ -38,13 +39,13 @@ from tests.videos import make_video
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery"
-# What FakeAnalyzer writes: face heatmap, plain face crop, frame overlay, plain frame.
-IMAGES = (
-    "heatmaps/track0_000.png",
-    "crops/track0_000.png",
-    "frames/frame_000.png",
-    "frames/plain_000.png",
+# What FakeAnalyzer writes: face heatmap, plain face crop, frame overlay, plain frame (JPEG, as
+# the pipeline writes them).
+IMAGES = tuple(
+    f"{stem}{IMAGE_SUFFIX}"
+    for stem in ("heatmaps/track0_000", "crops/track0_000", "frames/frame_000", "frames/plain_000")
 )
+FAKE_IMAGE = b"\xff\xd8\xff fake"  # a JPEG's first bytes
 # argon2id at its minimum cost: production's (3 passes over 64 MiB) takes 0.3-2 s per sign-up.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
@@ -239,7 +240,7 @@ class FakeAnalyzer:
             raise RuntimeError("boom")
         for rel in IMAGES:
             (out_dir / rel).parent.mkdir(exist_ok=True)
-            (out_dir / rel).write_bytes(b"\x89PNG fake")
+            (out_dir / rel).write_bytes(FAKE_IMAGE)
         (out_dir / "report.html").write_text(f"<html><p>{display_name}</p></html>")
         report = Report(
             verdict="REAL",

@@ -22,7 +22,15 @@ from deepverify.service.core.models import Video
 from deepverify.service.core.objects import StorageUnavailableError, open_store
 from deepverify.service.core.s3 import PART_BYTES, S3Store
 from deepverify.service.main import create_app
-from tests.service.conftest import IMAGES, PASSWORD, sign_up, upload, wait_for, wait_until
+from tests.service.conftest import (
+    FAKE_IMAGE,
+    IMAGES,
+    PASSWORD,
+    sign_up,
+    upload,
+    wait_for,
+    wait_until,
+)
 from tests.service.s3 import SwitchableProxy, free_ports
 
 pytestmark = pytest.mark.parametrize("database_url", [None])  # SQLite: the store is the point
@@ -96,8 +104,8 @@ def test_s3_round_trip_isolation_and_deletion(s3, s3_settings, fake_analyzer, cl
         page = client.get(video["report_html_url"], headers=owner)
         assert page.status_code == 200 and "holiday.mp4" in page.text
         image = client.get(video["image_base_url"] + IMAGES[0], headers=owner)
-        assert image.status_code == 200 and image.content == b"\x89PNG fake"
-        assert image.headers["content-type"] == "image/png"
+        assert image.status_code == 200 and image.content == FAKE_IMAGE
+        assert image.headers["content-type"] == "image/jpeg"
         base = f"/api/videos/{video_id}"
         for method, path in [
             ("GET", base),

@@ -63,7 +63,7 @@ def test_upload_runs_the_job_and_reports(client, settings, clip_bytes):
     for path in named:
         image = client.get(video["image_base_url"] + path, headers=headers)
         assert image.status_code == 200, path
-        assert image.headers["content-type"] == "image/png"
+        assert image.headers["content-type"] == "image/jpeg"
     for path in ("report.json", "../../deepverify.db", "heatmaps/../report.html", "crops"):
         assert client.get(video["image_base_url"] + path, headers=headers).status_code == 404
 
