@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from deepverify.cli.app import app
 from deepverify.model import ModelCard
+from deepverify.training.eval_result import EvaluationResult
 from tests.cli.helpers import one_line_error
 from tests.training.helpers import make_face_dataset
 
@@ -110,6 +111,17 @@ def test_train_then_evaluate(cache: Path, dataset: Path, tmp_path: Path) -> None
     assert card.metrics["evaluation"]["fixture"]["video_intervals"] == report["video_intervals"]
     assert set(card.metrics["evaluation"]["fixture"]["per_source"]) == {dataset.name, "second"}
     assert report["model"]["threshold"] == card.threshold  # applied, not fitted on this data
+    # The typed result keeps evaluation.json's format (what scripts and older files have).
+    assert list(report) == [
+        "model", "created", "counts", "video", "video_intervals", "frame", "decisive",
+        "risk_coverage", "per_source", "per_manipulation", "within_group", "videos", "no_face",
+        "failed", "plots",
+    ]  # fmt: skip
+    assert list(report["videos"][0]) == [
+        "file", "source", "label", "manipulation", "group", "probability", "verdict", "decision",
+        "reasons", "tracks", "track_probabilities", "track_face_px",
+    ]  # fmt: skip
+    assert EvaluationResult.model_validate(report).counts.scored == 5
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,6 +30,9 @@ from deepverify.training.datasets import (
     available_formats,
     load_dataset,
 )
+
+if TYPE_CHECKING:
+    from deepverify.training.eval_result import EvaluationResult
 
 
 def evaluate(
@@ -106,17 +108,17 @@ def evaluate(
             assert checkpoint is not None  # load_model succeeded
             record_in_card(checkpoint, record, result)
     if as_json:
-        console.print_json(json.dumps(result))
+        console.print_json(result.model_dump_json())
         return
     table = Table("level", "n", "accuracy", "F1", "ROC AUC", "AP", "log loss", "ECE")
     for level in ("video", "frame"):
-        m = result[level]
+        m = result.video if level == "video" else result.frame
         cells = [
             m[k] for k in ("accuracy", "f1", "roc_auc", "average_precision", "log_loss", "ece")
         ]
         table.add_row(level, str(m["n"]), *("n/a" if v is None else f"{v:.3f}" for v in cells))
     console.print(table)
-    ci = result["video_intervals"]
+    ci = result.video_intervals
     if ci["roc_auc"] is not None:
         spans = ", ".join(
             f"{label} {ci[key][0]:.3f}-{ci[key][1]:.3f}"
@@ -130,32 +132,30 @@ def evaluate(
         )
     console.print(_decisive_table(result))
     console.print(_manipulation_table(result))
-    pairs = result["within_group"]
+    pairs = result.within_group
     if pairs["auc"] is not None:
         console.print(
             f"fake above the real video of its own group: {pairs['auc']:.3f} "
             f"({pairs['pairs']} pairs in {pairs['groups']} groups)",
             highlight=False,
         )
-    cm = result["video"]["confusion_matrix"]
+    cm = result.video["confusion_matrix"]
     console.print(
-        f"threshold {result['model']['threshold']:.3f}: TN {cm['tn']}  FP {cm['fp']}  "
+        f"threshold {result.model.threshold:.3f}: TN {cm['tn']}  FP {cm['fp']}  "
         f"FN {cm['fn']}  TP {cm['tp']}",
         highlight=False,
     )
-    counts = result["counts"]
-    if counts["no_face"] or counts["failed"]:
+    counts = result.counts
+    if counts.no_face or counts.failed:
         err_console.print(
-            f"[yellow]{counts['no_face']} video(s) without a face and {counts['failed']} "
+            f"[yellow]{counts.no_face} video(s) without a face and {counts.failed} "
             "unreadable file(s) were left out of the metrics[/]",
             highlight=False,
         )
     for problem in manifest_report.problems:
         err_console.print(f"[yellow]manifest[/] {problem}", highlight=False)
-    for failure in result["failed"]:
-        err_console.print(
-            f"[yellow]skipped[/] {failure['file']}: {failure['reason']}", highlight=False
-        )
+    for failure in result.failed:
+        err_console.print(f"[yellow]skipped[/] {failure.file}: {failure.reason}", highlight=False)
     console.print(f"results: {out / files['json']}")
 
 
@@ -165,12 +165,12 @@ def source_names(folders: list[Path]) -> list[str]:
     return [n if names.count(n) == 1 else str(f) for n, f in zip(names, folders, strict=True)]
 
 
-def _decisive_table(result: dict[str, Any]) -> Table:
+def _decisive_table(result: EvaluationResult) -> Table:
     table = Table("source", "videos", "ROC AUC", "accuracy (2-class)", "coverage",
                   "accuracy (decisive)", "FAKE / REAL / INCONCLUSIVE")  # fmt: skip
-    rows = [(name, s["video"], s["decisive"]) for name, s in result["per_source"].items()]
+    rows = [(name, s.video, s.decisive) for name, s in result.per_source.items()]
     if len(rows) > 1:
-        rows.append(("all", result["video"], result["decisive"]))
+        rows.append(("all", result.video, result.decisive))
     for name, video, decisive in rows:
         counts = _verdict_counts(decisive)
         table.add_row(
@@ -192,18 +192,18 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _manipulation_table(result: dict[str, Any]) -> Table:
+def _manipulation_table(result: EvaluationResult) -> Table:
     table = Table("manipulation", "videos", "scored", "above threshold", "mean P(fake)",
                   "AUC vs real", "F/R/I")  # fmt: skip
-    for row in result["per_manipulation"]:
-        mean, auc = row["mean_probability"], row["roc_auc_vs_real"]
+    for row in result.per_manipulation:
+        mean, auc = row.mean_probability, row.roc_auc_vs_real
         table.add_row(
-            row["manipulation"],
-            str(row["videos"]),
-            str(row["scored"]),
-            f"{row['above_threshold']}/{row['scored']}",
+            row.manipulation,
+            str(row.videos),
+            str(row.scored),
+            f"{row.above_threshold}/{row.scored}",
             "n/a" if mean is None else f"{mean:.3f}",
             "n/a" if auc is None else f"{auc:.3f}",
-            "/".join(str(row["verdicts"].get(v, 0)) for v in ("FAKE", "REAL", "INCONCLUSIVE")),
+            "/".join(str(row.verdicts.get(v, 0)) for v in ("FAKE", "REAL", "INCONCLUSIVE")),
         )
     return table

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -28,6 +27,17 @@ from deepverify.files import atomic_write_text
 from deepverify.model import ModelCard, card_path
 from deepverify.pipeline import analyze_video
 from deepverify.training.datasets import VideoItem
+from deepverify.training.eval_result import (
+    Counts,
+    EvaluatedModel,
+    EvaluationResult,
+    Figures,
+    ManipulationRow,
+    SkippedFile,
+    SourceSummary,
+    VideoResult,
+    verdict_rows,
+)
 from deepverify.training.metrics import (
     bootstrap_intervals,
     classification_metrics,
@@ -55,7 +65,7 @@ def evaluate_items(
     num_frames: int | None = None,
     progress: EvalProgress | None = None,
     sources: Sequence[str] | None = None,
-) -> dict[str, Any]:
+) -> EvaluationResult:
     """Run the pipeline over ``items`` and compute video- and frame-level metrics.
 
     Args:
@@ -67,13 +77,13 @@ def evaluate_items(
         sources: The source folder of each item (default: one source, "all").
 
     Returns:
-        A JSON-ready dict: model, counts, ``video`` and ``frame`` metrics, coverage and accuracy
-        of the decisive verdicts, the risk-coverage curve, the same per source folder and per
-        manipulation, per-video results, and the files skipped (unreadable) or without a face.
+        Model, counts, ``video`` and ``frame`` metrics, coverage and accuracy of the decisive
+        verdicts, the risk-coverage curve, the same per source folder and per manipulation,
+        per-video results, and the files skipped (unreadable) or without a face.
     """
     card = model.card
-    per_video: list[dict[str, Any]] = []
-    failed: list[dict[str, str]] = []
+    per_video: list[VideoResult] = []
+    failed: list[SkippedFile] = []
     no_face: list[str] = []
     frame_labels: list[int] = []
     frame_probs: list[float] = []
@@ -85,7 +95,7 @@ def evaluate_items(
             )
         except DeepverifyError as exc:
             logger.warning("skipped %s: %s", item.path, exc)
-            failed.append({"file": item.path.name, "source": source, "reason": str(exc)})
+            failed.append(SkippedFile(file=item.path.name, source=source, reason=str(exc)))
         else:
             if report.probability is None:
                 no_face.append(item.path.name)
@@ -95,78 +105,75 @@ def evaluate_items(
                         frame_labels.append(item.label)
                         frame_probs.append(face.fake_probability)
             per_video.append(
-                {
-                    "file": item.path.name,
-                    "source": source,
-                    "label": item.label,
-                    "manipulation": _manipulation(item),
-                    "group": item.group,
-                    "probability": report.probability,
-                    "verdict": report.verdict,
-                    "decision": report.decision,
-                    "reasons": [r.code for r in report.reasons],
-                    "tracks": len(report.tracks),
-                    "track_probabilities": [t.probability for t in report.tracks],
-                    "track_face_px": [t.median_face_px for t in report.tracks],
-                }
+                VideoResult(
+                    file=item.path.name,
+                    source=source,
+                    label=item.label,
+                    manipulation=_manipulation(item),
+                    group=item.group,
+                    probability=report.probability,
+                    verdict=report.verdict,
+                    decision=report.decision,
+                    reasons=tuple(r.code for r in report.reasons),
+                    tracks=len(report.tracks),
+                    track_probabilities=tuple(t.probability for t in report.tracks),
+                    track_face_px=tuple(t.median_face_px for t in report.tracks),
+                )
             )
         if progress:
             progress(k, len(items), item.path.name)
-    scored = [v for v in per_video if v["probability"] is not None]
+    scored = [v for v in per_video if v.probability is not None]
     labels, probs = _scores(scored)
-    return {
-        "model": {
-            "model_id": card.model_id,
-            "backbone": card.backbone,
-            "threshold": card.threshold,
-            "temperature": card.temperature,
-            "frames": num_frames or card.frames,
-        },
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "counts": {
-            "items": len(items),
-            "scored": len(scored),
-            "no_face": len(no_face),
-            "failed": len(failed),
-        },
-        "video": classification_metrics(labels, probs, card.threshold),
-        "video_intervals": bootstrap_intervals(labels, probs, card.threshold),
-        "frame": classification_metrics(
+    return EvaluationResult(
+        model=EvaluatedModel(
+            model_id=card.model_id,
+            backbone=card.backbone,
+            threshold=card.threshold,
+            temperature=card.temperature,
+            frames=num_frames or card.frames,
+        ),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        counts=Counts(
+            items=len(items), scored=len(scored), no_face=len(no_face), failed=len(failed)
+        ),
+        video=classification_metrics(labels, probs, card.threshold),
+        video_intervals=bootstrap_intervals(labels, probs, card.threshold),
+        frame=classification_metrics(
             np.array(frame_labels, dtype=int), np.array(frame_probs), card.threshold
         ),
-        "decisive": decisive_metrics(per_video),
-        "risk_coverage": risk_coverage(labels, probs, card.threshold),
-        "per_source": {
-            name: source_summary([v for v in per_video if v["source"] == name], card.threshold)
+        decisive=decisive_metrics(verdict_rows(per_video)),
+        risk_coverage=risk_coverage(labels, probs, card.threshold),
+        per_source={
+            name: source_summary([v for v in per_video if v.source == name], card.threshold)
             for name in dict.fromkeys(names)
         },
-        "per_manipulation": per_manipulation(per_video, card.threshold),
-        "within_group": within_group_auc(labels, probs, [v["group"] for v in scored]),
-        "videos": per_video,
-        "no_face": no_face,
-        "failed": failed,
-    }
-
-
-def _scores(videos: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and probabilities of the videos that have a probability."""
-    scored = [v for v in videos if v["probability"] is not None]
-    return (
-        np.array([v["label"] for v in scored], dtype=int),
-        np.array([v["probability"] for v in scored], dtype=np.float64),
+        per_manipulation=tuple(per_manipulation(per_video, card.threshold)),
+        within_group=within_group_auc(labels, probs, [v.group for v in scored]),
+        videos=tuple(per_video),
+        no_face=tuple(no_face),
+        failed=tuple(failed),
     )
 
 
-def source_summary(videos: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
+def _scores(videos: Sequence[VideoResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of the videos that have a probability."""
+    scored = [v for v in videos if v.probability is not None]
+    return (
+        np.array([v.label for v in scored], dtype=int),
+        np.array([v.probability for v in scored], dtype=np.float64),
+    )
+
+
+def source_summary(videos: Sequence[VideoResult], threshold: float) -> SourceSummary:
     """The headline figures of one source folder's videos."""
     labels, probs = _scores(videos)
-    return {
-        "videos": len(videos),
-        "scored": int(labels.size),
-        "video": classification_metrics(labels, probs, threshold),
-        "video_intervals": bootstrap_intervals(labels, probs, threshold),
-        "decisive": decisive_metrics(videos),
-    }
+    return SourceSummary(
+        videos=len(videos),
+        scored=int(labels.size),
+        video=classification_metrics(labels, probs, threshold),
+        video_intervals=bootstrap_intervals(labels, probs, threshold),
+        decisive=decisive_metrics(verdict_rows(list(videos))),
+    )
 
 
 def _manipulation(item: VideoItem) -> str:
@@ -175,61 +182,64 @@ def _manipulation(item: VideoItem) -> str:
     return item.method or "unknown"
 
 
-def per_manipulation(videos: Sequence[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+def per_manipulation(videos: Sequence[VideoResult], threshold: float) -> list[ManipulationRow]:
     """One row per manipulation (and "none" for the real videos): "which fakes do we miss".
 
     Each row: videos, scored, detected at ``threshold`` (for reals: wrongly flagged), mean
     probability, and the ROC AUC of that manipulation's fakes against every scored real video.
     """
-    real = [v["probability"] for v in videos if v["label"] == 0 and v["probability"] is not None]
+    real = [v.probability for v in videos if v.label == 0 and v.probability is not None]
     rows = []
-    for name in sorted({v["manipulation"] for v in videos}, key=lambda m: (m != "none", m)):
-        group = [v for v in videos if v["manipulation"] == name]
-        probs = [v["probability"] for v in group if v["probability"] is not None]
+    for name in sorted({v.manipulation for v in videos}, key=lambda m: (m != "none", m)):
+        group = [v for v in videos if v.manipulation == name]
+        probs = [v.probability for v in group if v.probability is not None]
         auc = None
         if name != "none" and probs and real:
             auc = classification_metrics(
                 np.array([0] * len(real) + [1] * len(probs)), np.array(real + probs)
             )["roc_auc"]
         rows.append(
-            {
-                "manipulation": name,
-                "videos": len(group),
-                "scored": len(probs),
-                "above_threshold": sum(p >= threshold for p in probs),
-                "mean_probability": round(float(np.mean(probs)), 4) if probs else None,
-                "roc_auc_vs_real": auc,
-                "verdicts": dict(Counter(v["verdict"] for v in group)),
-                "files": [v["file"] for v in group],
-            }
+            ManipulationRow(
+                manipulation=name,
+                videos=len(group),
+                scored=len(probs),
+                above_threshold=sum(p >= threshold for p in probs),
+                mean_probability=round(float(np.mean(probs)), 4) if probs else None,
+                roc_auc_vs_real=auc,
+                verdicts=dict(Counter(v.verdict for v in group)),
+                files=tuple(v.file for v in group),
+            )
         )
     return rows
 
 
-def write_outputs(result: dict[str, Any], out_dir: Path) -> dict[str, str]:
-    """Write ``evaluation.json`` and the ROC / reliability PNGs; return the files written."""
+def write_outputs(result: EvaluationResult, out_dir: Path) -> dict[str, str]:
+    """Write ``evaluation.json`` and the ROC / reliability PNGs; return the files written.
+
+    ``evaluation.json`` is the result as JSON plus ``plots`` (name -> file written).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
-    labels, probs = _scores(result["videos"])
-    curve, operating = result["risk_coverage"], result["decisive"]
+    labels, probs = _scores(result.videos)
+    curve, operating = result.risk_coverage, result.decisive
     if save_risk_coverage_plot(curve, operating, out_dir / "risk_coverage.png", "risk-coverage"):
         written["risk_coverage"] = "risk_coverage.png"
     if save_roc_plot(labels, probs, out_dir / "roc_video.png", "video-level ROC"):
         written["roc_video"] = "roc_video.png"
     if save_reliability_plot(labels, probs, out_dir / "reliability_video.png", "video-level"):
         written["reliability_video"] = "reliability_video.png"
-    result = {**result, "plots": written}
-    (out_dir / "evaluation.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    data = {**result.model_dump(mode="json"), "plots": written}
+    (out_dir / "evaluation.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     written["json"] = "evaluation.json"
     return written
 
 
-def _headline(decisive: dict[str, Any]) -> dict[str, Any]:
+def _headline(decisive: Figures) -> Figures:
     keys = ("videos", "decisive", "coverage", "accuracy", "verdicts", "real_crowds_called_fake")
     return {k: decisive[k] for k in keys}
 
 
-def record_in_card(checkpoint: Path, name: str, result: dict[str, Any]) -> ModelCard:
+def record_in_card(checkpoint: Path, name: str, result: EvaluationResult) -> ModelCard:
     """Store the headline figures of ``result`` under ``metrics.evaluation.<name>`` in the card.
 
     The weights (and their sha256) are untouched; only the JSON card beside them is rewritten.
@@ -238,20 +248,20 @@ def record_in_card(checkpoint: Path, name: str, result: dict[str, Any]) -> Model
     card = ModelCard.read(path)
     keep = ("n", "n_fake", "accuracy", "f1", "roc_auc", "average_precision", "log_loss", "ece")
     summary = {
-        "counts": result["counts"],
-        "video": {k: result["video"][k] for k in keep}
-        | {"confusion_matrix": result["video"]["confusion_matrix"]},
-        "frame": {k: result["frame"][k] for k in keep},
-        "video_intervals": result["video_intervals"],
-        "decisive": _headline(result["decisive"]),
+        "counts": result.counts.model_dump(),
+        "video": {k: result.video[k] for k in keep}
+        | {"confusion_matrix": result.video["confusion_matrix"]},
+        "frame": {k: result.frame[k] for k in keep},
+        "video_intervals": result.video_intervals,
+        "decisive": _headline(result.decisive),
         "per_source": {
             name: {
-                "video": {k: summary["video"][k] for k in ("n", "accuracy", "roc_auc", "log_loss")},
-                "decisive": _headline(summary["decisive"]),
+                "video": {k: source.video[k] for k in ("n", "accuracy", "roc_auc", "log_loss")},
+                "decisive": _headline(source.decisive),
             }
-            for name, summary in result["per_source"].items()
+            for name, source in result.per_source.items()
         },
-        "date": result["created"],
+        "date": result.created,
     }
     evaluations = dict(card.metrics.get("evaluation", {}))
     evaluations[name] = summary
