@@ -32,6 +32,8 @@ from typing import Any
 
 import httpx
 
+from deepverify.service.core.models import FINISHED_STATUSES, JobStatus
+
 logger = logging.getLogger("load_test")
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"  # loopback only, by construction
@@ -140,7 +142,7 @@ async def run_one(
             if body["status"] != item.status:
                 item.events.append(body["status"])
             item.status = body["status"]
-            if item.status in ("done", "failed"):
+            if item.status in FINISHED_STATUSES:
                 item.end_to_end_s = time.perf_counter() - started
                 item.verdict, item.error = body.get("verdict"), body.get("error")
                 return
@@ -176,11 +178,11 @@ async def drive(base_url: str, clips: list[Path], users: int, timeout: float) ->
             page = await client.get(
                 "/api/videos", headers={"Authorization": f"Bearer {token}"}, params={"limit": 100}
             )
-            listed |= {v["id"] for v in page.json()["data"] if v["status"] in ("done", "failed")}
+            listed |= {v["id"] for v in page.json()["data"] if v["status"] in FINISHED_STATUSES}
     accepted = [it for it in items if it.video_id]
-    finished = [it for it in accepted if it.status in ("done", "failed")]
+    finished = [it for it in accepted if it.status in FINISHED_STATUSES]
     lost = [
-        it for it in accepted if it.video_id not in listed or it.status not in ("done", "failed")
+        it for it in accepted if it.video_id not in listed or it.status not in FINISHED_STATUSES
     ]
     return {
         "uploads": len(items),
@@ -188,8 +190,8 @@ async def drive(base_url: str, clips: list[Path], users: int, timeout: float) ->
         "accepted": len(accepted),
         "refused": sum(it.status == "refused" for it in items),
         "transport_errors": sum(it.status == "error" for it in items),
-        "done": sum(it.status == "done" for it in items),
-        "failed": sum(it.status == "failed" for it in items),
+        "done": sum(it.status == JobStatus.DONE for it in items),
+        "failed": sum(it.status == JobStatus.FAILED for it in items),
         "results": len(finished),
         "lost": len(lost) + (len(items) - len(accepted)),
         "distinct_video_ids": len({it.video_id for it in accepted}),
@@ -200,7 +202,7 @@ async def drive(base_url: str, clips: list[Path], users: int, timeout: float) ->
         "end_to_end_latency_s": percentiles(
             [it.end_to_end_s for it in finished if it.end_to_end_s is not None]
         ),
-        "problems": [asdict(it) for it in items if it.status != "done"][:10],
+        "problems": [asdict(it) for it in items if it.status != JobStatus.DONE][:10],
     }
 
 

@@ -10,19 +10,30 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    WithJsonSchema,
 )
 
 from deepverify.report.schema import Report
 from deepverify.service.core.emails import Email
+from deepverify.service.core.models import JobStatus
 from deepverify.stages import STAGES
 
 _PROGRESS = f"fraction done (0 to 1) per stage, all listed from upload on: {', '.join(STAGES)}"
 
 
 Password = Annotated[str, Field(min_length=8, max_length=256)]
+
+# A job status (one of JobStatus's values), shown to the generated web client as a string enum
+# inline, as before, rather than as a named schema that would change the client's types.
+Status = Annotated[
+    str,
+    AfterValidator(lambda value: JobStatus(value).value),
+    WithJsonSchema({"type": "string", "enum": [status.value for status in JobStatus]}),
+]
 
 
 class UserCreate(BaseModel):
@@ -105,7 +116,7 @@ class VideoSummary(BaseModel):
     filename: str
     size_bytes: int
     sha256: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Status
     stage: str | None
     error: str | None
     verdict: str | None

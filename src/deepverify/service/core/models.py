@@ -70,6 +70,12 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+PENDING_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+"""A job waiting for or in analysis (what the per-user limit of pending jobs counts)."""
+FINISHED_STATUSES = (JobStatus.DONE.value, JobStatus.FAILED.value)
+"""The statuses a job never leaves."""
+
+
 class Base(DeclarativeBase):
     """Declarative base of all tables."""
 

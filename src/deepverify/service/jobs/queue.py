@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from deepverify.service.core.models import JobStatus, Video, utcnow
+from deepverify.service.core.models import FINISHED_STATUSES, JobStatus, Video, utcnow
 from deepverify.service.core.settings import Settings
 from deepverify.stages import STAGES
 
@@ -98,7 +98,7 @@ def claim_job(
         status = session.scalar(select(Video.status).where(Video.id == video_id))
     if status is None:
         return Outcome.MISSING
-    if status in (JobStatus.DONE.value, JobStatus.FAILED.value):
+    if status in FINISHED_STATUSES:
         return Outcome.ALREADY_FINISHED
     return Outcome.BUSY
 

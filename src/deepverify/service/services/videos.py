@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from deepverify.service.core import storage
-from deepverify.service.core.models import JobStatus, User, Video
+from deepverify.service.core.models import PENDING_STATUSES, JobStatus, User, Video
 from deepverify.service.core.objects import StorageUnavailableError, open_store
 from deepverify.service.core.settings import Settings
 from deepverify.service.core.uploads import (
@@ -55,11 +55,10 @@ def find_duplicate(*, session: Session, owner: User, sha256: str) -> Video | Non
 
 def count_pending(*, session: Session, owner: User) -> int:
     """How many of the owner's videos are queued or running."""
-    pending = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
     total = session.scalar(
         select(func.count())
         .select_from(Video)
-        .where(Video.owner_id == owner.id, Video.status.in_(pending))
+        .where(Video.owner_id == owner.id, Video.status.in_(PENDING_STATUSES))
     )
     return int(total or 0)
 

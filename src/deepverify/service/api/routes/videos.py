@@ -39,7 +39,7 @@ from deepverify.service.api.schemas import (
     VideosPublic,
     VideoSummary,
 )
-from deepverify.service.core.models import JobStatus, User, Video
+from deepverify.service.core.models import FINISHED_STATUSES, JobStatus, User, Video
 from deepverify.service.core.objects import ObjectMissingError, open_store
 from deepverify.service.core.uploads import TooManyPendingError, UploadError
 from deepverify.service.jobs.queue import stage_progress
@@ -303,7 +303,7 @@ def video_events(
             if payload != last:
                 last = payload
                 yield ServerSentEvent(payload, event="progress")
-            if video.status in (JobStatus.DONE.value, JobStatus.FAILED.value):
+            if video.status in FINISHED_STATUSES:
                 yield ServerSentEvent(to_public(video).model_dump_json(), event="done")
                 return
             await asyncio.sleep(EVENT_POLL_S)
