@@ -13,7 +13,7 @@ import numpy as np
 from deepverify.faces.weights import WeightFile
 from deepverify.geometry import Box
 
-if TYPE_CHECKING:  # imaging imports OpenCV, which the detector registry must not
+if TYPE_CHECKING:  # for annotations only
     from deepverify.imaging import Downscaled
 
 
