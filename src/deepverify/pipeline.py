@@ -1,7 +1,8 @@
 """The core: one function turns a video file into a :class:`~deepverify.report.schema.Report`.
 
 ``analyze_video`` is the only place the stages are chained — decode, detect, track, crop, score,
-explain, report. The CLI, the job worker and the API all call it.
+explain, report. ``deepverify scan`` and the job worker call it; the API only queues jobs for the
+worker.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The in-process worker: a few threads inside the API server that run queued jobs.
 
-Each thread loads its own analyzer (its own network: Grad-CAM hooks are per instance), then loops:
+Each thread loads its own analyzer (its own inference engine, shared with no other), then loops:
 claim the next job from the database (owners in turn), run it, repeat; when there is none it sleeps
 until woken by a new upload or the poll interval passes. Because claiming reads the database, jobs
 left queued or running by a crash or restart are picked up too (running ones once their heartbeat
