@@ -105,7 +105,7 @@ def evaluate(
         files = write_outputs(result, out)
         if record:
             checkpoint = model if model is not None else default_model_path()
-            assert checkpoint is not None  # load_model succeeded
+            assert checkpoint is not None  # load_engine succeeded
             record_in_card(checkpoint, record, result)
     if as_json:
         console.print_json(result.model_dump_json())
