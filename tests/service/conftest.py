@@ -221,7 +221,7 @@ class FakeAnalyzer:
         progress: Any,
         display_name: str | None = None,
         check: Any = None,
-    ) -> dict[str, Any]:
+    ) -> Report:
         self.calls.append(video_path)
         waiting_since = time.monotonic()
         while not self.gate.wait(timeout=0.05):  # checking as the pipeline does while it decodes
@@ -273,7 +273,7 @@ class FakeAnalyzer:
             created_at=datetime.now(UTC),
             report_html="report.html",
         )  # fmt: skip
-        return report.model_dump(mode="json")
+        return report
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from deepverify.engine import check_device
 from deepverify.errors import ConfigError, DetectorError, ModelError
@@ -15,6 +15,7 @@ from deepverify.service.core.settings import Settings
 from deepverify.stages import ProgressCallback
 
 if TYPE_CHECKING:
+    from deepverify.report.schema import Report
     from deepverify.video.frames import Check
 
 logger = logging.getLogger(__name__)
@@ -78,11 +79,11 @@ class PipelineAnalyzer:
         progress: ProgressCallback,
         display_name: str | None = None,
         check: Check | None = None,
-    ) -> dict[str, Any]:
+    ) -> Report:
         """Analyse ``video_path`` into ``out_dir``; the report names the file ``display_name``."""
         from deepverify.pipeline import analyze_video
 
-        report = analyze_video(
+        return analyze_video(
             video_path,
             model=self.model,
             detector=self.detector,
@@ -94,4 +95,3 @@ class PipelineAnalyzer:
             display_name=display_name,
             check=check,
         )
-        return report.model_dump(mode="json")

@@ -39,6 +39,7 @@ from deepverify.service.jobs.queue import Outcome, claim_job, stage_progress, up
 from deepverify.stages import ProgressCallback
 
 if TYPE_CHECKING:
+    from deepverify.report.schema import Report
     from deepverify.video.frames import Check
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ PROGRESS_WRITE_INTERVAL_S = 0.25
 
 
 class Analyzer(Protocol):
-    """Analyse one video into ``out_dir``; return the report as JSON-ready data.
+    """Analyse one video into ``out_dir``; return its report.
 
     Raise a :class:`~deepverify.errors.DeepverifyError` for problems with the video itself; its
     message becomes the job's failure reason. Call ``check`` often (the pipeline calls it for
@@ -62,8 +63,8 @@ class Analyzer(Protocol):
         progress: ProgressCallback,
         display_name: str | None = None,
         check: Check | None = None,
-    ) -> dict[str, Any]:
-        """Analyse ``video_path`` into ``out_dir`` and return the report as JSON data."""
+    ) -> Report:
+        """Analyse ``video_path`` into ``out_dir`` and return its report."""
 
 
 AnalyzerFactory = Callable[[], Analyzer]
@@ -265,9 +266,9 @@ def run_claimed(
         video_id,
         worker_id,
         status=JobStatus.DONE.value,
-        report=report,
-        verdict=report.get("verdict"),
-        probability=report.get("probability"),
+        report=report.model_dump(mode="json"),
+        verdict=report.verdict,
+        probability=report.probability,
         progress=writer.progress,
         stage=None,
     )
@@ -276,7 +277,7 @@ def run_claimed(
             if session.get(Video, video_id) is None:  # deleted while running: drop the files
                 _drop_results(store, video_id=video_id, storage_name=storage_name)
         return Outcome.LOST
-    logger.info("analysis of %s done: %s", video_id, report.get("verdict"))
+    logger.info("analysis of %s done: %s", video_id, report.verdict)
     return Outcome.DONE
 
 
