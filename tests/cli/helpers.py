@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from click.testing import Result
 
-ERROR_PREFIX = "error:"  # how deepverify.cli.common.fail starts its line
-WARNING_PREFIX = "warning:"  # deepverify.cli.common.warn: said before, allowed beside the error
+from deepverify.cli.common import ERROR_PREFIX, WARNING_PREFIX
 
 
 def one_line_error(result: Result) -> str:

@@ -16,11 +16,18 @@ from deepverify.errors import DeepverifyError
 console = Console()
 err_console = Console(stderr=True)
 
+ERROR_PREFIX = "error:"
+"""How the one line of a failed command starts (on stderr)."""
+WARNING_PREFIX = "warning:"
+"""How a warning line starts (on stderr)."""
+
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print a one-line error to stderr and exit with ``code``."""
     # escape(): messages hold paths and "pkg[extra]" text that rich would read as markup.
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"[bold red]{ERROR_PREFIX}[/] {escape(message)}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -46,5 +53,5 @@ def setup_logging(verbose: bool) -> None:
 def warn(message: str) -> None:
     """Print a one-line warning to stderr."""
     err_console.print(
-        f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True
+        f"[bold yellow]{WARNING_PREFIX}[/] {escape(message)}", highlight=False, soft_wrap=True
     )

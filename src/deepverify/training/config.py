@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from deepverify.errors import ConfigError
+from deepverify.errors import ConfigError, one_line
 from deepverify.model.card import (
     BackboneName,
     CropMargin,
@@ -209,7 +209,7 @@ def _read_file(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        raise ConfigError(f"{path} is not valid YAML: {one_line(exc)}") from exc
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of settings")
     raw: dict[str, Any] = loaded or {}
