@@ -74,9 +74,16 @@ class SeaweedServer:
     endpoint: str
     secret: str
     folder: Path
+    command: list[str]
     process: subprocess.Popen[bytes]
     start_seconds: float
     buckets: list[str] = field(default_factory=list)
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same folder and ports (data survives)."""
+        stop_seaweed(self)
+        self.process = _launch(self.command, self.folder)
+        _wait_until_serving(self, time.monotonic())
 
     def client(self, *, secret: str | None = None) -> Any:
         """A boto3 S3 client for this server (``secret`` overrides the right one)."""
@@ -148,30 +155,38 @@ def start_seaweed(folder: Path) -> SeaweedServer:
         *(f"-{flag}={port}" for flag, port in ports.items()),
     ]  # fmt: skip
     (folder / "data").mkdir()
-    log = (folder / "weed.log").open("wb")
     started = time.monotonic()
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
-    )
     server = SeaweedServer(
         endpoint=f"http://127.0.0.1:{ports['s3.port']}",
         secret=secret,
         folder=folder,
-        process=process,
+        command=command,
+        process=_launch(command, folder),
         start_seconds=0.0,
     )
+    _wait_until_serving(server, started)
+    server.start_seconds = time.monotonic() - started
+    return server
+
+
+def _launch(command: list[str], folder: Path) -> subprocess.Popen[bytes]:
+    with (folder / "weed.log").open("ab") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
+        )
+
+
+def _wait_until_serving(server: SeaweedServer, started: float) -> None:
     while True:
         try:
             server.client().list_buckets()
-            break
+            return
         except Exception:
-            if process.poll() is not None or time.monotonic() - started > START_TIMEOUT_S:
+            if server.process.poll() is not None or time.monotonic() - started > START_TIMEOUT_S:
                 stop_seaweed(server)
-                tail = (folder / "weed.log").read_text(errors="replace")[-2000:]
+                tail = (server.folder / "weed.log").read_text(errors="replace")[-2000:]
                 pytest.fail(f"weed mini did not start:\n{tail}")
             time.sleep(0.2)
-    server.start_seconds = time.monotonic() - started
-    return server
 
 
 def stop_seaweed(server: SeaweedServer) -> None:

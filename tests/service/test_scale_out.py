@@ -2,7 +2,8 @@
 each with its own private home folder, sharing nothing but PostgreSQL, Redis and an S3 bucket
 (SeaweedFS).
 
-20 uploads from two users all complete with the right owners; a worker killed (``kill -9``)
+20 uploads from two users all complete with the right owners, through a restart of the object
+store while their jobs run; a worker killed (``kill -9``)
 mid-job leaves its job to the other; every object in the bucket belongs to a video in the
 database, and deleting everything empties the bucket.
 """
@@ -128,6 +129,7 @@ def test_api_and_two_workers_share_only_database_broker_and_bucket(
             with ThreadPoolExecutor(8) as pool:
                 sent = list(pool.map(send, jobs))
             assert len({video_id for _, video_id in sent}) == len(jobs)
+            s3.server.restart()  # while jobs run: theirs wait for the store, nothing is lost
             for email, video_id in sent:
                 video = wait_for(client, headers[email], video_id, timeout=300)
                 assert video["status"] == "done", video["error"]
