@@ -66,6 +66,23 @@ def test_the_window_slides():
     assert throttle.retry_after("k") == 0
 
 
+def test_an_unreachable_redis_is_a_503_not_a_crash(make_settings, fake_analyzer):
+    from fastapi.testclient import TestClient
+
+    from deepverify.service.main import create_app
+
+    settings = make_settings(broker_url="redis://:secret@127.0.0.1:1/0")  # nothing listens
+    with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
+        response = _login(client, "anyone@example.com", "guess")
+    assert response.status_code == 503, response.text
+    detail = response.json()["detail"]
+    assert re.fullmatch(
+        r"sign-in is unavailable: the server cannot reach its Redis \(\w+\); try again in a moment",
+        detail,
+    ), detail
+    assert "secret" not in detail  # the broker URL's password stays out of the answer
+
+
 @pytest.mark.redis
 def test_api_processes_on_one_redis_broker_share_the_counts(make_settings, fake_analyzer):
     """Two apps (as two API processes) on one Redis broker: failures at one lock the other."""

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from limits import RateLimitItemPerSecond
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
+
+from deepverify.errors import DeepverifyError
 
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 """Broker URLs whose Redis also keeps the counts."""
 
 KEY_PREFIX = "deepverify-throttle"
 """Prefix of the counts' keys in Redis."""
+
+
+class ThrottleUnavailableError(DeepverifyError):
+    """The storage of the counts (the broker's Redis) cannot be reached; the API answers 503."""
 
 
 def throttle_storage(broker_url: str | None) -> Storage:
@@ -30,7 +39,8 @@ def throttle_storage(broker_url: str | None) -> Storage:
         broker_url: The service's ``broker_url`` setting (None: no broker).
     """
     if broker_url is not None and broker_url.startswith(REDIS_SCHEMES):
-        return RedisStorage(broker_url, key_prefix=KEY_PREFIX)
+        # wrap_exceptions: any Redis failure arrives as limits' StorageError.
+        return RedisStorage(broker_url, key_prefix=KEY_PREFIX, wrap_exceptions=True)
     return MemoryStorage()
 
 
@@ -51,16 +61,34 @@ class Throttle:
         self._limiter = MovingWindowRateLimiter(storage)
 
     def retry_after(self, key: str) -> int:
-        """Seconds until ``key`` may try again; 0 when it may now."""
-        if self._limiter.test(self._limit, key):
-            return 0
-        reset_at, _ = self._limiter.get_window_stats(self._limit, key)
+        """Seconds until ``key`` may try again; 0 when it may now.
+
+        Raises:
+            ThrottleUnavailableError: The counts' storage cannot be reached (so do the others).
+        """
+        with _reachable():
+            if self._limiter.test(self._limit, key):
+                return 0
+            reset_at, _ = self._limiter.get_window_stats(self._limit, key)
         return max(1, math.ceil(reset_at - time.time()))
 
     def failed(self, key: str) -> None:
         """Record a failed attempt for ``key`` (none is recorded once ``key`` is locked)."""
-        self._limiter.hit(self._limit, key)
+        with _reachable():
+            self._limiter.hit(self._limit, key)
 
     def clear(self, key: str) -> None:
         """Forget ``key``'s failures (a successful sign-in)."""
-        self._limiter.clear(self._limit, key)
+        with _reachable():
+            self._limiter.clear(self._limit, key)
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    try:
+        yield
+    except StorageError as exc:  # the URL may hold a password: name the error, not the URL
+        raise ThrottleUnavailableError(
+            "sign-in is unavailable: the server cannot reach its Redis "
+            f"({type(exc.storage_error).__name__}); try again in a moment"
+        ) from exc

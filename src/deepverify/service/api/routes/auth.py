@@ -33,15 +33,18 @@ from deepverify.service.core.emails import normalise_email
 from deepverify.service.core.models import User
 from deepverify.service.core.security import create_token, password_problem, verify_password
 from deepverify.service.core.settings import Settings
-from deepverify.service.core.throttle import Throttle
+from deepverify.service.core.throttle import Throttle, ThrottleUnavailableError
 from deepverify.service.services import users as users_service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 def _throttled(request: Request, *keys: tuple[Throttle, str]) -> None:
-    """429 with ``Retry-After`` when any (throttle, key) is locked."""
-    wait = max(throttle.retry_after(key) for throttle, key in keys)
+    """429 with ``Retry-After`` when any (throttle, key) is locked; 503 when none can be read."""
+    try:
+        wait = max(throttle.retry_after(key) for throttle, key in keys)
+    except ThrottleUnavailableError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     if wait:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
