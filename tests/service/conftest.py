@@ -31,6 +31,7 @@ from deepverify.errors import DeepverifyError
 from deepverify.report.output import IMAGE_SUFFIX
 from deepverify.report.schema import FaceObservation, FrameResult, ModelInfo, Report, VideoMeta
 from deepverify.service.core.db import create_db_engine, upgrade_database
+from deepverify.service.core.models import FINISHED_STATUSES
 from deepverify.service.core.security import use_password_hasher
 from deepverify.service.core.settings import Settings
 from deepverify.service.main import create_app
@@ -361,7 +362,7 @@ def wait_for(
 
     def finished() -> bool:
         body.update(client.get(f"/api/videos/{video_id}", headers=headers).json())
-        return body["status"] in ("done", "failed")
+        return body["status"] in FINISHED_STATUSES
 
     if not wait_until(finished, timeout, interval=0.05):
         raise AssertionError(f"video {video_id} still {body['status']} after {timeout} s")

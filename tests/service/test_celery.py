@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from deepverify.model import ModelCard
 from deepverify.service.core import storage
+from deepverify.service.core.models import PENDING_STATUSES
 from deepverify.service.main import create_app
 from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for, wait_until
 
@@ -90,7 +91,7 @@ def _claimed(client: TestClient, video_id: str, timeout: float) -> str:
 
     def claimed() -> bool:
         seen.append(_row(client, video_id))
-        assert seen[-1].status in ("queued", "running"), seen[-1].status
+        assert seen[-1].status in PENDING_STATUSES, seen[-1].status
         return bool(seen[-1].status == "running")
 
     assert wait_until(claimed, timeout), f"{video_id} was never claimed"

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from deepverify.service.core import storage
+from deepverify.service.core.models import PENDING_STATUSES
 from deepverify.stages import STAGES
 from tests.service.conftest import IMAGES, sign_up, upload, wait_for
 
@@ -187,7 +188,7 @@ def test_progress_lists_every_stage_at_zero_from_upload_on(client, fake_analyzer
     try:
         video_id = upload(client, headers, clip_bytes(0)).json()["id"]
         video = client.get(f"/api/videos/{video_id}", headers=headers).json()
-        assert video["status"] in ("queued", "running") and video["stage"] is None
+        assert video["status"] in PENDING_STATUSES and video["stage"] is None
         assert list(video["progress"].items()) == [(stage, 0.0) for stage in STAGES]
     finally:
         fake_analyzer.gate.set()
