@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("deepverify.scoring",),
     ("deepverify.report",),
     ("deepverify.pipeline",),
+    ("deepverify.live",),
     ("deepverify.training", "deepverify.service.core"),
     ("deepverify.service.jobs",),
     ("deepverify.service.services",),

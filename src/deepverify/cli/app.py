@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from deepverify.cli import db, evaluate, extract, model, provenance, scan, serve, train, worker
+from deepverify.cli import (
+    db,
+    evaluate,
+    extract,
+    live,
+    model,
+    provenance,
+    scan,
+    serve,
+    train,
+    worker,
+)
 
 app = typer.Typer(
     name="deepverify",
@@ -20,6 +31,7 @@ app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
+app.command("live")(live.live)
 app.add_typer(db.app, name="db")
 app.add_typer(model.app, name="model")
 

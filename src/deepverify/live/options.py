@@ -1,0 +1,58 @@
+"""How a live session samples, judges and watches its source: plain settings, no heavy imports.
+
+The CLI reads its defaults from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How a source is opened and watched.
+
+    Attributes:
+        open_timeout_s: Longest wait for a source to open.
+        read_timeout_s: Longest wait for data once open.
+        stall_s: The watchdog: with no decoded frame for this long, the stream is reopened.
+        give_up_s: With no frame for this long (reopening included), the session ends with an
+            error.
+        realtime: Play a local file at its real speed (a stream always comes at its own).
+    """
+
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 5.0
+    stall_s: float = 5.0
+    give_up_s: float = 30.0
+    realtime: bool = True
+
+
+DEFAULT_FPS = 4.0
+DEFAULT_WINDOW = 16
+DEFAULT_UPDATE_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """How a live session samples and judges.
+
+    Attributes:
+        fps: Frames sampled per second of stream time.
+        window: Sampled frames judged together (the last ones).
+        update_every_s: Seconds between updates.
+        duration_s: Stop after this many seconds (None: until the source ends or is stopped).
+        explain: Make the latest heatmap of each face.
+        source: How the source is opened and watched.
+    """
+
+    fps: float = DEFAULT_FPS
+    window: int = DEFAULT_WINDOW
+    update_every_s: float = DEFAULT_UPDATE_EVERY_S
+    duration_s: float | None = None
+    explain: bool = True
+    source: SourceOptions = field(default_factory=SourceOptions)
+
+    def __post_init__(self) -> None:
+        if self.fps <= 0 or self.update_every_s <= 0 or self.window < 1:
+            raise ValueError("fps and update_every_s must be > 0 and window >= 1")
