@@ -35,6 +35,7 @@ from deepverify.service.core.models import FINISHED_STATUSES
 from deepverify.service.core.security import use_password_hasher
 from deepverify.service.core.settings import Settings
 from deepverify.service.main import create_app
+from deepverify.stages import STAGES
 from tests.service.s3 import s3, s3_settings, seaweed  # noqa: F401  (S3 fixtures)
 from tests.videos import make_video
 
@@ -230,7 +231,7 @@ class FakeAnalyzer:
                 check()
             if time.monotonic() - waiting_since > 60:
                 raise RuntimeError("the test never opened the gate")
-        for stage in ("decode", "faces", "model", "heatmaps", "report"):
+        for stage in STAGES:
             progress(stage, 0.5)
             if self.mid_stage is not None:
                 self.mid_stage(stage)

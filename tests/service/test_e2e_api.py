@@ -7,6 +7,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from deepverify.service.main import create_app
+from deepverify.stages import STAGES
 from tests.service.conftest import sign_up, upload
 from tests.service.test_videos_api import _events
 
@@ -23,7 +24,7 @@ def test_real_clip_end_to_end(make_settings, tiny_checkpoint, real_clip):
         assert ready["database"] and ready["worker"]
 
         stages = [data["stage"] for name, data in events if name == "progress" and data["stage"]]
-        order = ["decode", "faces", "model", "heatmaps", "report"]
+        order = list(STAGES)
         assert stages and [s for s in order if s in stages] == sorted(set(stages), key=order.index)
         name, video = events[-1]
         assert name == "done" and video["status"] == "done", video.get("error")

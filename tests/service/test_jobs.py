@@ -18,6 +18,7 @@ from deepverify.service.core.models import JobStatus, User, Video, utcnow
 from deepverify.service.jobs.queue import Outcome, claim_job, stale_jobs
 from deepverify.service.jobs.runner import process_job, run_claimed
 from deepverify.service.jobs.worker import InProcessWorker
+from deepverify.stages import STAGES
 from tests.service.conftest import wait_until
 
 pytestmark = pytest.mark.postgres  # claims, heartbeats and fencing are what the database decides
@@ -67,7 +68,7 @@ def test_a_job_runs_once_and_records_its_report(factory, settings, fake_analyzer
     )
     row = _row(factory, video_id)
     assert row.status == "done" and row.verdict == "REAL" and row.probability == 0.25
-    assert row.progress == {s: 1.0 for s in ("decode", "faces", "model", "heatmaps", "report")}
+    assert row.progress == dict.fromkeys(STAGES, 1.0)
     assert row.attempts == 1 and row.finished_at is not None
     assert (
         storage.result_dir(settings, video_id) / "report.html"
