@@ -51,17 +51,17 @@ def test_one_address_cannot_try_many_accounts(make_settings, fake_analyzer):
 
 
 def test_the_window_slides():
-    throttle = Throttle(name="t", max_failures=2, window_s=1, storage=throttle_storage(None))
+    throttle = Throttle(name="t", max_failures=2, window_s=2, storage=throttle_storage(None))
     start = time.monotonic()
     throttle.failed("k")
-    time.sleep(0.5)
+    time.sleep(1.0)
     throttle.failed("k")
-    assert throttle.retry_after("k") == 1  # locked until the first failure is 1 s old
+    assert throttle.retry_after("k") == 1  # locked until the first failure is 2 s old
     assert throttle.retry_after("other") == 0  # per key
-    time.sleep(max(0.0, start + 1.1 - time.monotonic()))
+    time.sleep(max(0.0, start + 2.2 - time.monotonic()))
     assert throttle.retry_after("k") == 0  # the first failure left the window ...
     throttle.failed("k")
-    assert throttle.retry_after("k") == 1  # ... the second still counts
+    assert throttle.retry_after("k") == 1  # ... the second (0.8 s left) still counts
     throttle.clear("k")
     assert throttle.retry_after("k") == 0
 
