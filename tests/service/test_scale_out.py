@@ -77,6 +77,8 @@ def test_api_and_two_workers_share_only_database_broker_and_bucket(
         "broker_visibility_timeout_seconds": "4",
         "job_lease_seconds": "2",
         "max_pending_jobs_per_user": str(UPLOADS_PER_USER + 5),
+        # Registration counts live in the shared Redis, across runs: not this test's subject.
+        "registrations_per_address": "100000",
         "model_path": str(tiny_checkpoint),
         "num_frames": "8",
         "torch_threads": "1",
