@@ -70,3 +70,25 @@ def test_inference_threads_are_read_under_the_old_name_too(monkeypatch, tmp_path
     monkeypatch.setenv("DEEPVERIFY_INFERENCE_THREADS", "0")
     with pytest.raises(ConfigError, match="DEEPVERIFY_INFERENCE_THREADS"):
         load_settings(home=tmp_path)
+
+
+def test_storage_settings(monkeypatch, tmp_path):
+    assert load_settings(home=tmp_path).storage == "local"
+    with pytest.raises(ConfigError, match="DEEPVERIFY_S3_BUCKET must be set"):
+        load_settings(home=tmp_path, storage="s3")
+    with pytest.raises(ConfigError, match="DEEPVERIFY_STORAGE"):
+        load_settings(home=tmp_path, storage="nfs")
+    with pytest.raises(ConfigError, match="must not start with '/'"):
+        load_settings(home=tmp_path, storage="s3", s3_bucket="b", s3_prefix="/x")
+    monkeypatch.setenv("DEEPVERIFY_STORAGE", "s3")
+    monkeypatch.setenv("DEEPVERIFY_S3_BUCKET", "media")
+    monkeypatch.setenv("DEEPVERIFY_S3_PATH_STYLE", "true")
+    monkeypatch.setenv("DEEPVERIFY_S3_ENDPOINT_URL", "http://127.0.0.1:8333")
+    settings = load_settings(home=tmp_path)
+    assert (settings.storage, settings.s3_bucket, settings.s3_path_style) == ("s3", "media", True)
+    assert settings.s3_endpoint_url == "http://127.0.0.1:8333" and settings.s3_region is None
+    assert not any(
+        "secret" in name or "access_key" in name
+        for name in type(settings).model_fields
+        if name.startswith("s3")
+    )
