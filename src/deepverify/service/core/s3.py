@@ -70,6 +70,10 @@ class S3Store:
             connect_timeout=CONNECT_TIMEOUT_S,
             read_timeout=READ_TIMEOUT_S,
             retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+            # Checksums only where S3 requires them: some S3-compatible stores reject the CRC32
+            # checksum headers boto3 (since 1.36) otherwise adds to every upload.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         )
         self.client: S3Client = boto3.session.Session().client(
             "s3",
