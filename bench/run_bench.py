@@ -20,6 +20,8 @@ process of their own too. Writes a JSON file (``make bench``: ``bench/results.js
   a loaded machine stretches much less than wall time.
 - ``provenance_seconds``: ``deepverify.provenance.read_provenance`` on the 10 s 1080p clip;
   ``null`` while that module does not exist.
+- ``live``: live mode's cost, lag, concurrent streams and agreement with ``scan``
+  (``bench/live_bench.py``, also written to ``results_live.json``).
 
 Targets (issue 9; 2 CPU cores, default model, 32 frames, heatmaps on): e2e/decode <= 2.0,
 realtime factor <= 0.15, speedup vs ancestor >= 10, peak RSS <= 600 MB at every length,
@@ -120,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument("--skip-long", action="store_true", help="skip the 5-minute clip")
+    parser.add_argument("--skip-live", action="store_true", help="skip live mode (live_bench)")
     args = parser.parse_args()
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -170,6 +173,11 @@ def main() -> None:
         results["long_1080p_5min"] = long_run
         peaks.append(long_run["peak_rss_mb"])
     results["peak_rss_mb"] = max(peaks)
+    if not args.skip_live:  # its own process: see bench/live_bench.py
+        live_out = args.out.with_name(args.out.stem + "_live.json")
+        subprocess.run([sys.executable, str(HERE / "live_bench.py"), "--out", str(live_out)],
+                       check=True, cwd=ROOT)  # fmt: skip
+        results["live"] = json.loads(live_out.read_text(encoding="utf-8"))
     results["complete"] = True
     save()
     headline = (

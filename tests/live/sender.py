@@ -25,7 +25,12 @@ import numpy as np
 
 
 def short_gop_copy(
-    source: Path, out: Path, *, size: tuple[int, int] | None = None, seconds: float | None = None
+    source: Path,
+    out: Path,
+    *,
+    size: tuple[int, int] | None = None,
+    rate: int | None = None,
+    seconds: float | None = None,
 ) -> Path:
     """Re-encode ``source`` to H.264 with a keyframe every second, optionally resized.
 
@@ -33,11 +38,13 @@ def short_gop_copy(
         source: The clip.
         out: Where to write the MP4.
         size: ``(width, height)`` to resize to; the clip's own when None.
+        rate: Frames per second to label the frames with (every frame is kept, so the clip
+            plays slower or faster); the clip's own when None.
         seconds: Stop after this much video (the whole clip when None).
     """
     with av.open(str(source)) as reader, av.open(str(out), "w") as sink:
         vin = reader.streams.video[0]
-        fps = round(vin.average_rate or 25)
+        fps = rate or round(vin.average_rate or 25)
         stream = sink.add_stream("libx264", rate=fps)
         width, height = size or (vin.codec_context.width, vin.codec_context.height)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -97,7 +104,12 @@ def _serve(clip: Path, wfile: object) -> None:
 
 
 def main() -> None:
-    """``python -m tests.live.sender CLIP PORT``."""
+    """``python -m tests.live.sender CLIP PORT``, or ``... prepare SOURCE OUT WIDTH HEIGHT RATE``
+    to write :func:`short_gop_copy` of a clip (the bench's 720p25 stream)."""
+    if sys.argv[1] == "prepare":
+        source, out, width, height, rate = sys.argv[2:7]
+        short_gop_copy(Path(source), Path(out), size=(int(width), int(height)), rate=int(rate))
+        return
     clip, port = Path(sys.argv[1]), int(sys.argv[2])
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler(clip))
     server.daemon_threads = True

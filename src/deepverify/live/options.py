@@ -18,14 +18,19 @@ class SourceOptions:
         stall_s: The watchdog: with no decoded frame for this long, the stream is reopened.
         give_up_s: With no frame for this long (reopening included), the session ends with an
             error.
-        realtime: Play a local file at its real speed (a stream always comes at its own).
+        speed: Play a local file at this multiple of its real speed (1: as a stream would
+            come; the bench plays eval clips faster); a stream always comes at its own.
     """
 
     open_timeout_s: float = 10.0
     read_timeout_s: float = 5.0
     stall_s: float = 5.0
     give_up_s: float = 30.0
-    realtime: bool = True
+    speed: float = 1.0
+
+    def __post_init__(self) -> None:
+        if min(self.open_timeout_s, self.read_timeout_s, self.stall_s, self.speed) <= 0:
+            raise ValueError("timeouts, stall_s and speed must be > 0")
 
 
 DEFAULT_FPS = 4.0

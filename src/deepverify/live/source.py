@@ -243,6 +243,7 @@ class LiveSource:
         """Decoded frames, skipping damaged packets; paced to real time for a file."""
         started = time.monotonic()
         last = started
+        speed = self.options.speed
         for packet in container.demux(stream):
             if self._stop.is_set():
                 return
@@ -257,8 +258,8 @@ class LiveSource:
             elif now - last > self.options.stall_s:
                 raise _Stalled(f"no frame decoded for {now - last:.1f} s")
             for frame in frames:
-                if not self.is_stream and self.options.realtime and frame.time is not None:
-                    wait = started + sampler.stream_time(frame) - time.monotonic()
+                if not self.is_stream and frame.time is not None:
+                    wait = started + sampler.stream_time(frame) / speed - time.monotonic()
                     if wait > 0 and self._stop.wait(wait):
                         return
                 yield frame
