@@ -73,6 +73,9 @@ def test_real_clip_gives_a_full_report(tiny_model, ssd, real_clip, tmp_path):
             overlay_image = cv2.imread(str(out / frame.overlay))
             assert overlay_image.shape == cv2.imread(str(out / frame.image)).shape
             assert max(overlay_image.shape[:2]) <= 640
+    # The report names exactly the images written, each once.
+    written = [p for p in out.rglob("*") if p.suffix in (".jpg", ".png")]
+    assert sorted(report.image_paths()) == sorted(p.relative_to(out).as_posix() for p in written)
     # Files: JSON that round-trips through the schema, a self-contained HTML page.
     assert Report.model_validate_json((out / "report.json").read_text()) == report
     html = (out / "report.html").read_text()

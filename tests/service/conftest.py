@@ -240,9 +240,6 @@ class FakeAnalyzer:
             raise DeepverifyError(self.fail)
         if self.crash:
             raise RuntimeError("boom")
-        for rel in IMAGES:
-            (out_dir / rel).parent.mkdir(exist_ok=True)
-            (out_dir / rel).write_bytes(FAKE_IMAGE)
         (out_dir / "report.html").write_text(f"<html><p>{display_name}</p></html>")
         report = Report(
             verdict="REAL",
@@ -275,6 +272,9 @@ class FakeAnalyzer:
             created_at=datetime.now(UTC),
             report_html="report.html",
         )  # fmt: skip
+        for rel in report.image_paths():
+            (out_dir / rel).parent.mkdir(exist_ok=True)
+            (out_dir / rel).write_bytes(FAKE_IMAGE)
         return report
 
 
