@@ -215,3 +215,17 @@ def test_another_cache_version_asks_for_a_new_extraction(tmp_path: Path) -> None
     (tmp_path / "index.json").write_text(json.dumps({"version": 0, "items": []}))
     with pytest.raises(DatasetError, match="version 0, expected 1; re-run `deepverify extract`"):
         read_index(tmp_path)
+
+
+def test_a_broken_detector_stops_the_run(tmp_path: Path, real_clip: Path) -> None:
+    """A corrupt file is recorded as failed; a detector that breaks is a bug, raised."""
+
+    class Broken:
+        name = "broken"
+
+        def detect(self, image: np.ndarray, *, small: object = None) -> list[object]:
+            raise RuntimeError("detector broke")
+
+    item = VideoItem(real_clip, 0, "g", "clip")
+    with pytest.raises(RuntimeError, match="detector broke"):
+        extract_item(item, tmp_path, ExtractOptions(num_frames=2), Broken(), None)

@@ -167,21 +167,32 @@ def _to_crop_coords(points: Sequence[tuple[float, float]], window: Window, size:
     )
 
 
-class _Annotating:
-    """A detector whose boxes get their landmarks from a :data:`LandmarkSource`.
+class _DetectionFailed(Exception):
+    """A detector raised: a bug or a broken model, to be raised, not recorded as a bad file."""
 
-    Hands the front half of ``scan`` (:func:`deepverify.pipeline.find_faces`) a detector that
-    finds exactly the boxes ``scan``'s does, with the landmarks self-blending needs.
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Detecting:
+    """The extraction's detector: ``scan``'s detector, plus the landmarks self-blending needs.
+
+    Handed to the front half of ``scan`` (:func:`deepverify.pipeline.find_faces`), so the boxes
+    are exactly the ones ``scan`` finds. Its failures are told apart from the media's.
     """
 
-    def __init__(self, detector: FaceDetector, landmarks: LandmarkSource) -> None:
+    def __init__(self, detector: FaceDetector, landmarks: LandmarkSource | None) -> None:
         self.base = detector
         self.landmarks = landmarks
         self.name = detector.name
 
     def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
-        found = self.base.detect(image, small=small)
-        return self.landmarks(image, found) if found else found
+        try:
+            found = self.base.detect(image, small=small)
+            return self.landmarks(image, found) if found and self.landmarks else found
+        except Exception as exc:
+            raise _DetectionFailed(exc) from exc
 
 
 def _sample(
@@ -207,13 +218,14 @@ def extract_item(
 ) -> CacheRecord:
     """Decode, detect, track and crop one item as ``scan`` does; write its crops, return its record.
 
-    Errors from the media (corrupt or unreadable file) are recorded, never raised.
+    Errors from the media (corrupt or unreadable file) are recorded, never raised; the
+    detector's are raised.
     """
     record = CacheRecord.of(item)
-    if landmarks is not None:
-        detector = _Annotating(detector, landmarks)
     try:
-        frames, tracks = _sample(item, options, detector)
+        frames, tracks = _sample(item, options, _Detecting(detector, landmarks))
+    except _DetectionFailed as exc:
+        raise exc.error from None
     except DeepverifyError as exc:
         return record.model_copy(update={"status": "failed", "error": str(exc)})
     except Exception as exc:  # a corrupt file may break a decoder in unforeseen ways
