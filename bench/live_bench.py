@@ -10,7 +10,8 @@ model and its detector:
   seconds of every thread / wall seconds) and the median lag from a frame's arrival (decoded) to
   the update that includes it.
 - ``concurrent``: 1, 2, 4, ... sessions of the same stream in one process (one thread each),
-  until the median lag passes 1.5 s or more than a tenth of the sampled frames are dropped.
+  until the median lag passes 1.5 s; with the frames each analysed per second (a session
+  drops sampled frames rather than queue them when it falls behind).
 - ``agreement``: each eval clip played as a stream (faster than real time, the sampler at the
   card's frames over its duration), the final window's probability against ``scan``'s with the
   same number of frames.
@@ -48,7 +49,6 @@ SOURCE_CLIP = SHARED / "real" / "liveportrait_s18.mp4"  # 1280x720 talking head
 CACHE = HERE / ".cache"
 PORT = 18931
 MAX_LAG_S = 1.5
-MAX_DROPPED = 0.1
 AGREEMENT_FPS = 3.0  # frames analysed per second of wall time while an eval clip plays
 
 
@@ -126,18 +126,21 @@ def _sessions(url: str, count: int, seconds: float, warmup_s: float) -> dict[str
         "p90_lag_s": round(statistics.quantiles(lags, n=10)[-1], 3) if len(lags) > 9 else None,
         "frames_sampled": sum(sampled),
         "frames_dropped": sum(dropped),
+        "analysed_fps_per_stream": round((sum(sampled) - sum(dropped)) / wall / count, 2)
+        if wall > 0
+        else None,
         "errors": errors,
     }
 
 
 def _bounded(run: dict[str, Any]) -> bool:
-    """Whether a measurement kept up: median lag within the target, few frames dropped."""
+    """Whether a measurement kept its lag bounded (median within the target).
+
+    Under load a session drops sampled frames rather than queueing them, so the lag stays
+    bounded while fewer frames are analysed: ``analysed_fps`` says how many.
+    """
     lag = run["median_lag_s"]
-    return (
-        lag is not None
-        and lag <= MAX_LAG_S
-        and run["frames_dropped"] <= MAX_DROPPED * max(1, run["frames_sampled"])
-    )
+    return lag is not None and lag <= MAX_LAG_S
 
 
 def _child(args: argparse.Namespace) -> None:
