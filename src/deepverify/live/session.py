@@ -11,6 +11,7 @@ the same verdict (:func:`deepverify.decision.decide` with the card's policy).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Generator
@@ -38,7 +39,12 @@ class _Seen:
 
 
 def run_live(
-    source: str, *, model: Engine, detector: FaceDetector, options: LiveOptions | None = None
+    source: str,
+    *,
+    model: Engine,
+    detector: FaceDetector,
+    options: LiveOptions | None = None,
+    stop: threading.Event | None = None,
 ) -> Generator[LiveUpdate, None, None]:
     """Judge a live source; yields an update every ``options.update_every_s`` seconds.
 
@@ -50,6 +56,8 @@ def run_live(
         model: The engine and its card.
         detector: The face detector (face rescue is not used: it costs too much per frame).
         options: Sampling, window, update rate and timeouts.
+        stop: Set from another thread to end the session within an update interval, even
+            while no frame comes.
 
     Raises:
         LiveSourceError: The source cannot be opened, carries no video, or stopped for good.
@@ -64,7 +72,7 @@ def run_live(
     seq = 0
     with LiveSource(source, fps=opts.fps, options=opts.source) as live:
         ended = False
-        while not ended:
+        while not ended and not (stop is not None and stop.is_set()):
             now = time.monotonic()
             try:
                 arrival = live.get(timeout=max(0.0, next_update - now))
