@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from deepverify.live.source import LiveSourceError
 from deepverify.live.updates import LiveUpdate
+from deepverify.service.core.settings import Settings
 from deepverify.service.services.live import (
     LiveLimits,
     LiveRequestError,
     LiveSessions,
     TooManyLiveSessions,
     check_stream_url,
+    limits_from,
 )
 
 
@@ -99,9 +103,13 @@ class _Runner:
 PUBLIC = _resolver("93.184.216.34")
 
 
+def _limits(**changes: Any) -> LiveLimits:
+    return dataclasses.replace(limits_from(Settings()), **changes)
+
+
 def test_limits_per_user_and_in_all_answer_clearly() -> None:
     runner = _Runner()
-    sessions = LiveSessions(LiveLimits(max_sessions=2, max_per_user=1, max_seconds=60), runner)
+    sessions = LiveSessions(_limits(max_sessions=2, max_per_user=1, max_seconds=60), runner)
     first = sessions.start(owner="ann", url="rtsp://a.example/1", resolve=PUBLIC)
     with pytest.raises(TooManyLiveSessions, match="you already run 1 live session"):
         sessions.start(owner="ann", url="rtsp://a.example/2", resolve=PUBLIC)
@@ -120,7 +128,7 @@ def test_limits_per_user_and_in_all_answer_clearly() -> None:
 
 
 def test_updates_reach_listeners_and_only_the_owner_sees_a_session() -> None:
-    sessions = LiveSessions(LiveLimits(), _Runner())
+    sessions = LiveSessions(_limits(), _Runner())
     state = sessions.start(owner="ann", url="rtsp://user:pw@a.example/1", resolve=PUBLIC)
     assert state.source == "rtsp://a.example/1"  # no credentials kept
     assert sessions.get(state.session_id, "bob") is None
@@ -133,7 +141,7 @@ def test_updates_reach_listeners_and_only_the_owner_sees_a_session() -> None:
 
 
 def test_a_failed_stream_ends_the_session_with_its_reason() -> None:
-    sessions = LiveSessions(LiveLimits(), _Runner(fail_after=2))
+    sessions = LiveSessions(_limits(), _Runner(fail_after=2))
     state = sessions.start(owner="ann", url="rtsp://a.example/1", resolve=PUBLIC)
     deadline = time.monotonic() + 5
     while not state.done and time.monotonic() < deadline:

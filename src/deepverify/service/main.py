@@ -26,7 +26,7 @@ from deepverify.service.api.hygiene import (
     sweep_leftovers,
     validation_error,
 )
-from deepverify.service.api.routes import auth, health, videos, web
+from deepverify.service.api.routes import auth, health, live, videos, web
 from deepverify.service.core.db import (
     create_session_factory,
     database_from_settings,
@@ -42,6 +42,7 @@ from deepverify.service.jobs.dispatch import (
     InProcessDispatcher,
 )
 from deepverify.service.jobs.runner import Analyzer
+from deepverify.service.services.live import LiveSessions, limits_from, pipeline_runner
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.live.stop_all()
             dispatcher.stop()
             db_engine.dispose()
 
@@ -107,6 +109,7 @@ def create_app(
     app.state.dispatcher = dispatcher
     app.state.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None
     app.state.throttles = Throttles.from_settings(settings)
+    app.state.live = LiveSessions(limits_from(settings), pipeline_runner(settings))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -114,7 +117,7 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for router in (auth.router, videos.router, health.router):
+    for router in (auth.router, videos.router, live.router, health.router):
         app.include_router(router, prefix="/api")
     upload_path = app.url_path_for(videos.upload_video.__name__)
     app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes, upload_path=upload_path)

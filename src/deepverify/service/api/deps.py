@@ -31,6 +31,7 @@ from deepverify.service.core.settings import Settings
 from deepverify.service.core.throttle import Throttle, throttle_storage
 from deepverify.service.jobs.dispatch import Dispatcher
 from deepverify.service.services import users as users_service
+from deepverify.service.services.live import LiveSessions
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login", auto_error=False)
 
@@ -121,7 +122,14 @@ def get_throttles(request: Request) -> Throttles:
     return throttles
 
 
+def get_live(request: Request) -> LiveSessions:
+    """The app's live sessions."""
+    live: LiveSessions = request.app.state.live
+    return live
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+LiveDep = Annotated[LiveSessions, Depends(get_live)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]
 DatabaseDep = Annotated[Engine, Depends(get_database)]

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=200, ge=1)  # open at once; beyond, requests get 503
     max_running_jobs_per_user: int = Field(default=1, ge=1)
 
+    # Live sessions (deepverify.service.services.live).
+    live_max_sessions: int = Field(default=4, ge=0)  # running at once, all users; 0: no live mode
+    live_max_sessions_per_user: int = Field(default=1, ge=1)
+    live_max_seconds: float = Field(default=3600.0, gt=0)  # a session's longest life
+    live_allow_private_addresses: bool = False  # cameras on the local network (SSRF otherwise)
+
     # Jobs.
     broker_url: str | None = None  # set: jobs go to Celery workers instead of the in-process one
     broker_queue: str = "deepverify"

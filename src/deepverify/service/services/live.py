@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from deepverify.errors import DeepverifyError
 from deepverify.live.source import STREAM_SCHEMES, describe
 from deepverify.live.updates import LiveUpdate
+from deepverify.service.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class TooManyLiveSessions(DeepverifyError):
 
 @dataclass(frozen=True)
 class LiveLimits:
-    """The service's live-session guards (from its settings).
+    """The service's live-session guards; :func:`limits_from` reads them from its settings.
 
     Attributes:
         max_sessions: Sessions running at once, all users together.
@@ -60,10 +61,40 @@ class LiveLimits:
             choice, for cameras on the local network).
     """
 
-    max_sessions: int = 4
-    max_per_user: int = 1
-    max_seconds: float = 3600.0
-    allow_private: bool = False
+    max_sessions: int
+    max_per_user: int
+    max_seconds: float
+    allow_private: bool
+
+
+def limits_from(settings: Settings) -> LiveLimits:
+    """The live-session guards the service's settings give."""
+    return LiveLimits(
+        max_sessions=settings.live_max_sessions,
+        max_per_user=settings.live_max_sessions_per_user,
+        max_seconds=settings.live_max_seconds,
+        allow_private=settings.live_allow_private_addresses,
+    )
+
+
+def pipeline_runner(settings: Settings) -> Runner:
+    """Judge with the service's model and detector.
+
+    Both are loaded per session: a detector is not shared between threads.
+    """
+
+    def run(url: str, max_seconds: float, stop: threading.Event) -> Iterator[LiveUpdate]:
+        from deepverify.live.options import LiveOptions
+        from deepverify.live.session import run_live
+        from deepverify.service.jobs.analysis import PipelineAnalyzer
+
+        analyzer = PipelineAnalyzer(settings)
+        options = LiveOptions(duration_s=max_seconds, explain=False)
+        return run_live(
+            url, model=analyzer.model, detector=analyzer.detector, options=options, stop=stop
+        )
+
+    return run
 
 
 def check_stream_url(

@@ -260,6 +260,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Live
+         * @description Start judging a stream; its updates come from ``GET /live/{id}/events``.
+         */
+        post: operations["start_live_api_live_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/live/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Live
+         * @description The session's state.
+         */
+        get: operations["get_live_api_live__session_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Stop Live
+         * @description Stop the session (it ends within a second).
+         */
+        delete: operations["stop_live_api_live__session_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/live/{session_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live Events
+         * @description The session's updates as server-sent events, then one ``end`` event with its state.
+         *
+         *     Each ``update`` event is the JSON ``deepverify live --json`` prints. ``after`` resumes after
+         *     an update number: a reconnecting client passes the last one it saw (the latest are kept).
+         */
+        get: operations["live_events_api_live__session_id__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -289,7 +356,10 @@ export interface paths {
         };
         /**
          * Ready
-         * @description Ready to analyse: the database answers, a worker runs and its model is loaded (else 503).
+         * @description Ready to analyse: database and object store answer, a worker has its model (else 503).
+         *
+         *     ``detail`` says what is missing: the store's reason names a wrong credential, a missing
+         *     bucket or an unreachable endpoint.
          */
         get: operations["ready"];
         put?: never;
@@ -541,6 +611,39 @@ export interface components {
             has_credentials: boolean;
         };
         /**
+         * LiveCreate
+         * @description What to watch.
+         */
+        LiveCreate: {
+            /**
+             * Url
+             * @description rtsp, rtmp, http(s), srt, udp
+             */
+            url: string;
+        };
+        /**
+         * LivePublic
+         * @description A live session as its owner sees it.
+         */
+        LivePublic: {
+            /** Id */
+            id: string;
+            /**
+             * Source
+             * @description The URL without credentials.
+             */
+            source: string;
+            /**
+             * Updates
+             * @description Updates so far.
+             */
+            updates: number;
+            /** Done */
+            done: boolean;
+            /** Error */
+            error?: string | null;
+        };
+        /**
          * Message
          * @description An error or informational message.
          */
@@ -650,13 +753,15 @@ export interface components {
         };
         /**
          * Readiness
-         * @description Readiness: the database answers, a worker runs and the model is loaded.
+         * @description Readiness: the database and the object store answer, a worker runs, its model is loaded.
          */
         Readiness: {
             /** Ready */
             ready: boolean;
             /** Database */
             database: boolean;
+            /** Storage */
+            storage: boolean;
             /** Worker */
             worker: boolean;
             /** Model */
@@ -1777,6 +1882,146 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_live_api_live_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivePublic"];
+                };
+            };
+            /** @description URL refused */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many sessions */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_live_api_live__session_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivePublic"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stop_live_api_live__session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    live_events_api_live__session_id__events_get: {
+        parameters: {
+            query?: {
+                after?: number;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description update events, then one end event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
                 };
             };
             /** @description Validation Error */

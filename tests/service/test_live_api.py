@@ -1,0 +1,93 @@
+"""The live-session API: guards answer clearly, updates arrive by SSE, the owner stops it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+from fastapi.testclient import TestClient
+
+from deepverify.live.updates import LiveUpdate
+from deepverify.service.services.live import LiveSessions, limits_from
+from tests.service.conftest import sign_up
+
+
+def _update(seq: int) -> LiveUpdate:
+    return LiveUpdate(
+        seq=seq, elapsed_s=float(seq), stream_time_s=float(seq), verdict="REAL",
+        probability=0.1, reasons=(), tracks=(), frame_indices=(seq,), frame_lags_s=(0.2,),
+        fps=4.0, frames_sampled=seq, frames_dropped=0, reconnects=0,
+    )  # fmt: skip
+
+
+def _runner(url: str, max_seconds: float, stop: threading.Event) -> Iterator[LiveUpdate]:
+    seq = 0
+    while not stop.wait(0.05):
+        seq += 1
+        yield _update(seq)
+
+
+def _fake_sessions(client: TestClient) -> LiveSessions:
+    """Swap the app's sessions for ones judging with :func:`_runner` (no model, no network)."""
+    app = client.app
+    limits = limits_from(app.state.settings)  # type: ignore[attr-defined]
+    sessions = LiveSessions(limits, _runner)
+    app.state.live = sessions  # type: ignore[attr-defined]
+    return sessions
+
+
+PUBLIC_LITERAL = "rtsp://93.184.216.34/stream"  # a public address: no name to resolve
+
+
+def test_guards_answer_with_one_clear_reason(client: TestClient) -> None:
+    _fake_sessions(client)
+    assert client.post("/api/live", json={"url": PUBLIC_LITERAL}).status_code == 401
+    ann = sign_up(client, "ann@example.org")
+    refused = client.post("/api/live", json={"url": "http://127.0.0.1:8000/admin"}, headers=ann)
+    assert refused.status_code == 400
+    assert "private, loopback or link-local" in refused.json()["detail"]
+    ftp = client.post("/api/live", json={"url": "file:///etc/passwd"}, headers=ann)
+    assert ftp.status_code == 400
+    assert ftp.json()["detail"].startswith("unsupported protocol 'file'")
+    first = client.post("/api/live", json={"url": PUBLIC_LITERAL}, headers=ann)
+    assert first.status_code == 201, first.text
+    again = client.post("/api/live", json={"url": PUBLIC_LITERAL}, headers=ann)
+    assert again.status_code == 429
+    assert "already run 1 live session" in again.json()["detail"]
+    bob = sign_up(client, "bob@example.org")
+    session_id = first.json()["id"]
+    assert client.get(f"/api/live/{session_id}", headers=bob).status_code == 404
+    assert client.delete(f"/api/live/{session_id}", headers=bob).status_code == 404
+    assert client.delete(f"/api/live/{session_id}", headers=ann).status_code == 204
+
+
+def test_updates_stream_by_sse_until_the_owner_stops(client: TestClient) -> None:
+    _fake_sessions(client)
+    ann = sign_up(client, "ann@example.org")
+    session_id = client.post("/api/live", json={"url": PUBLIC_LITERAL}, headers=ann).json()["id"]
+    events: list[tuple[str, dict[str, object]]] = []
+    with client.stream("GET", f"/api/live/{session_id}/events", headers=ann) as response:
+        assert response.status_code == 200
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((event, json.loads(line.split(":", 1)[1])))
+                if len(events) == 3:
+                    assert client.delete(f"/api/live/{session_id}", headers=ann).status_code == 204
+                if event == "end":
+                    break
+    updates = [data for kind, data in events if kind == "update"]
+    assert [u["seq"] for u in updates] == list(range(1, len(updates) + 1))
+    assert len(updates) >= 3 and updates[0]["verdict"] == "REAL"
+    kind, end = events[-1]
+    assert kind == "end" and end["done"] is True and end["error"] is None
+    assert end["source"] == PUBLIC_LITERAL
+    # A reconnecting client resumes after the last update it saw.
+    with client.stream(
+        "GET", f"/api/live/{session_id}/events", params={"after": 2}, headers=ann
+    ) as response:
+        text = response.read().decode()
+    assert '"seq": 1,' not in text and '"seq": 3,' in text and "event: end" in text
