@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from deepverify.live.updates import LiveUpdate
+from deepverify.service.core.settings import Settings
+from deepverify.service.main import create_app
 from deepverify.service.services.live import LiveSessions, limits_from
-from tests.service.conftest import sign_up
+from tests.live.conftest import Sender, free_port
+from tests.live.sender import short_gop_copy
+from tests.service.conftest import FakeAnalyzer, sign_up
 
 
 def _update(seq: int) -> LiveUpdate:
@@ -91,3 +97,39 @@ def test_updates_stream_by_sse_until_the_owner_stops(client: TestClient) -> None
     ) as response:
         text = response.read().decode()
     assert '"seq": 1,' not in text and '"seq": 3,' in text and "event: end" in text
+
+
+def test_a_loopback_stream_is_judged_through_the_api(
+    make_settings: Callable[..., Settings],
+    fake_analyzer: FakeAnalyzer,
+    tiny_checkpoint: Path,
+    real_clip: Path,
+    tmp_path: Path,
+) -> None:
+    sender = Sender(short_gop_copy(real_clip, tmp_path / "clip.mp4"), free_port())
+    sender.start()
+    settings = make_settings(
+        live_allow_private_addresses=True, model_path=tiny_checkpoint, detector="opencv-ssd"
+    )
+    try:
+        with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
+            ann = sign_up(client, "ann@example.org")
+            started = client.post("/api/live", json={"url": sender.url}, headers=ann)
+            assert started.status_code == 201, started.text
+            session_id = started.json()["id"]
+            updates: list[dict[str, Any]] = []
+            with client.stream("GET", f"/api/live/{session_id}/events", headers=ann) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data:") and '"seq"' in line:
+                        updates.append(json.loads(line.split(":", 1)[1]))
+                        if len(updates) == 3:
+                            client.delete(f"/api/live/{session_id}", headers=ann)
+                    if line.startswith("event: end"):
+                        break
+    finally:
+        sender.kill()
+    assert len(updates) >= 3
+    last = updates[-1]
+    assert len(last["tracks"]) == 1 and last["tracks"][0]["frames"] >= 4
+    assert last["verdict"] == "INCONCLUSIVE"  # the tiny model is untrained
+    assert last["lag_s"] < 1.5
