@@ -12,6 +12,7 @@ from deepverify.engine import Engine
 from deepverify.faces import FaceDetector
 from deepverify.live.options import LiveOptions, SourceOptions
 from deepverify.live.session import run_live
+from deepverify.live.source import LiveSourceError
 from deepverify.pipeline import analyze_video
 from deepverify.video.frames import probe_video
 from tests.live.conftest import Sender
@@ -90,3 +91,24 @@ def test_the_final_window_agrees_with_scan_on_the_same_frames(
         [t.probability for t in report.tracks], abs=0.1
     )
     assert final.verdict == report.verdict
+
+
+def test_a_stream_that_stays_down_ends_with_one_clear_error(
+    tiny_model: Engine, ssd: FaceDetector, sender: Callable[[], Sender]
+) -> None:
+    stream = sender()
+    options = LiveOptions(
+        fps=4, window=8, update_every_s=1.0, duration_s=30.0,
+        source=SourceOptions(open_timeout_s=1.0, read_timeout_s=1.0, stall_s=1.0, give_up_s=3.0),
+    )  # fmt: skip
+    seen = []
+    with pytest.raises(LiveSourceError) as caught:
+        for update in run_live(stream.url, model=tiny_model, detector=ssd, options=options):
+            seen.append(update)
+            if len(seen) == 1:
+                stream.kill()
+    assert seen
+    message = str(caught.value)
+    assert message.startswith(f"{stream.url}: no frame for ")
+    assert message.endswith("check that the stream is still live")
+    assert "\n" not in message

@@ -15,6 +15,7 @@ import pytest
 from deepverify.live.options import SourceOptions
 from deepverify.live.source import LiveSource, LiveSourceError, describe
 from deepverify.video.frames import FrameStream, probe_video
+from tests.videos import make_video
 
 
 def _drain(source: LiveSource, limit_s: float = 20.0) -> list[int]:
@@ -113,3 +114,11 @@ def test_a_stream_that_is_not_video_is_refused(tmp_path: Path, served: str) -> N
         "audio only; give a source with video"
     )
     assert "cannot be opened" in _first_error(f"{served}/page.html", options)
+
+
+def test_an_absurd_resolution_is_refused(tmp_path: Path) -> None:
+    wide = make_video(tmp_path / "wide.mp4", width=8200, height=16, fps=10, seconds=0.3)
+    options = SourceOptions(open_timeout_s=5.0)
+    assert _first_error(str(wide), options).endswith(
+        "frames of 8200x16 exceed the 8192-pixel limit"
+    )
