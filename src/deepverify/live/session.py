@@ -16,14 +16,16 @@ import time
 from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Protocol
 
 from deepverify.decision import decide
 from deepverify.engine import Engine
 from deepverify.explain import overlay
 from deepverify.faces import Detection, FaceDetector
 from deepverify.faces.tracks import Track, link_tracks
+from deepverify.live.mailbox import Arrival
 from deepverify.live.options import LiveOptions
-from deepverify.live.source import Arrival, LiveSource
+from deepverify.live.source import LiveSource
 from deepverify.live.updates import LiveUpdate, TrackUpdate
 from deepverify.pipeline import _scored_tracks
 from deepverify.report.builder import track_evidence
@@ -63,6 +65,47 @@ def run_live(
         LiveSourceError: The source cannot be opened, carries no video, or stopped for good.
     """
     opts = options or LiveOptions()
+    with LiveSource(source, fps=opts.fps, options=opts.source) as live:
+        yield from judge_frames(live, model=model, detector=detector, options=opts, stop=stop)
+
+
+class FrameSource(Protocol):
+    """Where a session's sampled frames come from: a stream, a file, or frames a client pushes."""
+
+    @property
+    def sampled(self) -> int:
+        """Frames sampled since the start."""
+        ...
+
+    @property
+    def dropped(self) -> int:
+        """Sampled frames replaced by newer ones before the session took them."""
+        ...
+
+    @property
+    def reconnects(self) -> int:
+        """Times the source was reopened."""
+        ...
+
+    def get(self, timeout: float) -> Arrival | None:
+        """The newest sampled frame; None after ``timeout``; ``EOFError`` at the end."""
+        ...
+
+
+def judge_frames(
+    frames: FrameSource,
+    *,
+    model: Engine,
+    detector: FaceDetector,
+    options: LiveOptions | None = None,
+    stop: threading.Event | None = None,
+) -> Generator[LiveUpdate, None, None]:
+    """The session's loop over any frame source (see :func:`run_live` for the arguments).
+
+    Raises:
+        Whatever ``frames.get`` raises but ``EOFError`` (which ends the session).
+    """
+    opts = options or LiveOptions()
     card = model.card
     window: deque[_Seen] = deque(maxlen=opts.window)
     names = _TrackNames()
@@ -70,28 +113,27 @@ def run_live(
     next_update = started + opts.update_every_s
     fresh: list[float] = []  # arrival times of frames not in an update yet
     seq = 0
-    with LiveSource(source, fps=opts.fps, options=opts.source) as live:
-        ended = False
-        while not ended and not (stop is not None and stop.is_set()):
-            now = time.monotonic()
-            try:
-                arrival = live.get(timeout=max(0.0, next_update - now))
-            except EOFError:
-                arrival, ended = None, True
-            if arrival is not None:
-                window.append(_process(arrival, model, detector, margin=card.crop_margin,
-                                       explain=opts.explain))  # fmt: skip
-                fresh.append(arrival.arrived)
-            now = time.monotonic()
-            over = opts.duration_s is not None and now - started >= opts.duration_s
-            if (now >= next_update or ended or over) and fresh:
-                seq += 1
-                yield _update(seq, list(window), fresh, live, names, model, started)
-                fresh = []
-            if now >= next_update:
-                next_update = max(next_update + opts.update_every_s, now)
-            if over:
-                return
+    ended = False
+    while not ended and not (stop is not None and stop.is_set()):
+        now = time.monotonic()
+        try:
+            arrival = frames.get(timeout=max(0.0, next_update - now))
+        except EOFError:
+            arrival, ended = None, True
+        if arrival is not None:
+            window.append(_process(arrival, model, detector, margin=card.crop_margin,
+                                   explain=opts.explain))  # fmt: skip
+            fresh.append(arrival.arrived)
+        now = time.monotonic()
+        over = opts.duration_s is not None and now - started >= opts.duration_s
+        if (now >= next_update or ended or over) and fresh:
+            seq += 1
+            yield _update(seq, list(window), fresh, frames, names, model, started)
+            fresh = []
+        if now >= next_update:
+            next_update = max(next_update + opts.update_every_s, now)
+        if over:
+            return
 
 
 def _process(
@@ -121,7 +163,7 @@ def _update(
     seq: int,
     seen: list[_Seen],
     fresh: list[float],
-    live: LiveSource,
+    live: FrameSource,
     names: _TrackNames,
     model: Engine,
     started: float,

@@ -33,6 +33,7 @@ import av.container
 import av.video.stream
 
 from deepverify.errors import DeepverifyError, InvalidVideoError
+from deepverify.live.mailbox import Arrival, Mailbox
 from deepverify.live.options import SourceOptions
 from deepverify.video.frames import Frame
 from deepverify.video.io import MAX_SIDE, open_container, upright_rgb
@@ -55,20 +56,6 @@ _BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 class LiveSourceError(DeepverifyError):
     """A live source cannot be opened, is not a video, or stopped for good."""
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """A sampled frame as it arrived.
-
-    Attributes:
-        frame: The upright full-resolution frame; ``index`` counts decoded frames from the start
-            of the session, ``timestamp`` is stream seconds from the first frame.
-        arrived: ``time.monotonic()`` when it was decoded.
-    """
-
-    frame: Frame
-    arrived: float
 
 
 def is_stream_url(source: str) -> bool:
@@ -117,13 +104,8 @@ class LiveSource:
             raise LiveSourceError(f"{source}: no such file or stream URL; check the source")
         self.options = options or SourceOptions()
         self.interval = 1.0 / fps
-        self.dropped = 0  # sampled frames replaced before the consumer took them
-        self.sampled = 0
         self.reconnects = 0
-        self._slot: Arrival | None = None
-        self._error: BaseException | None = None
-        self._ended = False
-        self._cond = threading.Condition()
+        self._mailbox = Mailbox()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="live-source", daemon=True)
 
@@ -142,10 +124,19 @@ class LiveSource:
     def close(self) -> None:
         """Stop reading; the reader thread ends within the read timeout."""
         self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
+        self._mailbox.wake()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=self.options.read_timeout_s + 1.0)
+
+    @property
+    def sampled(self) -> int:
+        """Frames the sampler picked since the start."""
+        return self._mailbox.sampled
+
+    @property
+    def dropped(self) -> int:
+        """Picked frames replaced by newer ones before the session took them."""
+        return self._mailbox.dropped
 
     def get(self, timeout: float) -> Arrival | None:
         """The newest sampled frame not yet taken; None when none came within ``timeout``.
@@ -154,39 +145,19 @@ class LiveSource:
             EOFError: A local file has been played to its end and every frame was taken.
             LiveSourceError: The source failed (see its message).
         """
-        with self._cond:
-            self._cond.wait_for(lambda: self._slot or self._error or self._ended, timeout)
-            if self._slot is not None:
-                arrival, self._slot = self._slot, None
-                return arrival
-            if self._error is not None:
-                raise self._error
-            if self._ended:
-                raise EOFError("the source has ended")
-            return None
+        return self._mailbox.get(timeout)
 
     # The reader thread.
-
-    def _put(self, arrival: Arrival) -> None:
-        with self._cond:
-            if self._slot is not None:
-                self.dropped += 1
-            self._slot = arrival
-            self.sampled += 1
-            self._cond.notify_all()
 
     def _run(self) -> None:
         try:
             self._read_all()
         except BaseException as exc:  # handed to the consumer's thread and raised there
-            error = exc if isinstance(exc, DeepverifyError) else LiveSourceError(str(exc))
-            with self._cond:
-                self._error = error
-                self._cond.notify_all()
+            self._mailbox.fail(
+                exc if isinstance(exc, DeepverifyError) else LiveSourceError(str(exc))
+            )
             return
-        with self._cond:
-            self._ended = True
-            self._cond.notify_all()
+        self._mailbox.end()
 
     def _read_all(self) -> None:
         sampler = _Sampler(self.interval)
@@ -202,10 +173,10 @@ class LiveSource:
                         last_frame = time.monotonic()
                         picked = sampler.push(frame, last_frame)
                         if picked is not None:
-                            self._put(picked)
+                            self._mailbox.put(picked)
                     if not self.is_stream:
                         if (held := sampler.flush()) is not None:
-                            self._put(held)
+                            self._mailbox.put(held)
                         return
                     reason = "the stream ended"
             except LiveSourceError:
