@@ -68,11 +68,14 @@ up() {
   write_secrets
   local started=$SECONDS
   # In order, so that one process (the API) applies the database migrations before the workers.
-  "${COMPOSE[@]}" up -d postgres redis seaweedfs >/dev/null
+  # podman-compose 1.0.3 tries to create a service's dependencies again and complains that their
+  # names are taken: its output goes to a log, the waits below say what failed.
+  local log=$SECRETS/compose.log
+  "${COMPOSE[@]}" up -d postgres redis seaweedfs >"$log" 2>&1
   for service in postgres redis seaweedfs; do wait_healthy "$service"; done
-  "${COMPOSE[@]}" up -d api >/dev/null
+  "${COMPOSE[@]}" up -d api >>"$log" 2>&1
   wait_url "http://127.0.0.1:$PORT/api/health"
-  "${COMPOSE[@]}" up -d worker-1 worker-2 >/dev/null
+  "${COMPOSE[@]}" up -d worker-1 worker-2 >>"$log" 2>&1
   wait_url "http://127.0.0.1:$PORT/api/ready"
   echo "stack ready on http://127.0.0.1:$PORT in $((SECONDS - started)) s"
 }
