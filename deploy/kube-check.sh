@@ -39,6 +39,7 @@ cleanup() {
   podman secret rm deepverify >/dev/null 2>&1 || true
   podman volume rm -f deepverify-postgres-data deepverify-redis-data deepverify-seaweedfs-data \
     >/dev/null 2>&1 || true
+  podman network rm "$NETWORK" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 cleanup

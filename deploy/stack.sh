@@ -86,6 +86,7 @@ down() {
   "${COMPOSE[@]}" down >/dev/null 2>&1 || true
   local label=label=io.podman.compose.project=$PROJECT
   podman ps -a -q --filter "$label" | xargs -r podman rm -f >/dev/null
+  podman network rm "${PROJECT}_default" >/dev/null 2>&1 || true
   if [ "${1:-}" = --volumes ]; then
     podman volume ls -q --filter "$label" | xargs -r podman volume rm >/dev/null
   fi
