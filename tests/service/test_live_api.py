@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 from fastapi.testclient import TestClient
 
 from deepverify.live.updates import LiveUpdate
 from deepverify.service.core.settings import Settings
 from deepverify.service.main import create_app
 from deepverify.service.services.live import LiveSessions, limits_from
+from deepverify.video.frames import sample_frames
 from tests.live.conftest import Sender, free_port
 from tests.live.sender import short_gop_copy
 from tests.service.conftest import FakeAnalyzer, sign_up
@@ -133,3 +137,69 @@ def test_a_loopback_stream_is_judged_through_the_api(
     assert len(last["tracks"]) == 1 and last["tracks"][0]["frames"] >= 4
     assert last["verdict"] == "INCONCLUSIVE"  # the tiny model is untrained
     assert last["lag_s"] < 1.5
+
+
+def _frame(picture: bytes, captured_ms: float) -> bytes:
+    return struct.pack("<d", captured_ms) + picture
+
+
+def test_camera_frames_over_a_websocket(
+    make_settings: Callable[..., Settings],
+    fake_analyzer: FakeAnalyzer,
+    tiny_checkpoint: Path,
+    real_clip: Path,
+) -> None:
+    pictures = []
+    for frame in sample_frames(real_clip, 24)[1]:
+        _, data = cv2.imencode(".jpg", cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+        pictures.append(bytes(data))
+    settings = make_settings(
+        model_path=tiny_checkpoint, detector="opencv-ssd", live_max_frame_bytes=200_000,
+        live_max_frames_per_second=12,
+    )  # fmt: skip
+    with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
+        ann = sign_up(client, "ann@example.org")
+        token = ann["Authorization"].removeprefix("Bearer ")
+        # Unauthenticated: one clear message, then the socket closes.
+        with client.websocket_connect("/api/live/camera") as ws:
+            ws.send_bytes(_frame(pictures[0], 0.0))
+            assert "sign in first" in ws.receive_json()["error"]
+        with client.websocket_connect("/api/live/camera") as ws:
+            ws.send_text(json.dumps({"token": "not-a-token"}))
+            assert "invalid or expired token" in ws.receive_json()["error"]
+        with client.websocket_connect("/api/live/camera") as ws:
+            ws.send_text(json.dumps({"token": token}))
+            # A second session of the same user is refused; the first goes on.
+            with client.websocket_connect("/api/live/camera") as other:
+                other.send_text(json.dumps({"token": token}))
+                assert "already run 1 live session" in other.receive_json()["error"]
+            ws.send_bytes(_frame(b"\xff\xd8" + bytes(300_000), 0.0))
+            assert "over the 200000-byte limit" in ws.receive_json()["error"]
+            ws.send_text("hello")
+            assert "binary messages" in ws.receive_json()["error"]
+            updates = []
+            for k, picture in enumerate(pictures):  # 10 fps, as the page sends
+                ws.send_bytes(_frame(picture, 1000.0 + 100.0 * k))
+                time.sleep(0.1)
+            deadline = time.monotonic() + 10
+            while len(updates) < 2 and time.monotonic() < deadline:
+                message = ws.receive_json()
+                assert "error" not in message, message
+                updates.append(message["update"])
+        assert updates[-1]["tracks"] and updates[-1]["tracks"][0]["frames"] >= 3
+        sessions: LiveSessions = client.app.state.live  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while sessions.running() and time.monotonic() < deadline:  # ends within an update
+            time.sleep(0.05)
+        assert sessions.running() == 0
+        # Sending too fast: frames past the rate are refused one by one.
+        with client.websocket_connect("/api/live/camera") as ws:
+            ws.send_text(json.dumps({"token": token}))
+            for k in range(14):
+                ws.send_bytes(_frame(pictures[0], 5000.0 + k))
+            errors = []
+            while len(errors) < 2:
+                message = ws.receive_json()
+                if "error" in message:
+                    errors.append(message["error"])
+            assert errors == ["more than 12 frames a second; send fewer"] * 2

@@ -42,7 +42,12 @@ from deepverify.service.jobs.dispatch import (
     InProcessDispatcher,
 )
 from deepverify.service.jobs.runner import Analyzer
-from deepverify.service.services.live import LiveSessions, limits_from, pipeline_runner
+from deepverify.service.services.live import (
+    LiveSessions,
+    limits_from,
+    pipeline_feed_runner,
+    pipeline_runner,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +114,9 @@ def create_app(
     app.state.dispatcher = dispatcher
     app.state.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None
     app.state.throttles = Throttles.from_settings(settings)
-    app.state.live = LiveSessions(limits_from(settings), pipeline_runner(settings))
+    app.state.live = LiveSessions(
+        limits_from(settings), pipeline_runner(settings), pipeline_feed_runner(settings)
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

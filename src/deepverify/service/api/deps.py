@@ -184,6 +184,17 @@ def get_current_user(
     """The signed-in user (bearer token with API scope), else 401."""
     if not token:
         raise _unauthorized()
+    return user_from_token(token, settings=settings, oidc=oidc, factory=factory)
+
+
+def user_from_token(
+    token: str, *, settings: Settings, oidc: OIDCVerifier | None, factory: SessionFactory
+) -> User:
+    """The user an API token belongs to (also for WebSockets, which carry no header), else 401.
+
+    Raises:
+        HTTPException: 401 with the reason.
+    """
     try:
         claims = verify_token(token=token, settings=settings, oidc=oidc)
     except InvalidTokenError as exc:

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     live_max_sessions_per_user: int = Field(default=1, ge=1)
     live_max_seconds: float = Field(default=3600.0, gt=0)  # a session's longest life
     live_allow_private_addresses: bool = False  # cameras on the local network (SSRF otherwise)
+    live_max_frame_bytes: int = Field(default=2 * MB, ge=1024)  # one camera/screen JPEG
+    live_max_frames_per_second: float = Field(default=15.0, gt=0)  # pushed by one client
 
     # Jobs.
     broker_url: str | None = None  # set: jobs go to Celery workers instead of the in-process one

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from deepverify.errors import DeepverifyError
+from deepverify.live.feed import FrameFeed
 from deepverify.live.source import STREAM_SCHEMES, describe
 from deepverify.live.updates import LiveUpdate
 from deepverify.service.core.settings import Settings
@@ -39,6 +40,8 @@ KEPT_UPDATES = 120
 Runner = Callable[[str, float, threading.Event], Iterator[LiveUpdate]]
 """Judges a URL for at most the given seconds until the event is set (``run_live`` with the
 service's model)."""
+FeedRunner = Callable[[FrameFeed, float, threading.Event], Iterator[LiveUpdate]]
+"""Judges the frames a client pushes, likewise (``judge_frames`` with the service's model)."""
 
 
 class LiveRequestError(DeepverifyError):
@@ -57,6 +60,8 @@ class LiveLimits:
         max_sessions: Sessions running at once, all users together.
         max_per_user: Sessions one user may run at once.
         max_seconds: A session's longest life.
+        max_frame_bytes: Largest frame a client may push (one WebSocket message).
+        max_frames_per_second: Most frames a client may push a second.
         allow_private: Accept private, loopback and link-local addresses (an administrator's
             choice, for cameras on the local network).
     """
@@ -64,6 +69,8 @@ class LiveLimits:
     max_sessions: int
     max_per_user: int
     max_seconds: float
+    max_frame_bytes: int
+    max_frames_per_second: float
     allow_private: bool
 
 
@@ -73,6 +80,8 @@ def limits_from(settings: Settings) -> LiveLimits:
         max_sessions=settings.live_max_sessions,
         max_per_user=settings.live_max_sessions_per_user,
         max_seconds=settings.live_max_seconds,
+        max_frame_bytes=settings.live_max_frame_bytes,
+        max_frames_per_second=settings.live_max_frames_per_second,
         allow_private=settings.live_allow_private_addresses,
     )
 
@@ -92,6 +101,23 @@ def pipeline_runner(settings: Settings) -> Runner:
         options = LiveOptions(duration_s=max_seconds, explain=False)
         return run_live(
             url, model=analyzer.model, detector=analyzer.detector, options=options, stop=stop
+        )
+
+    return run
+
+
+def pipeline_feed_runner(settings: Settings) -> FeedRunner:
+    """Judge pushed frames with the service's model and detector, loaded per session."""
+
+    def run(feed: FrameFeed, max_seconds: float, stop: threading.Event) -> Iterator[LiveUpdate]:
+        from deepverify.live.options import LiveOptions
+        from deepverify.live.session import judge_frames
+        from deepverify.service.jobs.analysis import PipelineAnalyzer
+
+        analyzer = PipelineAnalyzer(settings)
+        options = LiveOptions(duration_s=max_seconds, explain=False)
+        return judge_frames(
+            feed, model=analyzer.model, detector=analyzer.detector, options=options, stop=stop
         )
 
     return run
@@ -174,9 +200,12 @@ class LiveSessionState:
 class LiveSessions:
     """The service's running live sessions (one per thread), with their limits."""
 
-    def __init__(self, limits: LiveLimits, runner: Runner) -> None:
+    def __init__(
+        self, limits: LiveLimits, runner: Runner, feed_runner: FeedRunner | None = None
+    ) -> None:
         self.limits = limits
         self._runner = runner
+        self.feed_runner = feed_runner  # None: no camera or screen sessions
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._sessions: dict[str, LiveSessionState] = {}
@@ -191,6 +220,19 @@ class LiveSessions:
             TooManyLiveSessions: Over a limit.
         """
         check_stream_url(url, allow_private=self.limits.allow_private, resolve=resolve)
+        state = self.reserve(owner=owner, source=describe(url))
+        thread = threading.Thread(
+            target=self._run, args=(state, url), name=f"live-{state.session_id[:8]}", daemon=True
+        )
+        thread.start()
+        return state
+
+    def reserve(self, *, owner: str, source: str) -> LiveSessionState:
+        """Count a session against the limits (a URL session, or frames a client pushes).
+
+        Raises:
+            TooManyLiveSessions: Over a limit.
+        """
         with self._lock:
             running = [s for s in self._sessions.values() if not s.done]
             mine = sum(1 for s in running if s.owner == owner)
@@ -203,14 +245,17 @@ class LiveSessions:
                     f"the service runs its maximum of {self.limits.max_sessions} live sessions; "
                     "try again later"
                 )
-            state = LiveSessionState(uuid.uuid4().hex, owner, describe(url))
+            state = LiveSessionState(uuid.uuid4().hex, owner, source)
             self._sessions = {k: s for k, s in self._sessions.items() if not s.done}
             self._sessions[state.session_id] = state
-        thread = threading.Thread(
-            target=self._run, args=(state, url), name=f"live-{state.session_id[:8]}", daemon=True
-        )
-        thread.start()
         return state
+
+    def release(self, state: LiveSessionState, error: str | None = None) -> None:
+        """Mark a reserved session as ended."""
+        with self._changed:
+            state.error = error
+            state.done = True
+            self._changed.notify_all()
 
     def _run(self, state: LiveSessionState, url: str) -> None:
         updates = self._runner(url, self.limits.max_seconds, state.stop)
@@ -254,6 +299,15 @@ class LiveSessions:
         with self._changed:
             self._changed.wait_for(lambda: state.seq > after or state.done, timeout)
             return [u for u in state.updates if u.seq > after]
+
+    def running(self, owner: str | None = None) -> int:
+        """Sessions running now: the owner's, or everyone's."""
+        with self._lock:
+            return sum(
+                1
+                for s in self._sessions.values()
+                if not s.done and (owner is None or s.owner == owner)
+            )
 
     def stop_all(self) -> None:
         """Stop every session (the service shuts down)."""

@@ -6,21 +6,33 @@ A session belongs to the user who started it; to anyone else it does not exist (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+import logging
+import struct
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from deepverify.service.api.deps import CurrentUser, LiveDep
+from deepverify.errors import DeepverifyError
+from deepverify.live.feed import FrameFeed, LiveFrameError
+from deepverify.live.options import DEFAULT_FPS
+from deepverify.live.updates import LiveUpdate
+from deepverify.service.api.deps import CurrentUser, LiveDep, user_from_token
 from deepverify.service.services.live import (
+    LiveLimits,
     LiveRequestError,
+    LiveSessions,
     LiveSessionState,
     TooManyLiveSessions,
 )
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/live", tags=["live"])
 
 _NOT_FOUND = "live session not found"
@@ -116,3 +128,169 @@ def live_events(
             await asyncio.sleep(0)
 
     return EventSourceResponse(stream(), ping=15, headers={"Cache-Control": "no-store"})
+
+
+CAMERA_SOURCE = "camera or screen (pushed frames)"
+_AUTH_WAIT_S = 10.0
+_POLICY = 1008  # WebSocket close code: policy violation
+_TRY_LATER = 1013
+
+
+@router.websocket("/camera")
+async def live_camera(websocket: WebSocket) -> None:
+    """A live session on frames the browser pushes (camera or shared screen).
+
+    Protocol: the first message is text ``{"token": "<API token>"}``; then each frame is one
+    binary message, 8 bytes of capture time (milliseconds, little-endian float64) followed by
+    the JPEG. The server sends text messages: ``{"update": {...}}`` (as ``deepverify live
+    --json``), ``{"error": "..."}`` for a refused frame (the session goes on), and ``{"end":
+    {...}}`` before it closes. Frames over the size or rate limit are refused one by one.
+    """
+    state = websocket.app.state
+    live: LiveSessions = state.live
+    limits = live.limits
+    await websocket.accept()
+    user_id = await _authenticate(websocket)
+    if user_id is None:
+        return
+    if live.feed_runner is None:
+        await _refuse(websocket, "this service does not run camera sessions", _POLICY)
+        return
+    try:
+        session = live.reserve(owner=user_id, source=CAMERA_SOURCE)
+    except TooManyLiveSessions as exc:
+        await _refuse(websocket, str(exc), _TRY_LATER)
+        return
+    feed = FrameFeed(fps=DEFAULT_FPS)
+    stop = threading.Event()
+    updates = live.feed_runner(feed, limits.max_seconds, stop)
+    sender = asyncio.create_task(_send_updates(websocket, updates, stop))
+    # Released when the session's last update is out, even if this handler is cancelled first
+    # (the client went away).
+    sender.add_done_callback(lambda task: live.release(session, _outcome(task)))
+    try:
+        await _receive_frames(websocket, feed, limits, sender)
+    finally:
+        feed.end()
+        stop.set()
+
+
+def _outcome(task: asyncio.Task[str | None]) -> str | None:
+    """A finished session's error, if any (a crash is logged and reported in one line)."""
+    if task.cancelled():
+        return None
+    exc = task.exception()
+    if exc is not None:
+        logger.error("live camera session failed", exc_info=exc)
+        return "the live session failed; see the service's log"
+    return task.result()
+
+
+async def _authenticate(websocket: WebSocket) -> str | None:
+    """The user id from the first message's token; None after closing with the reason."""
+    app = websocket.app.state
+    try:
+        first = await asyncio.wait_for(websocket.receive(), _AUTH_WAIT_S)
+    except TimeoutError:
+        await _refuse(websocket, 'sign in first: send {"token": ...} as the first message', _POLICY)
+        return None
+    try:
+        token = json.loads(first.get("text") or "")["token"]
+        if not isinstance(token, str):
+            raise TypeError(token)
+    except (ValueError, KeyError, TypeError):
+        await _refuse(websocket, 'sign in first: send {"token": ...} as the first message', _POLICY)
+        return None
+    try:
+        user = await run_in_threadpool(
+            user_from_token, token, settings=app.settings, oidc=app.oidc,
+            factory=app.session_factory,
+        )  # fmt: skip
+    except HTTPException as exc:
+        await _refuse(websocket, str(exc.detail), _POLICY)
+        return None
+    return str(user.id)
+
+
+async def _refuse(websocket: WebSocket, message: str, code: int) -> None:
+    await websocket.send_json({"error": message})
+    await websocket.close(code=code, reason=message[:120])
+
+
+async def _receive_frames(
+    websocket: WebSocket, feed: FrameFeed, limits: LiveLimits, sender: asyncio.Task[str | None]
+) -> None:
+    """Push each frame into the feed, refusing bad ones one by one, until either side ends."""
+    recent: deque[float] = deque()
+    loop = asyncio.get_running_loop()
+    while not sender.done():
+        receiving = asyncio.ensure_future(websocket.receive())
+        await asyncio.wait({receiving, sender}, return_when=asyncio.FIRST_COMPLETED)
+        if not receiving.done():
+            receiving.cancel()
+            return
+        message = receiving.result()
+        if message["type"] == "websocket.disconnect":
+            return
+        data = message.get("bytes")
+        problem = _frame_problem(data, limits, recent, loop.time())
+        if problem is None and data is not None:
+            try:
+                feed.push(data[8:], struct.unpack("<d", data[:8])[0] / 1000.0)
+            except LiveFrameError as exc:
+                problem = str(exc)
+        if problem is not None:
+            await websocket.send_json({"error": problem})
+
+
+def _frame_problem(
+    data: bytes | None, limits: LiveLimits, recent: deque[float], now: float
+) -> str | None:
+    """Why a message is refused (size, rate, shape), or None."""
+    if data is None:
+        return "send frames as binary messages: 8 bytes of capture time, then the JPEG"
+    if len(data) > limits.max_frame_bytes:
+        return (
+            f"a frame of {len(data)} bytes is over the {limits.max_frame_bytes}-byte limit; "
+            "send smaller JPEGs"
+        )
+    while recent and recent[0] <= now - 1.0:
+        recent.popleft()
+    if len(recent) >= limits.max_frames_per_second:
+        return f"more than {limits.max_frames_per_second:g} frames a second; send fewer"
+    recent.append(now)
+    if len(data) <= 8:
+        return "a frame is 8 bytes of capture time followed by the JPEG"
+    return None
+
+
+async def _send_updates(
+    websocket: WebSocket, updates: Iterator[LiveUpdate], stop: threading.Event
+) -> str | None:
+    """Send each update as it comes (the session runs on a worker thread); its error, if any."""
+    done = object()
+
+    def step() -> LiveUpdate | object:
+        return next(updates, done)
+
+    error: str | None = None
+    try:
+        while True:
+            update = await run_in_threadpool(step)
+            if update is done or not isinstance(update, LiveUpdate) or stop.is_set():
+                break
+            try:
+                await websocket.send_json({"update": update.to_dict()})
+            except (WebSocketDisconnect, RuntimeError):  # the client left meanwhile
+                break
+    except DeepverifyError as exc:
+        error = str(exc)
+    finally:
+        close = getattr(updates, "close", None)
+        if close is not None:
+            await run_in_threadpool(close)
+    if not stop.is_set():  # the session ended by itself (its maximum length): say so, close
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.send_json({"end": {"error": error}})
+            await websocket.close()
+    return error
