@@ -65,6 +65,7 @@ def need_service(env: str) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing() -> Iterator[None]:
+    """Every service test hashes passwords with :data:`CHEAP_HASHER`."""
     use_password_hasher(CHEAP_HASHER)
     yield
     use_password_hasher(None)
