@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -25,6 +29,31 @@ def test_migrations_match_models_and_are_idempotent(settings):
             tables = set(inspect(conn).get_table_names())
         assert diff == []
         assert {"users", "videos", "alembic_version"} <= tables
+    finally:
+        engine.dispose()
+
+
+# Each process imports first, then migrates at the same instant (imports take about a second).
+MIGRATE = """
+import sys, time
+from deepverify.service.core.db import create_db_engine, upgrade_database
+engine = create_db_engine(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+upgrade_database(engine)
+"""
+
+
+@pytest.mark.empty_database
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # the lock is PostgreSQL's
+def test_processes_starting_together_migrate_one_after_the_other(settings):
+    # The API and the workers of a fresh deployment start at once, each migrating on start-up.
+    command = [sys.executable, "-c", MIGRATE, settings.sqlalchemy_url, str(time.time() + 5)]
+    starts = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    errors = [p.communicate(timeout=120)[1] for p in starts]
+    assert [p.returncode for p in starts] == [0, 0, 0], errors  # unlocked: DuplicateTable
+    engine = database_from_settings(settings)
+    try:
+        assert current_revision(engine) == "0003"
     finally:
         engine.dispose()
 

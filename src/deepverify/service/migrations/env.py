@@ -8,13 +8,17 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from deepverify.service.core.db import create_db_engine
 from deepverify.service.core.models import Base
 from deepverify.service.core.settings import load_settings
 
 target_metadata = Base.metadata
+
+# Held for the migration's transaction on PostgreSQL: the API and workers starting together on an
+# empty database migrate one after the other instead of racing to create the same tables.
+MIGRATION_LOCK_KEY = 0x64657076  # "depv"
 
 
 def run_migrations_offline() -> None:
@@ -41,6 +45,10 @@ def run_migrations_online() -> None:
                 connection=connection, target_metadata=target_metadata, render_as_batch=True
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
                 context.run_migrations()
     finally:
         if given is None:
