@@ -48,7 +48,11 @@ UNTRAINED_WARNING = (
 )
 
 
-def _scored_tracks(tracks: list[Track], num_frames: int) -> list[Track]:
+def scored_tracks(tracks: list[Track], num_frames: int) -> list[Track]:
+    """The tracks worth scoring: those over ``MIN_TRACK_FRACTION`` of the frames, else the longest.
+
+    Scan and live mode both choose their tracks by this rule.
+    """
     if not tracks:
         return []
     min_len = max(1, math.ceil(MIN_TRACK_FRACTION * num_frames))
@@ -175,7 +179,7 @@ def score_video(
         face_scores = scorer.results()
         sha256 = hashing.result() if hashing is not None else ""
     frames = sampled.frames
-    tracks = _scored_tracks(all_tracks, len(frames))
+    tracks = scored_tracks(all_tracks, len(frames))
     mark = time.perf_counter()
     scored = score_tracks(frames, tracks, face_scores, model)
     notify(MODEL, 1.0)

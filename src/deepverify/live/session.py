@@ -27,7 +27,7 @@ from deepverify.live.mailbox import Arrival
 from deepverify.live.options import LiveOptions
 from deepverify.live.source import LiveSource
 from deepverify.live.updates import LiveUpdate, TrackUpdate
-from deepverify.pipeline import _scored_tracks
+from deepverify.pipeline import scored_tracks
 from deepverify.report.builder import track_evidence
 from deepverify.scoring import FaceScores, ScoredTrack, score_faces, score_tracks
 from deepverify.video.decode import SampledFrame, detect_frame
@@ -155,7 +155,7 @@ def judge_window(
     Returns:
         The scored tracks (track positions index ``frames``) and their scores.
     """
-    tracks = _scored_tracks(link_tracks([f.detections for f in frames]), len(frames))
+    tracks = scored_tracks(link_tracks([f.detections for f in frames]), len(frames))
     return tracks, score_tracks(frames, tracks, scores, model)
 
 
