@@ -7,6 +7,7 @@ import { useAuth } from "@/lib/auth";
 const LINKS = [
   { href: "/", label: "Upload" },
   { href: "/history/", label: "History" },
+  { href: "/live/", label: "Live" },
 ];
 
 export function SiteHeader() {
