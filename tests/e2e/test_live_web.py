@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS, LiveServer
+from tests.e2e.conftest import CHROMIUM_ARGS, LiveServer, axe_violations
 from tests.e2e.test_web import _context, _sign_up
 
 pytestmark = pytest.mark.e2e  # both run by default: together about 15 s with the server start
@@ -24,6 +24,13 @@ pytestmark = pytest.mark.e2e  # both run by default: together about 15 s with th
 FIRST_UPDATE_TIMEOUT_MS = 120_000
 Y4M_FRAMES = 75  # 3 s at 25 fps; Chromium loops the file
 PERCENT = re.compile(r"^\d{1,3}\.\d%$")
+# Keeps the page's WebSockets reachable so a test can drop the connection under it.
+_TRACK_SOCKETS = """
+window.__sockets = [];
+window.WebSocket = class extends window.WebSocket {
+    constructor(...args) { super(...args); window.__sockets.push(this); }
+};
+"""
 
 
 def write_y4m(clip: Path, out: Path, frames: int = Y4M_FRAMES) -> Path:
@@ -83,7 +90,7 @@ def _start(page: Any, source: str) -> None:
 
 
 def test_camera_shows_a_tracked_face_and_its_probability(
-    media_browser: Any, live_server: LiveServer, artifacts: Path
+    media_browser: Any, live_server: LiveServer, artifacts: Path, axe: Path
 ) -> None:
     context = _context(media_browser, live_server)
     try:
@@ -106,6 +113,7 @@ def test_camera_shows_a_tracked_face_and_its_probability(
             timeout=60_000,
         )
         page.screenshot(path=artifacts / "live-camera.png", full_page=True)
+        assert axe_violations(page) == []
         page.get_by_role("button", name="Stop").click()
         expect(page.get_by_test_id("live-connection")).to_have_attribute("data-state", "ended")
     finally:
@@ -123,5 +131,26 @@ def test_screen_share_connects_and_gets_updates(
         page.get_by_test_id("live-verdict").wait_for(timeout=FIRST_UPDATE_TIMEOUT_MS)
         expect(page.get_by_test_id("live-connection")).to_have_attribute("data-state", "live")
         page.get_by_role("button", name="Stop").click()
+    finally:
+        context.close()
+
+
+def test_camera_reconnects_when_the_connection_drops(
+    media_browser: Any, live_server: LiveServer
+) -> None:
+    context = _context(media_browser, live_server)
+    context.add_init_script(_TRACK_SOCKETS)
+    try:
+        page = context.new_page()
+        _sign_up(page, "live-reconnect@example.com")
+        _start(page, "Camera")
+        page.get_by_test_id("live-verdict").wait_for(timeout=FIRST_UPDATE_TIMEOUT_MS)
+        connection = page.get_by_test_id("live-connection")
+        expect(connection).to_have_attribute("data-state", "live")
+        page.evaluate("() => window.__sockets.at(-1).close()")
+        expect(connection).to_have_attribute("data-state", "reconnecting")
+        expect(connection).to_have_attribute("data-state", "live", timeout=FIRST_UPDATE_TIMEOUT_MS)
+        assert page.evaluate("() => window.__sockets.length") >= 2
+        page.get_by_test_id("live-track").first.wait_for()
     finally:
         context.close()
