@@ -154,3 +154,19 @@ def test_camera_reconnects_when_the_connection_drops(
         page.get_by_test_id("live-track").first.wait_for()
     finally:
         context.close()
+
+
+def test_a_refused_stream_url_says_why(media_browser: Any, live_server: LiveServer) -> None:
+    context = _context(media_browser, live_server)
+    try:
+        page = context.new_page()
+        _sign_up(page, "live-url@example.com")
+        page.goto("/live/")
+        page.get_by_label("Stream URL", exact=True).check()
+        page.get_by_role("textbox", name="Stream URL").fill("http://127.0.0.1:9/stream")
+        page.get_by_role("button", name="Start").click()
+        # Loopback is refused by default (SSRF): the API's reason is shown, nothing starts.
+        expect(page.locator(".alert.error")).to_contain_text("a private, loop")
+        expect(page.get_by_role("button", name="Start")).to_be_enabled()
+    finally:
+        context.close()

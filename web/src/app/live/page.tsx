@@ -96,7 +96,7 @@ export default function LivePage() {
           void stopUrlSession(id);
         };
         setRunning(true);
-        void followUrlSession(id, handlers, controller.signal).finally(() => setRunning(false));
+        void followUrlSession(id, handlers, controller.signal).finally(stop);
         return;
       }
       const media = await openMedia(source);
@@ -111,7 +111,8 @@ export default function LivePage() {
       // Sharing stopped from the browser's own control: end the session too.
       media.getVideoTracks()[0]?.addEventListener("ended", stop);
       setRunning(true);
-      void runCameraSession(video, handlers, controller.signal).finally(() => setRunning(false));
+      // A session that ends by itself releases the camera or screen too.
+      void runCameraSession(video, handlers, controller.signal).finally(stop);
     } catch (caught) {
       controller.abort();
       setError(describeError(caught));
