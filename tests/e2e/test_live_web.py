@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CHROMIUM_ARGS, LiveServer, axe_violations
-from tests.e2e.test_web import _context, _sign_up
+from tests.e2e.test_web import _context, _no_horizontal_scroll, _sign_up
 
 pytestmark = pytest.mark.e2e  # both run by default: together about 15 s with the server start
 
@@ -114,6 +114,8 @@ def test_camera_shows_a_tracked_face_and_its_probability(
         )
         page.screenshot(path=artifacts / "live-camera.png", full_page=True)
         assert axe_violations(page) == []
+        page.set_viewport_size({"width": 375, "height": 740})  # a phone: nothing wider
+        assert _no_horizontal_scroll(page)
         page.get_by_role("button", name="Stop").click()
         expect(page.get_by_test_id("live-connection")).to_have_attribute("data-state", "ended")
     finally:
