@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import pytest
 from fastapi.testclient import TestClient
 
 from deepverify.live.updates import LiveUpdate
@@ -143,6 +144,7 @@ def _frame(picture: bytes, captured_ms: float) -> bytes:
     return struct.pack("<d", captured_ms) + picture
 
 
+@pytest.mark.timeout(120)
 def test_camera_frames_over_a_websocket(
     make_settings: Callable[..., Settings],
     fake_analyzer: FakeAnalyzer,

@@ -273,7 +273,7 @@ export interface paths {
          * Start Live
          * @description Start judging a stream; its updates come from ``GET /live/{id}/events``.
          */
-        post: operations["start_live_api_live_post"];
+        post: operations["live_start"];
         delete?: never;
         options?: never;
         head?: never;
@@ -291,14 +291,14 @@ export interface paths {
          * Get Live
          * @description The session's state.
          */
-        get: operations["get_live_api_live__session_id__get"];
+        get: operations["live_get"];
         put?: never;
         post?: never;
         /**
          * Stop Live
          * @description Stop the session (it ends within a second).
          */
-        delete: operations["stop_live_api_live__session_id__delete"];
+        delete: operations["live_stop"];
         options?: never;
         head?: never;
         patch?: never;
@@ -318,7 +318,7 @@ export interface paths {
          *     Each ``update`` event is the JSON ``deepverify live --json`` prints. ``after`` resumes after
          *     an update number: a reconnecting client passes the last one it saw (the latest are kept).
          */
-        get: operations["live_events_api_live__session_id__events_get"];
+        get: operations["live_events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1895,7 +1895,7 @@ export interface operations {
             };
         };
     };
-    start_live_api_live_post: {
+    live_start: {
         parameters: {
             query?: never;
             header?: never;
@@ -1942,7 +1942,7 @@ export interface operations {
             };
         };
     };
-    get_live_api_live__session_id__get: {
+    live_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -1973,7 +1973,7 @@ export interface operations {
             };
         };
     };
-    stop_live_api_live__session_id__delete: {
+    live_stop: {
         parameters: {
             query?: never;
             header?: never;
@@ -2002,7 +2002,7 @@ export interface operations {
             };
         };
     };
-    live_events_api_live__session_id__events_get: {
+    live_events: {
         parameters: {
             query?: {
                 after?: number;

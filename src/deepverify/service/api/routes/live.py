@@ -72,6 +72,7 @@ def _owned(live: LiveDep, user: CurrentUser, session_id: str) -> LiveSessionStat
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    operation_id="live_start",
     responses={400: {"description": "URL refused"}, 429: {"description": "Too many sessions"}},
 )
 async def start_live(body: LiveCreate, live: LiveDep, user: CurrentUser) -> LivePublic:
@@ -86,13 +87,13 @@ async def start_live(body: LiveCreate, live: LiveDep, user: CurrentUser) -> Live
     return _public(state)
 
 
-@router.get("/{session_id}")
+@router.get("/{session_id}", operation_id="live_get")
 def get_live(session_id: str, live: LiveDep, user: CurrentUser) -> LivePublic:
     """The session's state."""
     return _public(_owned(live, user, session_id))
 
 
-@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="live_stop")
 def stop_live(session_id: str, live: LiveDep, user: CurrentUser) -> None:
     """Stop the session (it ends within a second)."""
     _owned(live, user, session_id)
@@ -102,6 +103,7 @@ def stop_live(session_id: str, live: LiveDep, user: CurrentUser) -> None:
 @router.get(
     "/{session_id}/events",
     response_class=EventSourceResponse,
+    operation_id="live_events",
     responses={200: {"description": "update events, then one end event",
                      "content": {"text/event-stream": {}}}},
 )  # fmt: skip
