@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deepverify.cli.common import console, err_console, setup_logging, user_errors, warn
+from deepverify.cli.common import console, err_console, setup_logging, user_errors
 from deepverify.cli.options import (
     DetectorOption,
     DeviceOption,
@@ -19,10 +19,8 @@ from deepverify.cli.options import (
     JsonOption,
     ModelOption,
     VerboseOption,
-    detector_name,
-    engine_name,
+    load_for_scoring,
 )
-from deepverify.engine import DEFAULT_ENGINE
 from deepverify.faces import create_detector
 from deepverify.training.datasets import (
     DatasetOptions,
@@ -71,8 +69,6 @@ def evaluate(
     """Score every video as `scan` would; write accuracy, AUC, coverage, log loss, ECE, plots."""
     setup_logging(verbose)
     with user_errors():
-        from deepverify.engine import load_engine
-
         manifest_report = ManifestReport()
         items, sources = [], []
         for folder, name in zip(data, source_names(data), strict=True):
@@ -84,11 +80,7 @@ def evaluate(
         from deepverify.model import default_model_path
         from deepverify.training.evaluation import evaluate_items, record_in_card, write_outputs
 
-        loaded = load_engine(model, engine=engine_name(engine) or DEFAULT_ENGINE, device=device)
-        chosen = detector_name(detector) or loaded.card.detector
-        mismatch = loaded.card.detector_warning(chosen)
-        if mismatch:
-            warn(mismatch)
+        loaded, chosen = load_for_scoring(model, engine=engine, device=device, detector=detector)
         face_detector = create_detector(chosen)
         columns = (TextColumn("[bold]evaluate"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("{task.fields[last]}"))  # fmt: skip

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from deepverify.cli.common import console, err_console, setup_logging, user_errors, warn
+from deepverify.cli.common import console, err_console, setup_logging, user_errors
 from deepverify.cli.options import (
     DetectorOption,
     DeviceOption,
@@ -23,10 +23,8 @@ from deepverify.cli.options import (
     JsonOption,
     ModelOption,
     VerboseOption,
-    detector_name,
-    engine_name,
+    load_for_scoring,
 )
-from deepverify.engine import DEFAULT_ENGINE
 from deepverify.live.options import (
     DEFAULT_FPS,
     DEFAULT_UPDATE_EVERY_S,
@@ -121,20 +119,14 @@ def live(
     """Judge a live stream's faces as it plays, with a verdict every second; Ctrl-C stops."""
     setup_logging(verbose)
     with user_errors():
-        from deepverify.engine import load_engine
         from deepverify.faces import create_detector
         from deepverify.live.record import SessionRecord
         from deepverify.live.session import run_live
         from deepverify.live.source import describe
-        from deepverify.pipeline import UNTRAINED_WARNING
 
-        loaded = load_engine(model, engine=engine_name(engine) or DEFAULT_ENGINE, device=device)
-        if not loaded.card.trained:
-            warn(UNTRAINED_WARNING)
-        face_detector = detector_name(detector) or loaded.card.detector
-        mismatch = loaded.card.detector_warning(face_detector)
-        if mismatch:
-            warn(mismatch)
+        loaded, face_detector = load_for_scoring(
+            model, engine=engine, device=device, detector=detector
+        )
         options = LiveOptions(
             fps=fps, window=window, update_every_s=update_every, duration_s=duration,
             explain=out is not None,

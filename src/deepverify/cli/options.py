@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from deepverify.defaults import MAX_FRAMES
-from deepverify.engine import ENGINES
+from deepverify.engine import ENGINES, Engine
 from deepverify.faces import available_detectors
 
 # The choices of --engine and --detector, from their registries.
@@ -58,3 +58,25 @@ def engine_name(engine: EngineName | None) -> str | None:
 def detector_name(detector: DetectorName | None) -> str | None:
     """The detector's registry name, or None for the model card's."""
     return None if detector is None else str(detector.value)
+
+
+def load_for_scoring(
+    model: Path | None, *, engine: EngineName | None, device: str, detector: DetectorName | None
+) -> tuple[Engine, str]:
+    """The model to score with and its detector's name, warning when either is unfit.
+
+    Shared by ``scan``, ``live`` and ``evaluate``: an untrained model, or a detector other than
+    the one the model was trained with, is said once on stderr.
+    """
+    from deepverify.cli.common import warn
+    from deepverify.engine import DEFAULT_ENGINE, load_engine
+    from deepverify.pipeline import UNTRAINED_WARNING
+
+    loaded = load_engine(model, engine=engine_name(engine) or DEFAULT_ENGINE, device=device)
+    if not loaded.card.trained:
+        warn(UNTRAINED_WARNING)
+    chosen = detector_name(detector) or loaded.card.detector
+    mismatch = loaded.card.detector_warning(chosen)
+    if mismatch:
+        warn(mismatch)
+    return loaded, chosen

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors, warn
+from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
 from deepverify.cli.options import (
     DetectorOption,
     DeviceOption,
@@ -21,11 +21,9 @@ from deepverify.cli.options import (
     JsonOption,
     ModelOption,
     VerboseOption,
-    detector_name,
-    engine_name,
+    load_for_scoring,
 )
 from deepverify.defaults import VIDEO_SUFFIXES
-from deepverify.engine import DEFAULT_ENGINE
 from deepverify.errors import DeepverifyError
 from deepverify.stages import ProgressCallback
 
@@ -219,19 +217,13 @@ def scan(
     """Say whether a video's faces are manipulated, with the evidence."""
     setup_logging(verbose)
     with user_errors():
-        from deepverify.engine import load_engine
         from deepverify.faces import create_detector
-        from deepverify.pipeline import UNTRAINED_WARNING
 
         if not path.exists():
             fail(f"{path} does not exist")
-        loaded = load_engine(model, engine=engine_name(engine) or DEFAULT_ENGINE, device=device)
-        if not loaded.card.trained:
-            warn(UNTRAINED_WARNING)
-        face_detector = detector_name(detector) or loaded.card.detector
-        mismatch = loaded.card.detector_warning(face_detector)
-        if mismatch:
-            warn(mismatch)
+        loaded, face_detector = load_for_scoring(
+            model, engine=engine, device=device, detector=detector
+        )
         options = ScanOptions(
             model=loaded, detector=create_detector(face_detector), frames=frames,
             heatmaps=heatmaps, as_json=as_json,
