@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -217,3 +218,25 @@ def test_camera_frames_over_a_websocket(
                     errors.append(message["error"])
             refused = errors[:-1]
             assert refused and set(refused) == {"more than 12 frames a second; send fewer"}
+
+
+@pytest.mark.timeout(60)
+def test_a_camera_session_that_crashes_ends_with_one_message(client: TestClient) -> None:
+    def broken(feed: Any, max_seconds: float, stop: threading.Event) -> Iterator[LiveUpdate]:
+        feed.get(10.0)  # waits for the first frame, then fails like a bug would
+        raise RuntimeError("boom")
+        yield  # a generator, like the real runner
+
+    app = client.app
+    app.state.live = LiveSessions(  # type: ignore[attr-defined]
+        limits_from(app.state.settings),
+        _runner,
+        broken,  # type: ignore[attr-defined]
+    )
+    token = sign_up(client, "cat@example.org")["Authorization"].removeprefix("Bearer ")
+    picture = bytes(cv2.imencode(".jpg", np.zeros((64, 64, 3), np.uint8))[1])
+    with client.websocket_connect("/api/live/camera") as ws:
+        ws.send_text(json.dumps({"token": token}))
+        ws.send_bytes(_frame(picture, 0.0))
+        message = ws.receive_json()  # before the fix: no message, the client waited forever
+    assert message == {"end": {"error": "the live session failed; see the service's log"}}

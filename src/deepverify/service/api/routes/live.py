@@ -287,6 +287,9 @@ async def _send_updates(
                 break
     except DeepverifyError as exc:
         error = str(exc)
+    except Exception:  # a bug: the client still gets its end message instead of waiting forever
+        logger.exception("live camera session failed")
+        error = "the live session failed; see the service's log"
     finally:
         close = getattr(updates, "close", None)
         if close is not None:
