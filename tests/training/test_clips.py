@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
-from deepverify.errors import DatasetError
+from deepverify.errors import ConfigError, DatasetError
 from deepverify.training.augment import AugmentConfig, Degradation, degrade, sample_degradation
 from deepverify.training.cache import ExtractSummary
 from deepverify.training.clips import (
@@ -25,8 +28,9 @@ from deepverify.training.clips import (
     validation_specs,
     window,
 )
-from deepverify.training.config import DataConfig
+from deepverify.training.config import DataConfig, load_config
 from deepverify.training.sbi import SBIConfig
+from deepverify.training.split_tracks import split_videos
 
 PRE = Preprocess(input_size=48, crop_margin=0.3, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
@@ -195,3 +199,52 @@ def test_paired_clips_differ_only_by_the_manipulation(
             assert fake.track.label == 1 and real.track.group == fake.track.group
             kinds.add("dataset")
     assert kinds == {"sbi", "dataset"}
+
+
+def _cache_of_groups(cache: Path, out: Path, groups: set[str]) -> Path:
+    """A copy of ``cache`` whose index lists only the items of ``groups``."""
+    shutil.copytree(cache, out)
+    index = json.loads((out / "index.json").read_text())
+    index["items"] = [item for item in index["items"] if item["group"] in groups]
+    (out / "index.json").write_text(json.dumps(index))
+    return out
+
+
+def test_a_kept_split_holds_its_groups_and_only_new_ones_are_drawn(
+    face_cache: tuple[Path, ExtractSummary], tmp_path: Path
+) -> None:
+    cache, _ = face_cache
+    items = json.loads((cache / "index.json").read_text())["items"]
+    groups = sorted({item["group"] for item in items if item["status"] == "ok"})
+    base_cache = _cache_of_groups(cache, tmp_path / "base", set(groups[:3]))
+    new_cache = _cache_of_groups(cache, tmp_path / "new", set(groups[3:]))
+    (tmp_path / "base.yaml").write_text(
+        f"data: {{cache: {base_cache}, val_fraction: 0.34, calib_fraction: 0.34, split_seed: 1}}\n"
+    )
+    base_data = load_config(tmp_path / "base.yaml").data
+    base_items, base_fingerprint = split_videos([base_cache], base_data)
+    base_split = {i.group: s for s, items in base_items.items() for i in items}
+    assert set(base_split) == set(groups[:3])
+
+    # Another seed and other fractions: without the kept split the base groups would move.
+    data = DataConfig(
+        cache=base_cache,
+        extra_caches=[new_cache],
+        val_fraction=0.5,
+        calib_fraction=0.0,
+        split_seed=7,
+        keep_split_of=tmp_path / "base.yaml",
+    )
+    items, fingerprint = split_videos([base_cache, new_cache], data)
+    split_of = {i.group: s for s, members in items.items() for i in members}
+    assert {g: split_of[g] for g in groups[:3]} == base_split
+    assert set(split_of) == set(groups)
+    moved = split_videos([base_cache, new_cache], data.model_copy(update={"keep_split_of": None}))
+    assert {i.group: s for s, m in moved[0].items() for i in m} != split_of
+    _, summary = load_split_tracks([base_cache, new_cache], data)
+    assert summary["kept_split_groups_sha256"] == base_fingerprint != fingerprint
+
+    chained = tmp_path / "chained.yaml"
+    chained.write_text(f"data: {{cache: {new_cache}, keep_split_of: {tmp_path / 'base.yaml'}}}\n")
+    with pytest.raises(ConfigError, match="keeps another split itself"):
+        split_videos([base_cache], data.model_copy(update={"keep_split_of": chained}))

@@ -22,7 +22,7 @@ from deepverify.training import run as run_mod
 from deepverify.training import trainer as trainer_mod
 from deepverify.training.cache import ExtractSummary
 from deepverify.training.config import TrainConfig, load_config
-from deepverify.training.finetune import mix_states
+from deepverify.training.finetune import check_same_split, mix_states
 from deepverify.training.trainer import freeze_backbone_prefix, make_card, train
 
 TINY = [
@@ -233,6 +233,18 @@ def test_init_from_accepts_the_same_groups_in_a_cache_of_another_name(
         train(
             _config(copy, tmp_path / "other", f"model.init_from={start_model}", "data.split_seed=3")
         )
+
+
+def test_a_model_of_the_kept_split_may_start_a_run_that_keeps_it() -> None:
+    cfg = TrainConfig()
+    card = make_card(cfg)
+    start = card.replace(training_data={"split_groups_sha256": "base"})
+    check_same_split(start, cfg, "start", split_groups="grown", kept_groups="base")
+    check_same_split(start, cfg, "start", split_groups="base")
+    with pytest.raises(ConfigError, match="groups of its splits differ"):
+        check_same_split(start, cfg, "start", split_groups="grown", kept_groups="other")
+    with pytest.raises(ConfigError, match="groups of its splits differ"):
+        check_same_split(start, cfg, "start", split_groups="grown")
 
 
 def test_mix_states_interpolates_floats_only() -> None:

@@ -41,6 +41,10 @@ class DataConfig(_Section):
     val_fraction: float = Field(default=VAL_FRACTION, ge=0.0, lt=1.0)
     calib_fraction: float = Field(default=CALIB_FRACTION, ge=0.0, lt=1.0)
     split_seed: int = 0
+    # Another training config whose split this run keeps: its groups stay in their splits, and
+    # only groups it never saw (a new cache) are drawn by the fractions above. A model trained on
+    # that split can then be fine-tuned on more data without its val or calib groups leaking.
+    keep_split_of: Path | None = None
     clip_frames: int = Field(default=8, ge=1)  # T during training (and the crop budget per clip)
     clip_lengths: list[int] = []  # if set, each step draws its T from these (same crop budget)
     val_clip_frames: int | None = Field(default=None, ge=1)  # validation T (inference length)
@@ -172,7 +176,13 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         path = Path(value).expanduser()
         return str(path if path.is_absolute() else (base / path).resolve())
 
-    keys = (None, "out_dir"), ("data", "cache"), ("data", "extra_caches"), ("model", "init_from")
+    keys: tuple[tuple[str | None, str], ...] = (
+        (None, "out_dir"),
+        ("data", "cache"),
+        ("data", "extra_caches"),
+        ("data", "keep_split_of"),
+        ("model", "init_from"),
+    )
     for section, key in keys:
         node = raw.get(section, {}) if section else raw
         if not isinstance(node, dict):

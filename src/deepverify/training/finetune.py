@@ -53,14 +53,20 @@ def split_record(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def check_same_split(
-    card: ModelCard, cfg: TrainConfig, what: str, split_groups: str | None = None
+    card: ModelCard,
+    cfg: TrainConfig,
+    what: str,
+    split_groups: str | None = None,
+    kept_groups: str | None = None,
 ) -> None:
     """Refuse a trained ``card`` whose recorded split differs from the one ``cfg`` makes.
 
     ``split_groups`` is this run's ``split_groups_sha256`` (which groups each split holds, from
     :func:`deepverify.training.clips.load_split_tracks`). When the card records one too, the
     two decide: the same groups in every split cannot leak, whatever the caches are called (a
-    copy of a cache, or one cut from other boxes of the same videos). Otherwise the caches'
+    copy of a cache, or one cut from other boxes of the same videos). ``kept_groups`` is the
+    fingerprint of the split this run keeps (``data.keep_split_of``): a model trained on that
+    split may start this run too, since its groups stay where they were. Otherwise the caches'
     names, the split seed and the fractions must match.
 
     Raises:
@@ -68,7 +74,7 @@ def check_same_split(
     """
     recorded_groups = card.training_data.get("split_groups_sha256")
     if split_groups is not None and recorded_groups is not None:
-        if recorded_groups != split_groups:
+        if recorded_groups not in (split_groups, kept_groups):
             raise ConfigError(
                 f"{what} was trained on another split (the groups of its splits differ): its "
                 "validation and calibration groups may be in this run's training split"
@@ -92,11 +98,16 @@ def check_same_split(
 
 
 def init_from(
-    model: DeepfakeDetector, card: ModelCard, cfg: TrainConfig, split_groups: str | None = None
+    model: DeepfakeDetector,
+    card: ModelCard,
+    cfg: TrainConfig,
+    split_groups: str | None = None,
+    kept_groups: str | None = None,
 ) -> ModelCard:
     """Load the weights of ``cfg.model.init_from`` into ``model`` (fine-tuning).
 
-    ``split_groups``: this run's split fingerprint, for :func:`check_same_split`.
+    ``split_groups``, ``kept_groups``: this run's split fingerprint and that of the split it
+    keeps, for :func:`check_same_split`.
 
     Returns:
         ``card``, with the starting model's id recorded.
@@ -113,7 +124,7 @@ def init_from(
     differ = [f for f in _ARCHITECTURE if getattr(start_card, f) != getattr(card, f)]
     if differ:
         raise ConfigError(f"model.init_from {path}: its card differs in {', '.join(differ)}")
-    check_same_split(start_card, cfg, f"model.init_from {path}", split_groups)
+    check_same_split(start_card, cfg, f"model.init_from {path}", split_groups, kept_groups)
     model.load_state_dict(start.state_dict())
     logger.info("starting from %s (%s)", path, start_card.model_id)
     return card.replace(training_data={**card.training_data, "init_from": start_card.model_id})

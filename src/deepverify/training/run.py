@@ -230,7 +230,13 @@ def setup_run(cfg: TrainConfig) -> Run:
 
     model = build_model(card, pretrained=cfg.model.pretrained)
     if cfg.model.init_from is not None:
-        card = init_from(model, card, cfg, split_summary.get("split_groups_sha256"))
+        card = init_from(
+            model,
+            card,
+            cfg,
+            split_summary.get("split_groups_sha256"),
+            split_summary.get("kept_split_groups_sha256"),
+        )
     model = model.to(device)
     torch.manual_seed(cfg.seed)  # identical head initialisation on every rank
     frozen_bn = freeze_backbone_prefix(model, cfg.model.freeze_until)

@@ -15,11 +15,11 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from deepverify.errors import DatasetError
+from deepverify.errors import ConfigError, DatasetError
 from deepverify.faces.tracks import MIN_TRACK_FRACTION
 from deepverify.geometry import Box
 from deepverify.training.cache_index import CacheRecord, read_index
@@ -83,6 +83,9 @@ def _split(
         names = ", ".join(str(c) for c in cache_list)
         raise DatasetError(f"the cache {names} holds no item with a face; check the dataset")
     items = [record.video_item() for _, record in pairs]
+    if data.keep_split_of is not None:
+        kept = kept_splits(data.keep_split_of)
+        items = [replace(i, split=kept[i.group]) if i.group in kept else i for i in items]
     splits = assign_splits(
         items,
         val_fraction=data.val_fraction,
@@ -91,6 +94,36 @@ def _split(
     )
     check_no_leak(items, splits)
     return pairs, shared_groups, items, splits
+
+
+def _kept_run(config: Path) -> tuple[list[Path], DataConfig]:
+    """The caches and data settings of the run whose split ``config`` describes.
+
+    Raises:
+        ConfigError: ``config`` is not a training config, names no cache, or keeps another
+            one's split itself (one level is enough, and a chain could loop).
+    """
+    from deepverify.training.config import load_config
+
+    base = load_config(config).data
+    if base.cache is None:
+        raise ConfigError(f"data.keep_split_of {config}: that config names no data.cache")
+    if base.keep_split_of is not None:
+        raise ConfigError(f"data.keep_split_of {config}: that config keeps another split itself")
+    return [base.cache, *base.extra_caches], base
+
+
+def kept_splits(config: Path) -> dict[str, str]:
+    """Group -> split (``train``, ``val``, ``test``) of the run that ``config`` describes."""
+    _, _, items, splits = _split(*_kept_run(config))
+    return {item.group: splits[item.item_id] for item in items}
+
+
+def kept_fingerprint(data: DataConfig) -> str | None:
+    """The split fingerprint of the run whose split ``data`` keeps (None: it keeps none)."""
+    if data.keep_split_of is None:
+        return None
+    return split_videos(*_kept_run(data.keep_split_of))[1]
 
 
 def _renamer(data: DataConfig) -> dict[str, str]:
@@ -176,6 +209,9 @@ def load_split_tracks(
         if groups or split in ("train", "val"):
             summary[f"{split}_groups"] = len(groups)
     summary["split_groups_sha256"] = _fingerprint(items, splits, rename)
+    kept = kept_fingerprint(data)
+    if kept is not None:
+        summary["kept_split_groups_sha256"] = kept
     tracks.pop("test")
     if not any(t.label == 0 for t in tracks["train"]):
         raise DatasetError(f"the caches {cache_list} have no real face track for training")
