@@ -36,6 +36,7 @@ from deepverify.service.core.keys import with_secret_key
 from deepverify.service.core.objects import StorageUnavailableError
 from deepverify.service.core.oidc import OIDCVerifier
 from deepverify.service.core.settings import Settings, load_settings
+from deepverify.service.jobs.analysis import PipelineAnalyzer, ServiceModel
 from deepverify.service.jobs.dispatch import (
     CeleryDispatcher,
     Dispatcher,
@@ -52,11 +53,9 @@ from deepverify.service.services.live import (
 logger = logging.getLogger(__name__)
 
 
-def _pipeline_factory(settings: Settings) -> Callable[[], Analyzer]:
+def _pipeline_factory(shared: ServiceModel) -> Callable[[], Analyzer]:
     def build() -> Analyzer:
-        from deepverify.service.jobs.analysis import PipelineAnalyzer
-
-        return PipelineAnalyzer(settings)
+        return PipelineAnalyzer(shared.settings, shared=shared)
 
     return build
 
@@ -74,6 +73,7 @@ def create_app(
             pipeline with the configured model. Ignored in Celery mode (the workers analyse).
     """
     settings = with_secret_key(settings or load_settings())
+    shared = ServiceModel(settings)  # loaded on first use; file jobs and live sessions share it
     db_engine = database_from_settings(settings)
     session_factory = create_session_factory(db_engine)
     dispatcher: Dispatcher
@@ -83,7 +83,7 @@ def create_app(
         dispatcher = InProcessDispatcher(
             session_factory=session_factory,
             settings=settings,
-            analyzer_factory=analyzer_factory or _pipeline_factory(settings),
+            analyzer_factory=analyzer_factory or _pipeline_factory(shared),
         )
 
     @asynccontextmanager
@@ -95,7 +95,7 @@ def create_app(
         try:
             yield
         finally:
-            app.state.live.stop_all()
+            await run_in_threadpool(app.state.live.stop_all)  # waits for the sessions' threads
             dispatcher.stop()
             db_engine.dispose()
 
@@ -115,7 +115,7 @@ def create_app(
     app.state.oidc = OIDCVerifier(settings) if settings.oidc_issuer else None
     app.state.throttles = Throttles.from_settings(settings)
     app.state.live = LiveSessions(
-        limits_from(settings), pipeline_runner(settings), pipeline_feed_runner(settings)
+        limits_from(settings), pipeline_runner(shared), pipeline_feed_runner(shared)
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -31,6 +31,7 @@ from deepverify.live.feed import FrameFeed
 from deepverify.live.source import STREAM_SCHEMES, describe
 from deepverify.live.updates import LiveUpdate
 from deepverify.service.core.settings import Settings
+from deepverify.service.jobs.analysis import ServiceModel
 
 logger = logging.getLogger(__name__)
 
@@ -86,38 +87,37 @@ def limits_from(settings: Settings) -> LiveLimits:
     )
 
 
-def pipeline_runner(settings: Settings) -> Runner:
-    """Judge with the service's model and detector.
+def pipeline_runner(shared: ServiceModel) -> Runner:
+    """Judge with the service's model (shared) and a face detector of the session's own.
 
-    Both are loaded per session: a detector is not shared between threads.
+    Both are loaded when the first update is asked for, on the session's thread.
     """
 
     def run(url: str, max_seconds: float, stop: threading.Event) -> Iterator[LiveUpdate]:
         from deepverify.live.options import LiveOptions
         from deepverify.live.session import run_live
-        from deepverify.service.jobs.analysis import PipelineAnalyzer
 
-        analyzer = PipelineAnalyzer(settings)
         options = LiveOptions(duration_s=max_seconds, explain=False)
-        return run_live(
-            url, model=analyzer.model, detector=analyzer.detector, options=options, stop=stop
+        yield from run_live(
+            url, model=shared.engine, detector=shared.detector(), options=options, stop=stop
         )
 
     return run
 
 
-def pipeline_feed_runner(settings: Settings) -> FeedRunner:
-    """Judge pushed frames with the service's model and detector, loaded per session."""
+def pipeline_feed_runner(shared: ServiceModel) -> FeedRunner:
+    """Judge pushed frames as :func:`pipeline_runner` judges a URL.
+
+    Loading waits for the first update, asked for on a worker thread, not the event loop.
+    """
 
     def run(feed: FrameFeed, max_seconds: float, stop: threading.Event) -> Iterator[LiveUpdate]:
         from deepverify.live.options import LiveOptions
         from deepverify.live.session import judge_frames
-        from deepverify.service.jobs.analysis import PipelineAnalyzer
 
-        analyzer = PipelineAnalyzer(settings)
         options = LiveOptions(duration_s=max_seconds, explain=False)
-        return judge_frames(
-            feed, model=analyzer.model, detector=analyzer.detector, options=options, stop=stop
+        yield from judge_frames(
+            feed, model=shared.engine, detector=shared.detector(), options=options, stop=stop
         )
 
     return run
