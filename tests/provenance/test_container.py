@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 from deepverify.provenance import read_provenance
 from deepverify.provenance.container import read_container_metadata
+from tests.provenance.signing import SignedClips
 from tests.videos import frame_image
 
 PLACE = "+48.8584+002.2945/"
@@ -68,3 +72,18 @@ def test_real_clip_hints(real_clip: Path) -> None:
     assert meta.status == "read"
     assert {h.label for h in meta.hints} >= {"Encoder", "Handler name"}
     assert meta.location == []
+
+
+def test_reading_provenance_leaves_numpy_unimported(c2pa_clips: SignedClips) -> None:
+    # NumPy alone costs more than reading a clip's provenance (bench: provenance_seconds).
+    code = (
+        "import sys; from pathlib import Path; from deepverify.provenance import read_provenance; "
+        "found = read_provenance(Path(sys.argv[1]), trust_anchors=''); "
+        "print(found.content_credentials.status, found.container.status, 'numpy' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(c2pa_clips.ai)],
+        capture_output=True, text=True, env=env, timeout=300, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["untrusted_signer", "read", "False"]

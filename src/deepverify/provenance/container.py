@@ -77,7 +77,7 @@ def read_container_metadata(path: Path, *, max_seconds: float | None = None) -> 
     """
     import av
 
-    from deepverify.video.frames import open_container  # bounded in what FFmpeg buffers
+    from deepverify.video.io import open_container  # bounded; no NumPy (see video.io)
 
     try:
         with open_container(path, max_seconds=max_seconds) as container:

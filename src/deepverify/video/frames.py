@@ -46,7 +46,6 @@ from deepverify.video.io import (
 )
 from deepverify.video.io import MAX_SIDE as MAX_SIDE  # re-exported: the accepted frame size
 from deepverify.video.io import Check as Check  # re-exported: the stage's stop hook
-from deepverify.video.io import open_container as open_container  # re-exported: for provenance
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,9 @@
 """The PyAV layer under :mod:`deepverify.video.frames`: open a video, demux it, decode it.
 
-Internal to the decoding stage; the rest of the package uses :mod:`deepverify.video.frames`.
+Internal to the decoding stage; the rest of the package uses :mod:`deepverify.video.frames`,
+except the provenance reader and live sources, which open containers here. NumPy is imported only
+where a picture becomes an array: importing it would cost the provenance reader, which opens
+containers through this module, more than its own work does.
 
 - :func:`_open_video` checks the path, opens the container, picks the video stream and turns
   every way that fails (missing, empty, a still image, audio only, too large, not a video FFmpeg
@@ -19,26 +22,30 @@ Internal to the decoding stage; the rest of the package uses :mod:`deepverify.vi
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import stat
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.container
 import av.stream
 import av.video.stream
-import numpy as np
 
 from deepverify.defaults import VIDEO_SUFFIXES
 from deepverify.errors import InvalidVideoError
 from deepverify.video import isobmff
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +253,8 @@ def _scan(
     ticks.sort()
     time_base = stream.time_base or Fraction(1, 1)
     if last_duration <= 0:
-        steps = np.diff(ticks)
-        last_duration = int(np.median(steps)) if len(steps) else 0
+        steps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
+        last_duration = int(statistics.median(steps)) if steps else 0
     return _Timeline(ticks, time_base, ticks[-1] - ticks[0] + last_duration, timed=True)
 
 
@@ -358,6 +365,8 @@ def upright_rgb(frame: av.VideoFrame) -> np.ndarray:
     image: np.ndarray = frame.to_ndarray(format="rgb24")
     rotation = _rotation(frame)
     if rotation:
+        import numpy as np  # already loaded by PyAV's to_ndarray; not at import (see above)
+
         image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
     return image
 
