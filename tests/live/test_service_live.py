@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
+from deepverify.live.feed import FrameFeed
 from deepverify.live.source import LiveSourceError
-from deepverify.live.updates import LiveUpdate
+from deepverify.live.updates import LiveUpdate, TrackUpdate
 from deepverify.service.core.settings import Settings
 from deepverify.service.services.live import (
     LiveLimits,
@@ -22,6 +25,7 @@ from deepverify.service.services.live import (
     check_stream_url,
     limits_from,
 )
+from tests.live.test_updates import data_url_image
 
 
 def _resolver(*addresses: str):  # type: ignore[no-untyped-def]
@@ -149,3 +153,44 @@ def test_a_failed_stream_ends_the_session_with_its_reason() -> None:
     assert state.done
     assert state.error == "rtsp://a.example/1: no frame for 30 s (the stream ended)"
     assert [u.seq for u in state.updates] == [1, 2]
+
+
+def _stubborn(url: object, max_seconds: float, stop: threading.Event) -> Iterator[LiveUpdate]:
+    """A session whose every step takes 0.3 s whatever ``stop`` says (a frame in the model)."""
+    seq = 0
+    while not stop.is_set():
+        time.sleep(0.3)
+        seq += 1
+        yield _update(seq)
+
+
+def test_stop_all_waits_for_every_session_thread() -> None:
+    sessions = LiveSessions(_limits(max_per_user=2), _stubborn, _stubborn)
+    url = sessions.start(owner="ann", url="rtsp://a.example/1", resolve=PUBLIC)
+    camera = sessions.start_feed(owner="ann", feed=FrameFeed(fps=4.0), source="camera")
+    for state in (url, camera):
+        assert sessions.wait(state, after=0, timeout=5.0)
+    sessions.stop_all()
+    # None is left inside the model when the process exits (that aborts it).
+    assert [s.thread is not None and s.thread.is_alive() for s in (url, camera)] == [False] * 2
+    assert url.done and camera.done and sessions.running() == 0
+
+
+def test_listeners_get_each_face_heatmap_in_json_made_once() -> None:
+    picture = np.full((64, 64, 3), (200, 30, 30), np.uint8)
+    face = TrackUpdate(
+        track_id=0, probability=0.4, verdict="REAL", reasons=(), frames=4,
+        box=(1.0, 2.0, 3.0, 4.0), latest_frame=7, heatmap=picture,
+    )  # fmt: skip
+
+    def runner(url: str, max_seconds: float, stop: threading.Event) -> Iterator[LiveUpdate]:
+        yield dataclasses.replace(_update(1), tracks=(face,))
+        stop.wait()
+
+    sessions = LiveSessions(_limits(), runner)
+    state = sessions.start(owner="ann", url="rtsp://a.example/1", resolve=PUBLIC)
+    [kept] = sessions.wait_kept(state, after=0, timeout=5.0)
+    sent = data_url_image(json.loads(kept.json)["tracks"][0]["heatmap"])
+    assert sent.shape == (64, 64, 3) and np.abs(sent.astype(int) - picture).mean() < 8
+    assert kept.update.tracks[0].heatmap is None  # the picture is not kept a second time
+    sessions.stop_all()

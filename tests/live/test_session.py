@@ -38,6 +38,7 @@ def test_a_stream_gives_an_update_every_second(
     assert "the model is untrained" in last.reasons
     assert last.tracks[0].heatmap is not None
     assert last.tracks[0].heatmap.shape == (64, 64, 3)
+    assert last.tracks[0].latest_frame == last.frame_indices[-1]  # in every frame: the newest
     # It keeps up (the machine may be busy with other work: a few drops are tolerated): frames
     # are judged within about a second of arriving.
     assert last.frames_dropped <= last.frames_sampled // 4

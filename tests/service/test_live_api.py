@@ -22,6 +22,7 @@ from deepverify.service.services.live import LiveSessions, limits_from
 from deepverify.video.frames import sample_frames
 from tests.live.conftest import Sender, free_port
 from tests.live.sender import short_gop_copy
+from tests.live.test_updates import data_url_image
 from tests.service.conftest import FakeAnalyzer, sign_up
 
 
@@ -105,18 +106,26 @@ def test_updates_stream_by_sse_until_the_owner_stops(client: TestClient) -> None
     assert '"seq": 1,' not in text and '"seq": 3,' in text and "event: end" in text
 
 
+def _face_heatmaps(updates: list[dict[str, Any]]) -> list[np.ndarray]:
+    """The pictures of the heatmaps sent in ``updates`` (the tiny model's crops are 64 px)."""
+    return [data_url_image(t["heatmap"]) for u in updates for t in u["tracks"] if "heatmap" in t]
+
+
+@pytest.mark.parametrize("heatmaps", [True, False], ids=["heatmaps", "no-heatmaps"])
 def test_a_loopback_stream_is_judged_through_the_api(
     make_settings: Callable[..., Settings],
     fake_analyzer: FakeAnalyzer,
     tiny_checkpoint: Path,
     real_clip: Path,
     tmp_path: Path,
+    heatmaps: bool,
 ) -> None:
     sender = Sender(short_gop_copy(real_clip, tmp_path / "clip.mp4"), free_port())
     sender.start()
     settings = make_settings(
-        live_allow_private_addresses=True, model_path=tiny_checkpoint, detector="opencv-ssd"
-    )
+        live_allow_private_addresses=True, model_path=tiny_checkpoint, detector="opencv-ssd",
+        live_heatmaps=heatmaps,
+    )  # fmt: skip
     try:
         with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
             ann = sign_up(client, "ann@example.org")
@@ -139,6 +148,12 @@ def test_a_loopback_stream_is_judged_through_the_api(
     assert len(last["tracks"]) == 1 and last["tracks"][0]["frames"] >= 4
     assert last["verdict"] == "INCONCLUSIVE"  # the tiny model is untrained
     assert last["lag_s"] < 1.5
+    # The face's latest heatmap comes with the updates (a small JPEG), or none when turned off.
+    pictures = _face_heatmaps(updates)
+    if heatmaps:
+        assert pictures and all(p.shape == (64, 64, 3) for p in pictures)
+    else:
+        assert pictures == []
 
 
 def _frame(picture: bytes, captured_ms: float) -> bytes:
@@ -200,6 +215,7 @@ def test_camera_frames_over_a_websocket(
                 enough.set()
                 sending.join()
         assert updates[-1]["tracks"] and updates[-1]["tracks"][0]["frames"] >= 3
+        assert [p.shape for p in _face_heatmaps(updates)][:1] == [(64, 64, 3)]
         sessions: LiveSessions = client.app.state.live  # type: ignore[attr-defined]
         deadline = time.monotonic() + 10
         while sessions.running() and time.monotonic() < deadline:  # ends within an update

@@ -6,7 +6,9 @@ Each sampled frame goes through ``scan``'s own stages as it arrives: face detect
 frames are treated as a short video exactly as ``scan`` treats a file's sampled frames: the
 same tracking (:func:`deepverify.faces.tracks.link_tracks`, the same rule on which tracks are
 scored), the same sequence scoring and calibration (:func:`deepverify.scoring.score_tracks`) and
-the same verdict (:func:`deepverify.decision.decide` with the card's policy).
+the same verdict (:func:`deepverify.decision.decide` with the card's policy). Its heavy-compression
+gate reads a stream's video packets over the pixels decoded from them across the window, where
+a file's reads the file's size over its frames' pixels.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Protocol
 
-from deepverify.decision import decide
+from deepverify.decision import coded_bits_per_pixel, decide
 from deepverify.engine import Engine
 from deepverify.explain import overlay
 from deepverify.faces import Detection, FaceDetector
 from deepverify.faces.tracks import Track, link_tracks
-from deepverify.live.mailbox import Arrival
+from deepverify.live.mailbox import Arrival, Coded
 from deepverify.live.options import LiveOptions
 from deepverify.live.source import LiveSource
 from deepverify.live.updates import LiveUpdate, TrackUpdate
@@ -38,6 +40,7 @@ class _Seen:
     frame: SampledFrame
     scores: FaceScores | None
     arrived: float
+    coded: Coded | None
 
 
 def run_live(
@@ -144,7 +147,7 @@ def _process(
     )
     crops = [face.crop for face in frame.faces]
     scores = score_faces(model, crops, explain=explain) if crops else None
-    return _Seen(frame, scores, arrival.arrived)
+    return _Seen(frame, scores, arrival.arrived, arrival.coded)
 
 
 def judge_window(
@@ -157,6 +160,19 @@ def judge_window(
     """
     tracks = scored_tracks(link_tracks([f.detections for f in frames]), len(frames))
     return tracks, score_tracks(frames, tracks, scores, model)
+
+
+def _bits_per_pixel(seen: list[_Seen]) -> float | None:
+    """The stream's coded bits per decoded pixel from a window's first frame to its last.
+
+    Every frame decoded in between counts, not only the sampled ones, as a file's gate counts
+    its whole size over all its frames. None for pushed pictures (the client's own JPEG
+    encoding says nothing of the source's compression) and for a window of one frame.
+    """
+    first, last = seen[0].coded, seen[-1].coded
+    if first is None or last is None:
+        return None
+    return coded_bits_per_pixel((last.bytes - first.bytes) // 100, last.pixels - first.pixels)
 
 
 def _update(
@@ -175,7 +191,7 @@ def _update(
     evidence = [track_evidence(t, s) for t, s in zip(tracks, scored, strict=True)]
     decision = decide(
         evidence, threshold=card.threshold, policy=card.policy, sampled_frames=len(frames),
-        trained=card.trained,
+        bits_per_pixel=_bits_per_pixel(seen), trained=card.trained,
     )  # fmt: skip
     ids = names.assign(tracks)
     track_updates = []
@@ -189,6 +205,7 @@ def _update(
                 reasons=tuple(r.message for r in judged.reasons),
                 frames=len(track.positions),
                 box=tuple(float(v) for v in track.detections[-1].box),  # type: ignore[arg-type]
+                latest_frame=frames[track.positions[-1]].index,
                 heatmap=heatmap,
             )
         )

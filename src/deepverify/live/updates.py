@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from deepverify.decision import Verdict
+from deepverify.imaging import downscale
+
+HEATMAP_SIDE = 160
+"""Longest side, in pixels, of a heatmap sent with an update: enough to see where the model
+looked on a face, and a few KiB as JPEG, so an update a second stays a small message."""
+HEATMAP_JPEG_QUALITY = 80
 
 
 @dataclass(frozen=True)
@@ -21,8 +28,10 @@ class TrackUpdate:
         reasons: Why it is not judged, if so.
         frames: Window frames it appears in.
         box: Its latest face box ``(x1, y1, x2, y2)``, full-resolution pixels.
+        latest_frame: The frame (as in :attr:`LiveUpdate.frame_indices`) of that box and of the
+            heatmap's crop.
         heatmap: The latest crop with its heatmap overlaid, RGB ``uint8`` (None when not
-            explaining); not part of :meth:`LiveUpdate.to_dict`.
+            explaining); not part of :meth:`LiveUpdate.to_dict` (see :class:`UpdateEncoder`).
     """
 
     track_id: int
@@ -31,6 +40,7 @@ class TrackUpdate:
     reasons: tuple[str, ...]
     frames: int
     box: tuple[float, float, float, float]
+    latest_frame: int
     heatmap: np.ndarray | None = None
 
 
@@ -103,3 +113,42 @@ class LiveUpdate:
             "frames_dropped": self.frames_dropped,
             "reconnects": self.reconnects,
         }
+
+
+def heatmap_data_url(image: np.ndarray, *, side: int = HEATMAP_SIDE) -> str:
+    """An RGB ``uint8`` image as a JPEG ``data:`` URL, shrunk to at most ``side`` px a side."""
+    import cv2  # here, not at import: the CLI reads this module for `--help`
+
+    small, _ = downscale(image, side)
+    params = [cv2.IMWRITE_JPEG_QUALITY, HEATMAP_JPEG_QUALITY]
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ValueError(f"an image of shape {image.shape} does not encode as JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii")
+
+
+class UpdateEncoder:
+    """A session's updates as JSON, each face's latest heatmap in them only when it is new.
+
+    A face's entry carries ``"heatmap"`` (:func:`heatmap_data_url`) in the first update that
+    has one and again whenever the face has a newer frame; in between it has none, and a client
+    keeps showing the last. One encoder per session, given its updates in order.
+    """
+
+    def __init__(self, *, side: int = HEATMAP_SIDE) -> None:
+        self.side = side
+        self._sent: dict[int, int] = {}  # face number -> frame of the heatmap last sent
+
+    def encode(self, update: LiveUpdate) -> dict[str, Any]:
+        """:meth:`LiveUpdate.to_dict`, with the heatmaps the client has not seen yet."""
+        data = update.to_dict()
+        sent: dict[int, int] = {}
+        for track, entry in zip(update.tracks, data["tracks"], strict=True):
+            if track.heatmap is None:
+                continue
+            if self._sent.get(track.track_id) != track.latest_frame:
+                entry["heatmap"] = heatmap_data_url(track.heatmap, side=self.side)
+            sent[track.track_id] = track.latest_frame
+        # A face gone from the window is forgotten: its number is never given again.
+        self._sent = sent
+        return data

@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     live_allow_private_addresses: bool = False  # cameras on the local network (SSRF otherwise)
     live_max_frame_bytes: int = Field(default=2 * MB, ge=1024)  # one camera/screen JPEG
     live_max_frames_per_second: float = Field(default=15.0, gt=0)  # pushed by one client
+    live_heatmaps: bool = True  # each face's latest heatmap in the updates (a small JPEG)
 
     # Jobs.
     broker_url: str | None = None  # set: jobs go to Celery workers instead of the in-process one

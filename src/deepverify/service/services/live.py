@@ -1,7 +1,10 @@
 """Live sessions run by the service: guarded start, updates to listeners, stop.
 
-A session judges a stream URL with :func:`deepverify.live.session.run_live` on a thread of its
-own; its updates are kept (the latest :data:`KEPT_UPDATES`) for server-sent events. Guards:
+A session judges a stream URL with :func:`deepverify.live.session.run_live`, or the frames a
+client pushes with :func:`~deepverify.live.session.judge_frames`, on a thread of its own; its
+updates are kept (the latest :data:`KEPT_UPDATES`, as JSON made once) for the server-sent events
+and the camera WebSocket. At shutdown every session is stopped and its thread waited for
+(:meth:`LiveSessions.stop_all`). Guards:
 
 - the URL's protocol must be one of :data:`deepverify.live.source.STREAM_SCHEMES`;
 - its host must resolve only to public addresses: private, loopback, link-local, multicast,
@@ -17,19 +20,21 @@ own; its updates are kept (the latest :data:`KEPT_UPDATES`) for server-sent even
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import socket
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from deepverify.errors import DeepverifyError
 from deepverify.live.feed import FrameFeed
 from deepverify.live.source import STREAM_SCHEMES, describe
-from deepverify.live.updates import LiveUpdate
+from deepverify.live.updates import LiveUpdate, UpdateEncoder
 from deepverify.service.core.settings import Settings
 from deepverify.service.jobs.analysis import ServiceModel
 
@@ -37,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 KEPT_UPDATES = 120
 """Updates a session keeps for listeners that join or reconnect late."""
+SHUTDOWN_WAIT_S = 20.0
+"""Longest wait, at shutdown, for the sessions' threads to end."""
 
 Runner = Callable[[str, float, threading.Event], Iterator[LiveUpdate]]
 """Judges a URL for at most the given seconds until the event is set (``run_live`` with the
@@ -97,7 +104,7 @@ def pipeline_runner(shared: ServiceModel) -> Runner:
         from deepverify.live.options import LiveOptions
         from deepverify.live.session import run_live
 
-        options = LiveOptions(duration_s=max_seconds, explain=False)
+        options = LiveOptions(duration_s=max_seconds, explain=shared.settings.live_heatmaps)
         yield from run_live(
             url, model=shared.engine, detector=shared.detector(), options=options, stop=stop
         )
@@ -115,7 +122,7 @@ def pipeline_feed_runner(shared: ServiceModel) -> FeedRunner:
         from deepverify.live.options import LiveOptions
         from deepverify.live.session import judge_frames
 
-        options = LiveOptions(duration_s=max_seconds, explain=False)
+        options = LiveOptions(duration_s=max_seconds, explain=shared.settings.live_heatmaps)
         yield from judge_frames(
             feed, model=shared.engine, detector=shared.detector(), options=options, stop=stop
         )
@@ -173,6 +180,31 @@ def _resolve(host: str) -> list[str]:
     return sorted({str(info[4][0]) for info in found})
 
 
+@dataclass(frozen=True)
+class KeptUpdate:
+    """An update as listeners get it, made once on the session's thread.
+
+    Attributes:
+        update: The update, without its heatmap images (the JSON carries what is sent of them).
+        json: Its JSON text (:class:`deepverify.live.updates.UpdateEncoder`): a face's heatmap
+            is in the first update that has it and again whenever the face has a newer frame.
+    """
+
+    update: LiveUpdate
+    json: str
+
+    @property
+    def seq(self) -> int:
+        """The update's number."""
+        return self.update.seq
+
+
+def _keep(update: LiveUpdate, encoder: UpdateEncoder) -> KeptUpdate:
+    text = json.dumps(encoder.encode(update))
+    tracks = tuple(replace(track, heatmap=None) for track in update.tracks)
+    return KeptUpdate(replace(update, tracks=tracks), text)
+
+
 @dataclass
 class LiveSessionState:
     """One running (or finished) session, as its owner sees it.
@@ -184,17 +216,20 @@ class LiveSessionState:
         updates: The latest updates, oldest first.
         seq: The newest update's number (0 before the first).
         error: Why the session ended, if it failed.
-        done: Whether it has ended.
+        done: Whether it has ended (its thread has closed the source and ends).
+        stop: Set to end the session within about an update interval.
+        thread: The thread judging it.
     """
 
     session_id: str
     owner: str
     source: str
-    updates: deque[LiveUpdate] = field(default_factory=lambda: deque(maxlen=KEPT_UPDATES))
+    updates: deque[KeptUpdate] = field(default_factory=lambda: deque(maxlen=KEPT_UPDATES))
     seq: int = 0
     error: str | None = None
     done: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
 
 
 class LiveSessions:
@@ -220,15 +255,27 @@ class LiveSessions:
             TooManyLiveSessions: Over a limit.
         """
         check_stream_url(url, allow_private=self.limits.allow_private, resolve=resolve)
-        state = self.reserve(owner=owner, source=describe(url))
-        thread = threading.Thread(
-            target=self._run, args=(state, url), name=f"live-{state.session_id[:8]}", daemon=True
-        )
-        thread.start()
+        state = self._reserve(owner=owner, source=describe(url))
+        runner = self._runner
+        self._launch(state, lambda: runner(url, self.limits.max_seconds, state.stop))
         return state
 
-    def reserve(self, *, owner: str, source: str) -> LiveSessionState:
-        """Count a session against the limits (a URL session, or frames a client pushes).
+    def start_feed(self, *, owner: str, feed: FrameFeed, source: str) -> LiveSessionState:
+        """Check the limits, then start judging the frames a client pushes into ``feed``.
+
+        Raises:
+            LiveRequestError: This service runs no camera or screen sessions.
+            TooManyLiveSessions: Over a limit.
+        """
+        runner = self.feed_runner
+        if runner is None:
+            raise LiveRequestError("this service does not run camera sessions")
+        state = self._reserve(owner=owner, source=source)
+        self._launch(state, lambda: runner(feed, self.limits.max_seconds, state.stop))
+        return state
+
+    def _reserve(self, *, owner: str, source: str) -> LiveSessionState:
+        """Count a session against the limits.
 
         Raises:
             TooManyLiveSessions: Over a limit.
@@ -250,33 +297,43 @@ class LiveSessions:
             self._sessions[state.session_id] = state
         return state
 
-    def release(self, state: LiveSessionState, error: str | None = None) -> None:
-        """Mark a reserved session as ended."""
-        with self._changed:
-            state.error = error
-            state.done = True
-            self._changed.notify_all()
+    def _launch(self, state: LiveSessionState, updates: Callable[[], Iterator[LiveUpdate]]) -> None:
+        # The session's updates are made, encoded and closed on this one thread, never on the
+        # event loop's worker threads, so that stop_all can wait for every one of them.
+        state.thread = threading.Thread(
+            target=self._run, args=(state, updates), name=f"live-{state.session_id[:8]}",
+            daemon=True,
+        )  # fmt: skip
+        state.thread.start()
 
-    def _run(self, state: LiveSessionState, url: str) -> None:
-        updates = self._runner(url, self.limits.max_seconds, state.stop)
+    def _run(self, state: LiveSessionState, make: Callable[[], Iterator[LiveUpdate]]) -> None:
+        encoder = UpdateEncoder()
+        updates: Iterator[LiveUpdate] | None = None
+        error: str | None = None
         try:
+            updates = make()
             for update in updates:
+                kept = _keep(update, encoder)
                 with self._changed:
-                    state.updates.append(update)
+                    state.updates.append(kept)
                     state.seq = update.seq
                     self._changed.notify_all()
                 if state.stop.is_set():
                     break
         except DeepverifyError as exc:
-            state.error = str(exc)
+            error = str(exc)
         except Exception:  # a session's failure must not go unseen, nor stop the service
             logger.exception("live session %s failed", state.session_id)
-            state.error = "the live session failed; see the service's log"
+            error = "the live session failed; see the service's log"
         finally:
-            close = getattr(updates, "close", None)
-            if close is not None:
-                close()
+            try:
+                close = getattr(updates, "close", None)
+                if close is not None:
+                    close()
+            except Exception:  # listeners must still learn that it ended
+                logger.exception("live session %s did not close cleanly", state.session_id)
             with self._changed:
+                state.error = error
                 state.done = True
                 self._changed.notify_all()
 
@@ -295,7 +352,14 @@ class LiveSessions:
         return True
 
     def wait(self, state: LiveSessionState, after: int, timeout: float) -> list[LiveUpdate]:
-        """Updates newer than ``after``, waiting up to ``timeout`` s for one (empty: none)."""
+        """Updates newer than ``after``, waiting up to ``timeout`` s for one (empty: none).
+
+        They come without their heatmap images (:meth:`wait_kept` has what is sent of them).
+        """
+        return [kept.update for kept in self.wait_kept(state, after, timeout)]
+
+    def wait_kept(self, state: LiveSessionState, after: int, timeout: float) -> list[KeptUpdate]:
+        """:meth:`wait`, each update with its JSON for listeners."""
         with self._changed:
             self._changed.wait_for(lambda: state.seq > after or state.done, timeout)
             return [u for u in state.updates if u.seq > after]
@@ -309,8 +373,22 @@ class LiveSessions:
                 if not s.done and (owner is None or s.owner == owner)
             )
 
-    def stop_all(self) -> None:
-        """Stop every session (the service shuts down)."""
+    def stop_all(self, timeout: float = SHUTDOWN_WAIT_S) -> None:
+        """Stop every session and wait for its thread to end (the service shuts down).
+
+        A stopped session ends within about an update interval (the frame in hand is judged
+        first). Waiting matters: a thread still inside ONNX Runtime or OpenCV when the process
+        exits aborts it ("terminate called without an active exception"). One still running
+        after ``timeout`` seconds in all is logged.
+        """
         with self._lock:
-            for state in self._sessions.values():
-                state.stop.set()
+            states = list(self._sessions.values())
+        for state in states:
+            state.stop.set()
+        deadline = time.monotonic() + timeout
+        for state in states:
+            if state.thread is not None:
+                state.thread.join(max(0.0, deadline - time.monotonic()))
+        left = [s.session_id[:8] for s in states if s.thread is not None and s.thread.is_alive()]
+        if left:
+            logger.error("live sessions %s still running after %g s", ", ".join(left), timeout)

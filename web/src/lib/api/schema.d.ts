@@ -315,8 +315,12 @@ export interface paths {
          * Live Events
          * @description The session's updates as server-sent events, then one ``end`` event with its state.
          *
-         *     Each ``update`` event is the JSON ``deepverify live --json`` prints. ``after`` resumes after
-         *     an update number: a reconnecting client passes the last one it saw (the latest are kept).
+         *     Each ``update`` event is the JSON ``deepverify live --json`` prints, where a face may also
+         *     carry ``heatmap``: its latest crop with the heatmap of where the model looked, a JPEG
+         *     ``data:`` URL at most 160 px a side, sent only when the face has a newer frame than the
+         *     last one sent (keep showing the last; none when the service's ``DEEPVERIFY_LIVE_HEATMAPS``
+         *     is off). ``after`` resumes after an update number: a reconnecting client passes the last
+         *     one it saw (the latest are kept).
          */
         get: operations["live_events"];
         put?: never;

@@ -8,21 +8,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import struct
-import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, status
+from fastapi.websockets import WebSocketState
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from deepverify.errors import DeepverifyError
 from deepverify.live.feed import FrameFeed, LiveFrameError
 from deepverify.live.options import DEFAULT_FPS
-from deepverify.live.updates import LiveUpdate
 from deepverify.service.api.deps import CurrentUser, LiveDep, user_from_token
 from deepverify.service.services.live import (
     LiveLimits,
@@ -32,7 +29,6 @@ from deepverify.service.services.live import (
     TooManyLiveSessions,
 )
 
-logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/live", tags=["live"])
 
 _NOT_FOUND = "live session not found"
@@ -112,18 +108,22 @@ def live_events(
 ) -> EventSourceResponse:
     """The session's updates as server-sent events, then one ``end`` event with its state.
 
-    Each ``update`` event is the JSON ``deepverify live --json`` prints. ``after`` resumes after
-    an update number: a reconnecting client passes the last one it saw (the latest are kept).
+    Each ``update`` event is the JSON ``deepverify live --json`` prints, where a face may also
+    carry ``heatmap``: its latest crop with the heatmap of where the model looked, a JPEG
+    ``data:`` URL at most 160 px a side, sent only when the face has a newer frame than the
+    last one sent (keep showing the last; none when the service's ``DEEPVERIFY_LIVE_HEATMAPS``
+    is off). ``after`` resumes after an update number: a reconnecting client passes the last
+    one it saw (the latest are kept).
     """
     state = _owned(live, user, session_id)
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         seen = after
         while True:
-            updates = await run_in_threadpool(live.wait, state, seen, _WAIT_S)
+            updates = await run_in_threadpool(live.wait_kept, state, seen, _WAIT_S)
             for update in updates:
                 seen = update.seq
-                yield ServerSentEvent(json.dumps(update.to_dict()), event="update", id=str(seen))
+                yield ServerSentEvent(update.json, event="update", id=str(seen))
             if state.done and state.seq <= seen:
                 yield ServerSentEvent(_public(state).model_dump_json(), event="end")
                 return
@@ -144,48 +144,31 @@ async def live_camera(websocket: WebSocket) -> None:
 
     Protocol: the first message is text ``{"token": "<API token>"}``; then each frame is one
     binary message, 8 bytes of capture time (milliseconds, little-endian float64) followed by
-    the JPEG. The server sends text messages: ``{"update": {...}}`` (as ``deepverify live
-    --json``), ``{"error": "..."}`` for a refused frame (the session goes on), and ``{"end":
-    {...}}`` before it closes. Frames over the size or rate limit are refused one by one.
+    the JPEG. The server sends text messages: ``{"update": {...}}`` (as the ``update`` events of
+    ``GET /live/{id}/events``, heatmaps included), ``{"error": "..."}`` for a refused frame (the
+    session goes on), and ``{"end": {"error": ...}}`` before it closes when the session ends by
+    itself. Frames over the size or rate limit are refused one by one.
     """
-    state = websocket.app.state
-    live: LiveSessions = state.live
-    limits = live.limits
+    live: LiveSessions = websocket.app.state.live
     await websocket.accept()
     user_id = await _authenticate(websocket)
     if user_id is None:
         return
-    if live.feed_runner is None:
-        await _refuse(websocket, "this service does not run camera sessions", _POLICY)
-        return
+    feed = FrameFeed(fps=DEFAULT_FPS)
     try:
-        session = live.reserve(owner=user_id, source=CAMERA_SOURCE)
+        session = live.start_feed(owner=user_id, feed=feed, source=CAMERA_SOURCE)
+    except LiveRequestError as exc:
+        await _refuse(websocket, str(exc), _POLICY)
+        return
     except TooManyLiveSessions as exc:
         await _refuse(websocket, str(exc), _TRY_LATER)
         return
-    feed = FrameFeed(fps=DEFAULT_FPS)
-    stop = threading.Event()
-    updates = live.feed_runner(feed, limits.max_seconds, stop)
-    sender = asyncio.create_task(_send_updates(websocket, updates, stop))
-    # Released when the session's last update is out, even if this handler is cancelled first
-    # (the client went away).
-    sender.add_done_callback(lambda task: live.release(session, _outcome(task)))
+    sender = asyncio.create_task(_send_updates(websocket, live, session))
     try:
-        await _receive_frames(websocket, feed, limits, sender)
-    finally:
+        await _receive_frames(websocket, feed, live.limits, sender)
+    finally:  # the client left, or the session ended: its thread ends within an update
         feed.end()
-        stop.set()
-
-
-def _outcome(task: asyncio.Task[str | None]) -> str | None:
-    """A finished session's error, if any (a crash is logged and reported in one line)."""
-    if task.cancelled():
-        return None
-    exc = task.exception()
-    if exc is not None:
-        logger.error("live camera session failed", exc_info=exc)
-        return "the live session failed; see the service's log"
-    return task.result()
+        session.stop.set()
 
 
 async def _authenticate(websocket: WebSocket) -> str | None:
@@ -267,35 +250,21 @@ def _frame_problem(
 
 
 async def _send_updates(
-    websocket: WebSocket, updates: Iterator[LiveUpdate], stop: threading.Event
-) -> str | None:
-    """Send each update as it comes (the session runs on a worker thread); its error, if any."""
-    done = object()
-
-    def step() -> LiveUpdate | object:
-        return next(updates, done)
-
-    error: str | None = None
-    try:
-        while True:
-            update = await run_in_threadpool(step)
-            if update is done or not isinstance(update, LiveUpdate) or stop.is_set():
-                break
+    websocket: WebSocket, live: LiveSessions, session: LiveSessionState
+) -> None:
+    """Send the session's updates as they come (it runs on its own thread), then its end."""
+    seen = 0
+    while not (session.done and session.seq <= seen):
+        for update in await run_in_threadpool(live.wait_kept, session, seen, _WAIT_S):
+            seen = update.seq
+            if websocket.client_state is WebSocketState.DISCONNECTED:
+                return
             try:
-                await websocket.send_json({"update": update.to_dict()})
+                await websocket.send_text(f'{{"update": {update.json}}}')
             except (WebSocketDisconnect, RuntimeError):  # the client left meanwhile
-                break
-    except DeepverifyError as exc:
-        error = str(exc)
-    except Exception:  # a bug: the client still gets its end message instead of waiting forever
-        logger.exception("live camera session failed")
-        error = "the live session failed; see the service's log"
-    finally:
-        close = getattr(updates, "close", None)
-        if close is not None:
-            await run_in_threadpool(close)
-    if not stop.is_set():  # the session ended by itself (its maximum length): say so, close
+                return
+    # Ended by itself (its maximum length, a failure: the client is told, not left waiting).
+    if websocket.client_state is not WebSocketState.DISCONNECTED:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            await websocket.send_json({"end": {"error": error}})
+            await websocket.send_json({"end": {"error": session.error}})
             await websocket.close()
-    return error
