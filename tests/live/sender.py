@@ -31,6 +31,7 @@ def short_gop_copy(
     size: tuple[int, int] | None = None,
     rate: int | None = None,
     seconds: float | None = None,
+    bit_rate: int | None = None,
 ) -> Path:
     """Re-encode ``source`` to H.264 with a keyframe every second, optionally resized.
 
@@ -41,6 +42,8 @@ def short_gop_copy(
         rate: Frames per second to label the frames with (every frame is kept, so the clip
             plays slower or faster); the clip's own when None.
         seconds: Stop after this much video (the whole clip when None).
+        bit_rate: Encode at this average rate in bits per second (x264's ABR) instead of at
+            constant quality (CRF 23).
     """
     with av.open(str(source)) as reader, av.open(str(out), "w") as sink:
         vin = reader.streams.video[0]
@@ -48,7 +51,10 @@ def short_gop_copy(
         stream = sink.add_stream("libx264", rate=fps)
         width, height = size or (vin.codec_context.width, vin.codec_context.height)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23", "g": str(fps), "bf": "0"}
+        quality = {"crf": "23"} if bit_rate is None else {}
+        stream.options = {"preset": "veryfast", "g": str(fps), "bf": "0", **quality}
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
         stream.time_base = Fraction(1, fps)
         for k, frame in enumerate(reader.decode(vin)):
             if seconds is not None and k >= seconds * fps:

@@ -51,6 +51,7 @@ __all__ = [
     "Verdict",
     "aggregate",
     "bits_per_pixel",
+    "coded_bits_per_pixel",
     "decide",
 ]
 
@@ -367,5 +368,14 @@ def _unique(reasons: Sequence[Reason]) -> list[Reason]:
 
 def bits_per_pixel(file_bytes: int, width: int, height: int, frame_count: int) -> float | None:
     """The file's bits per decoded pixel (container and audio included: an upper bound)."""
-    pixels = width * height * frame_count
-    return file_bytes * 8 / pixels if pixels > 0 else None
+    return coded_bits_per_pixel(file_bytes, width * height * frame_count)
+
+
+def coded_bits_per_pixel(coded_bytes: int, pixels: int) -> float | None:
+    """Bits per pixel of ``coded_bytes`` that decoded to ``pixels`` pixels (None: no pixels).
+
+    What the heavy-compression gate compares with ``min_bits_per_pixel``: a file's size over
+    its frames' pixels (:func:`bits_per_pixel`), or a live stream's video packets over the
+    pixels decoded from them.
+    """
+    return coded_bytes * 8 / pixels if pixels > 0 else None

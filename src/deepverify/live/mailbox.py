@@ -13,6 +13,19 @@ from deepverify.video.frames import Frame
 
 
 @dataclass(frozen=True)
+class Coded:
+    """A stream's running totals up to a frame: what its heavy-compression gate compares.
+
+    Attributes:
+        bytes: Size of the video packets read since the session started.
+        pixels: Pixels of the frames decoded from them.
+    """
+
+    bytes: int
+    pixels: int
+
+
+@dataclass(frozen=True)
 class Arrival:
     """A sampled frame as it arrived.
 
@@ -20,10 +33,12 @@ class Arrival:
         frame: The upright full-resolution frame; ``index`` counts frames from the start of the
             session, ``timestamp`` is stream seconds from the first frame.
         arrived: ``time.monotonic()`` when it was decoded.
+        coded: The stream's totals when it was decoded (None: a picture a client pushed).
     """
 
     frame: Frame
     arrived: float
+    coded: Coded | None = None
 
 
 class Mailbox:

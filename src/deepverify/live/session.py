@@ -172,7 +172,7 @@ def _bits_per_pixel(seen: list[_Seen]) -> float | None:
     first, last = seen[0].coded, seen[-1].coded
     if first is None or last is None:
         return None
-    return coded_bits_per_pixel((last.bytes - first.bytes) // 100, last.pixels - first.pixels)
+    return coded_bits_per_pixel(last.bytes - first.bytes, last.pixels - first.pixels)
 
 
 def _update(

@@ -33,7 +33,7 @@ import av.container
 import av.video.stream
 
 from deepverify.errors import DeepverifyError, InvalidVideoError
-from deepverify.live.mailbox import Arrival, Mailbox
+from deepverify.live.mailbox import Arrival, Coded, Mailbox
 from deepverify.live.options import SourceOptions
 from deepverify.video.frames import Frame
 from deepverify.video.io import MAX_SIDE, open_container, upright_rgb
@@ -105,6 +105,8 @@ class LiveSource:
         self.options = options or SourceOptions()
         self.interval = 1.0 / fps
         self.reconnects = 0
+        self._coded_bytes = 0  # the reader thread's totals (see Coded), over reconnects too
+        self._decoded_pixels = 0
         self._mailbox = Mailbox()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="live-source", daemon=True)
@@ -171,7 +173,8 @@ class LiveSource:
                     first, failures = False, 0
                     for frame in self._frames(container, stream, sampler):
                         last_frame = time.monotonic()
-                        picked = sampler.push(frame, last_frame)
+                        coded = Coded(self._coded_bytes, self._decoded_pixels)
+                        picked = sampler.push(frame, last_frame, coded)
                         if picked is not None:
                             self._mailbox.put(picked)
                     if not self.is_stream:
@@ -218,6 +221,7 @@ class LiveSource:
         for packet in container.demux(stream):
             if self._stop.is_set():
                 return
+            self._coded_bytes += packet.size
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
@@ -229,6 +233,7 @@ class LiveSource:
             elif now - last > self.options.stall_s:
                 raise _Stalled(f"no frame decoded for {now - last:.1f} s")
             for frame in frames:
+                self._decoded_pixels += frame.width * frame.height
                 if not self.is_stream and frame.time is not None:
                     wait = started + sampler.stream_time(frame) / speed - time.monotonic()
                     if wait > 0 and self._stop.wait(wait):
@@ -323,7 +328,9 @@ class _Sampler:
         self._held = None
         self.next_target = max(self.next_target, self._offset)
 
-    def push(self, frame: av.VideoFrame, arrived: float) -> Arrival | None:
+    def push(
+        self, frame: av.VideoFrame, arrived: float, coded: Coded | None = None
+    ) -> Arrival | None:
         """Take one decoded frame; the frame picked for a target time it passed, if any."""
         when = self.stream_time(frame)
         if self.count and when > self._last_time:
@@ -335,7 +342,7 @@ class _Sampler:
                 picked = self._held.arrival()
             while self.next_target < when:
                 self.next_target += self.interval
-        self._held = _Held(self.count, when, frame, arrived)  # on screen at the next target
+        self._held = _Held(self.count, when, frame, arrived, coded)  # on screen at the next target
         self.count += 1
         return picked
 
@@ -355,7 +362,9 @@ class _Held:
     when: float
     picture: av.VideoFrame
     arrived: float
+    coded: Coded | None = None
 
     def arrival(self) -> Arrival:
         """Converted to RGB only now: most decoded frames are never picked."""
-        return Arrival(Frame(self.index, self.when, upright_rgb(self.picture)), self.arrived)
+        image = upright_rgb(self.picture)
+        return Arrival(Frame(self.index, self.when, image), self.arrived, self.coded)
