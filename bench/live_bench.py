@@ -9,6 +9,12 @@ model and its detector:
   over ``--seconds`` after a warm-up: CPU cores used by the session's process (user + system
   seconds of every thread / wall seconds) and the median lag from a frame's arrival (decoded) to
   the update that includes it.
+- ``one_stream_stamped``: the same, but the stream is encoded live by ``ffmpeg`` (libx264
+  ``ultrafast``/``zerolatency``, RTMP on loopback) from frames that carry the wall-clock time
+  they were handed to the encoder (``python -m tests.live.stamp``): beside the lag from arrival,
+  the true lag of each frame, from that stamp to the update that first includes it (encoding,
+  sending, demuxing and decoding included). Reading the stamp is bench code around the session
+  (``tests.live.stamp.StampedFrames``), a few microseconds a frame.
 - ``concurrent``: 1, 2, 4, ... sessions of the same stream in one process (one thread each),
   until the median lag passes 1.5 s; with the frames each analysed per second (a session
   drops sampled frames rather than queue them when it falls behind).
@@ -17,7 +23,8 @@ model and its detector:
   same number of frames.
 
 Targets: one stream <= 0.35 cores with median lag <= 1.5 s; >= 4 concurrent streams with bounded
-lag; agreement within 0.1. Figures from a busy shared machine are noisy.
+lag; agreement within 0.1. Figures from a busy shared machine are noisy. ``--only-true-lag``
+runs ``one_stream_stamped`` alone and puts it into ``--out`` beside the figures already there.
 """
 
 from __future__ import annotations
@@ -26,13 +33,14 @@ import argparse
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepverify.live.options import (
     DEFAULT_FPS,
@@ -42,12 +50,16 @@ from deepverify.live.options import (
     SourceOptions,
 )
 
+if TYPE_CHECKING:
+    from deepverify.live.updates import LiveUpdate
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = Path(os.environ.get("DEEPVERIFY_SHARED_DATA", ROOT.parent / "shared" / "data"))
 SOURCE_CLIP = SHARED / "real" / "liveportrait_s18.mp4"  # 1280x720 talking head
 CACHE = HERE / ".cache"
 PORT = 18931
+STAMPED_PORT = 18932
 MAX_LAG_S = 1.5
 AGREEMENT_FPS = 3.0  # frames analysed per second of wall time while an eval clip plays
 
@@ -81,15 +93,33 @@ def _clip_720p25() -> Path:
     return clip
 
 
-def _sessions(url: str, count: int, seconds: float, warmup_s: float) -> dict[str, Any]:
-    """``count`` sessions of ``url`` in threads for ``warmup_s + seconds``; lag and cost."""
+def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
+    """Median, p90 and p95 of ``values`` (seconds), as ``{prefix}median_lag_s`` etc."""
+    cuts = statistics.quantiles(values, n=20) if len(values) > 19 else None
+    return {
+        f"{prefix}median_lag_s": round(statistics.median(values), 3) if values else None,
+        f"{prefix}p90_lag_s": round(cuts[17], 3) if cuts else None,
+        f"{prefix}p95_lag_s": round(cuts[18], 3) if cuts else None,
+    }
+
+
+def _sessions(
+    url: str, count: int, seconds: float, warmup_s: float, *, stamped: bool = False
+) -> dict[str, Any]:
+    """``count`` sessions of ``url`` in threads for ``warmup_s + seconds``; lag and cost.
+
+    With ``stamped`` (frames carrying their emission time), also each frame's true lag.
+    """
     from deepverify.engine import load_engine
     from deepverify.faces import create_detector
-    from deepverify.live.session import run_live
+    from deepverify.live.session import judge_frames, run_live
+    from deepverify.live.source import LiveSource
 
     model = load_engine(None)
     options = LiveOptions(duration_s=warmup_s + seconds)  # the defaults: 4 fps, 16 frames, 1 s
     lags: list[float] = []
+    true_lags: list[float] = []
+    unreadable: list[int] = [0] * count
     sampled: list[int] = [0] * count
     dropped: list[int] = [0] * count
     base: list[tuple[int, int]] = [(0, 0)] * count  # counts at the end of the warm-up
@@ -100,17 +130,33 @@ def _sessions(url: str, count: int, seconds: float, warmup_s: float) -> dict[str
     def one(k: int) -> None:
         try:
             detector = create_detector(model.card.detector)
-            for update in run_live(url, model=model, detector=detector, options=options):
-                if update.elapsed_s < warmup_s:
-                    base[k] = (update.frames_sampled, update.frames_dropped)
-                    continue
-                marks.setdefault("cpu0", _cpu_s())
-                marks.setdefault("wall0", time.monotonic())
-                lags.extend(update.frame_lags_s)
-                sampled[k] = update.frames_sampled - base[k][0]
-                dropped[k] = update.frames_dropped - base[k][1]
+            if stamped:
+                from tests.live.stamp import StampedFrames  # bench code: needs the repo root
+
+                with LiveSource(url, fps=options.fps, options=options.source) as live:
+                    frames = StampedFrames(live)
+                    for update in judge_frames(frames, model=model, detector=detector,
+                                               options=options):  # fmt: skip
+                        pairs = frames.lags(update, time.time())
+                        if update.elapsed_s >= warmup_s:
+                            true_lags.extend(true for _, true in pairs)
+                            unreadable[k] = frames.unreadable
+                        take(k, update)
+            else:
+                for update in run_live(url, model=model, detector=detector, options=options):
+                    take(k, update)
         except Exception as exc:  # reported in the results
             errors.append(f"{type(exc).__name__}: {exc}")
+
+    def take(k: int, update: LiveUpdate) -> None:
+        if update.elapsed_s < warmup_s:
+            base[k] = (update.frames_sampled, update.frames_dropped)
+            return
+        marks.setdefault("cpu0", _cpu_s())
+        marks.setdefault("wall0", time.monotonic())
+        lags.extend(update.frame_lags_s)
+        sampled[k] = update.frames_sampled - base[k][0]
+        dropped[k] = update.frames_dropped - base[k][1]
 
     threads = [threading.Thread(target=one, args=(k,)) for k in range(count)]
     for thread in threads:
@@ -119,11 +165,10 @@ def _sessions(url: str, count: int, seconds: float, warmup_s: float) -> dict[str
         thread.join()
     wall = time.monotonic() - marks.get("wall0", started)
     cores = (_cpu_s() - marks.get("cpu0", 0.0)) / wall if wall > 0 else None
-    return {
+    result = {
         "streams": count,
         "cores": None if cores is None else round(cores, 3),
-        "median_lag_s": round(statistics.median(lags), 3) if lags else None,
-        "p90_lag_s": round(statistics.quantiles(lags, n=10)[-1], 3) if len(lags) > 9 else None,
+        **_percentiles(lags, ""),
         "frames_sampled": sum(sampled),
         "frames_dropped": sum(dropped),
         "analysed_fps_per_stream": round((sum(sampled) - sum(dropped)) / wall / count, 2)
@@ -131,6 +176,11 @@ def _sessions(url: str, count: int, seconds: float, warmup_s: float) -> dict[str
         else None,
         "errors": errors,
     }
+    if stamped:
+        result.update(_percentiles(true_lags, "true_"))
+        result["true_lag_frames"] = len(true_lags)
+        result["stamps_unreadable"] = sum(unreadable)
+    return result
 
 
 def _bounded(run: dict[str, Any]) -> bool:
@@ -145,15 +195,18 @@ def _bounded(run: dict[str, Any]) -> bool:
 
 def _child(args: argparse.Namespace) -> None:
     """One measurement in this process; prints its JSON line."""
-    result = _sessions(args.url, args.streams, args.seconds, args.warmup)
+    result = _sessions(args.url, args.streams, args.seconds, args.warmup, stamped=args.stamped)
     print(json.dumps(result), flush=True)
 
 
-def _measure(url: str, streams: int, seconds: float, warmup: float) -> dict[str, Any]:
+def _measure(
+    url: str, streams: int, seconds: float, warmup: float, *, stamped: bool = False
+) -> dict[str, Any]:
     """Run one measurement in a fresh process (its CPU time is its own)."""
     command = [
         sys.executable,
-        str(Path(__file__)),
+        "-m",  # from the repository root, so that the child can import tests.live.stamp
+        "bench.live_bench",
         "--child",
         "--url",
         url,
@@ -163,10 +216,37 @@ def _measure(url: str, streams: int, seconds: float, warmup: float) -> dict[str,
         str(seconds),
         "--warmup",
         str(warmup),
+        *(["--stamped"] if stamped else []),
     ]
     done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _stamped_stream(clip: Path, seconds: float, warmup: float) -> dict[str, Any]:
+    """One session of ``clip`` encoded live from stamped frames (see the module's notes)."""
+    url = f"rtmp://127.0.0.1:{STAMPED_PORT}/live/x"
+    load = os.getloadavg()[0]
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "tests.live.stamp", str(clip), url],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # with its ffmpeg: killed together
+    )
+    try:
+        assert sender.stdout is not None and sender.stdout.readline().strip() == "ready"
+        result = _measure(url, 1, seconds, warmup, stamped=True)
+    finally:
+        os.killpg(sender.pid, signal.SIGKILL)
+        sender.wait()
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "stream": "720p25 H.264 encoded live by ffmpeg (libx264 ultrafast, zerolatency) from "
+        "frames stamped with their emission time, RTMP, loopback",
+        "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)],  # before, after
+        **result,
+    }
 
 
 def _agreement(limit: int | None) -> dict[str, Any]:
@@ -229,12 +309,24 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--max-streams", type=int, default=8)
     parser.add_argument("--clips", type=int, default=None, help="eval clips (default: all)")
+    parser.add_argument(
+        "--only-true-lag",
+        action="store_true",
+        help="measure only one_stream_stamped; keep the other figures already in --out",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--streams", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--stamped", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args)
+        return
+    if args.only_true_lag:
+        kept = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
+        kept["one_stream_stamped"] = _stamped_stream(_clip_720p25(), args.seconds, args.warmup)
+        args.out.write_text(json.dumps(kept, indent=2), encoding="utf-8")
+        print(json.dumps(kept["one_stream_stamped"]))
         return
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count()},
@@ -277,6 +369,8 @@ def main() -> None:
     finally:
         sender.kill()
         sender.wait()
+    results["one_stream_stamped"] = _stamped_stream(clip, args.seconds, args.warmup)
+    save()
     results["agreement"] = _agreement(args.clips)
     save()
     one, agreement = results["one_stream"], results["agreement"]
@@ -285,6 +379,7 @@ def main() -> None:
             {
                 "one_stream_cores": one["cores"],
                 "one_stream_median_lag_s": one["median_lag_s"],
+                "true_median_lag_s": results["one_stream_stamped"]["true_median_lag_s"],
                 "max_streams_bounded_lag": results["max_streams_bounded_lag"],
                 "agreement_within_0.1": f"{agreement['within_0.1']} of {agreement['clips']}",
             }
