@@ -22,6 +22,8 @@ process of their own too. Writes a JSON file (``make bench``: ``bench/results.js
   ``null`` while that module does not exist.
 - ``live``: live mode's cost, lag, concurrent streams and agreement with ``scan``
   (``bench/live_bench.py``, also written to ``results_live.json``).
+- ``live_jobs``: how much longer a file job takes while live sessions run in the same process
+  (``bench/live_jobs_bench.py``, also written to ``results_live_jobs.json``).
 
 Targets (issue 9; 2 CPU cores, default model, 32 frames, heatmaps on): e2e/decode <= 2.0,
 realtime factor <= 0.15, speedup vs ancestor >= 10, peak RSS <= 600 MB at every length,
@@ -178,6 +180,10 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE / "live_bench.py"), "--out", str(live_out)],
                        check=True, cwd=ROOT)  # fmt: skip
         results["live"] = json.loads(live_out.read_text(encoding="utf-8"))
+        jobs_out = args.out.with_name(args.out.stem + "_live_jobs.json")
+        subprocess.run([sys.executable, str(HERE / "live_jobs_bench.py"), "--out", str(jobs_out)],
+                       check=True, cwd=ROOT)  # fmt: skip
+        results["live_jobs"] = json.loads(jobs_out.read_text(encoding="utf-8"))
     results["complete"] = True
     save()
     headline = (

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 import deepverify.engine
 import deepverify.live.session
@@ -16,9 +17,11 @@ from deepverify.engine import Engine, load_engine
 from deepverify.scoring import score_faces
 from deepverify.service.core.settings import Settings
 from deepverify.service.jobs.analysis import PipelineAnalyzer, ServiceModel
+from deepverify.service.main import create_app
 from deepverify.service.services.live import LiveSessions, limits_from, pipeline_runner
 from tests.live.conftest import Sender, free_port
 from tests.live.sender import short_gop_copy
+from tests.service.conftest import sign_up, upload, wait_until
 
 
 @pytest.fixture
@@ -119,3 +122,52 @@ def test_a_shared_engine_scores_and_explains_from_many_threads_as_from_one(
             np.testing.assert_allclose(run.features, one.features, rtol=1e-5, atol=1e-6)
             assert run.cams is not None and one.cams is not None
             np.testing.assert_allclose(run.cams, one.cams, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_file_job_completes_while_live_sessions_run(
+    make_settings: Callable[..., Settings],
+    tiny_checkpoint: Path,
+    real_clip: Path,
+    stream: Sender,
+    loads: list[Engine],
+) -> None:
+    settings = make_settings(
+        model_path=tiny_checkpoint, detector="opencv-ssd", num_frames=8,
+        live_allow_private_addresses=True,
+    )  # fmt: skip
+    with TestClient(create_app(settings)) as client:  # the real pipeline in the worker
+        users = [sign_up(client, f"{name}@example.org") for name in ("ann", "bob", "cy")]
+        sessions = []
+        for headers in users[:2]:
+            started = client.post("/api/live", json={"url": stream.url}, headers=headers)
+            assert started.status_code == 201, started.text
+            sessions.append((f"/api/live/{started.json()['id']}", headers))
+
+        def updates() -> list[int]:
+            states = [client.get(url, headers=headers).json() for url, headers in sessions]
+            assert not any(state["done"] for state in states), states
+            return [state["updates"] for state in states]
+
+        assert wait_until(lambda: min(updates()) >= 1, timeout=60)
+        video_id = upload(client, users[2], real_clip.read_bytes()).json()["id"]
+        video: dict[str, Any] = {}
+
+        def finished() -> bool:
+            video.update(client.get(f"/api/videos/{video_id}", headers=users[2]).json())
+            return video["status"] in ("done", "failed")
+
+        assert wait_until(finished, timeout=240, interval=0.2)
+        # The job ran while both sessions did: they are still running, and go on updating.
+        during = updates()
+        assert video["status"] == "done", video.get("error")
+        assert video["verdict"] == "INCONCLUSIVE"  # the tiny model is untrained
+        assert len(video["report"]["frames"]) == 8 and video["report"]["tracks"]
+
+        def more() -> int:
+            return min(now - then for now, then in zip(updates(), during, strict=True))
+
+        assert wait_until(lambda: more() >= 2, timeout=60)
+        for url, headers in sessions:
+            client.delete(url, headers=headers)
+    assert len(loads) == 1  # the worker and both sessions on one model
