@@ -20,7 +20,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from deepverify.report.render import render_html
+from deepverify.report.render import render_html, report_template
 from deepverify.report.schema import Report
 from deepverify.report.timeline import timeline_png
 
@@ -136,11 +136,13 @@ def report_file_names(*, with_files: bool, has_tracks: bool) -> tuple[str | None
 def write_pages(report: Report, folder: Path, images: ImageWriter) -> None:
     """Write the timeline plot and the self-contained HTML page into ``folder``.
 
-    The plot is drawn while ``images`` finishes writing; the page embeds those images, so it is
-    rendered only once they are all on disk.
+    The plot is drawn and the page's template compiled while ``images`` finishes writing; the
+    page embeds those images, so it is rendered only once they are all on disk.
     """
     if report.timeline_plot:
         (folder / report.timeline_plot).write_bytes(timeline_png(report))
+    if report.report_html:
+        report_template()
     images.wait()
     if report.report_html:
         (folder / report.report_html).write_text(render_html(report, folder), encoding="utf-8")
