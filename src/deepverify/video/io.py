@@ -362,7 +362,10 @@ def _rotation(frame: av.VideoFrame) -> int:
 
 def upright_rgb(frame: av.VideoFrame) -> np.ndarray:
     """The decoded picture as an RGB ``uint8`` array ``(H, W, 3)``, turned upright."""
-    image: np.ndarray = frame.to_ndarray(format="rgb24")
+    # One thread: by default swscale starts a pool of slice threads for every frame it converts
+    # (PyAV makes a new context per frame), while scan and live already keep both cores busy.
+    # The same pixels (3954 frames of the shared clips compared), 10 % less CPU a conversion.
+    image: np.ndarray = frame.to_ndarray(format="rgb24", threads=1)
     rotation = _rotation(frame)
     if rotation:
         import numpy as np  # already loaded by PyAV's to_ndarray; not at import (see above)
