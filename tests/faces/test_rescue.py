@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from deepverify.faces import create_detector
 from deepverify.faces.base import Detection
-from deepverify.faces.rescue import RescuingDetector, square_tiles
+from deepverify.faces.rescue import RescuingDetector, ThrottledRescue, square_tiles, throttle_rescue
 from deepverify.faces.tracks import link_tracks
 from deepverify.video.frames import sample_frames
 
@@ -54,3 +55,37 @@ def test_a_flickering_rescued_face_is_not_a_track() -> None:
     assert len(link_tracks([[first]] + [[] for _ in range(31)])) == 1  # first-pass faces stay
     persistent = [[rescued] for _ in range(8)] + [[] for _ in range(24)]
     assert len(link_tracks(persistent)) == 1
+
+
+class _Counting:
+    """A detector that finds a face only in bright images, and counts its calls."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image: np.ndarray, *, small: object = None) -> list[Detection]:
+        self.calls += 1
+        return [Detection((0, 0, 8, 8), 0.99)] if image.mean() > 128 else []
+
+
+def test_throttled_rescue_looks_again_at_most_once_per_interval() -> None:
+    base = _Counting()
+    now = [0.0]
+    throttled = throttle_rescue(RescuingDetector(base), 2.0)
+    assert isinstance(throttled, ThrottledRescue)
+    throttled._clock = lambda: now[0]
+    dark, bright = np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 200, np.uint8)
+    assert throttled.detect(bright) and base.calls == 1  # found at once: no second pass
+    tiles = len(square_tiles(64, 64))
+    throttled.detect(dark)  # the first faceless frame gets its second pass
+    assert base.calls == 2 + tiles
+    for t in (0.5, 1.0, 1.9):  # within the interval: the first pass only
+        now[0] = t
+        assert throttled.detect(dark) == []
+    assert base.calls == 5 + tiles
+    now[0] = 2.1
+    throttled.detect(dark)
+    assert base.calls == 6 + 2 * tiles
+    assert throttle_rescue(base, 2.0) is base  # nothing to throttle

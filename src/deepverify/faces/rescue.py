@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -108,3 +110,42 @@ class RescuingDetector:
         region = np.ascontiguousarray(bright[top:bottom, left:right])
         local = (x1 - left, y1 - top, x2 - left, y2 - top)
         return any(iou(v.box, local) >= VERIFY_IOU for v in self.verifier.detect(region))
+
+
+class ThrottledRescue:
+    """A rescuing detector whose second pass runs at most once every ``interval_s`` seconds.
+
+    For live sessions: the second pass costs about ten first passes (92 ms against 9 ms on a
+    720p frame with no face, 2 cores), which at four frames a second would be a third of a core
+    for a stream that shows no face. Frames where the first pass finds a face are unchanged.
+    """
+
+    def __init__(
+        self,
+        detector: RescuingDetector,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.inner = detector
+        self.name = detector.name
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last: float | None = None
+
+    def detect(self, image: np.ndarray, *, small: Downscaled | None = None) -> list[Detection]:
+        """The first pass's faces; else the second pass's, if its last run is old enough."""
+        found = self.inner.base.detect(image, small=small)
+        if found:
+            return found
+        now = self._clock()
+        if self._last is not None and now - self._last < self.interval_s:
+            return []
+        self._last = now
+        return self.inner.rescue(image)
+
+
+def throttle_rescue(detector: FaceDetector, interval_s: float) -> FaceDetector:
+    """``detector`` with its second pass rate-limited (:class:`ThrottledRescue`) if it has one."""
+    if isinstance(detector, RescuingDetector):
+        return ThrottledRescue(detector, interval_s)
+    return detector

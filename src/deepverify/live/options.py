@@ -48,6 +48,9 @@ class LiveOptions:
         update_every_s: Seconds between updates.
         duration_s: Stop after this many seconds (None: until the source ends or is stopped).
         explain: Make the latest heatmap of each face.
+        rescue_every_s: The face rescue pass (:mod:`deepverify.faces.rescue`) looks at most once
+            this often at a frame where the detector finds no face (it costs about ten
+            detections); 0 lets it look at every such frame, as ``scan`` does.
         source: How the source is opened and watched.
     """
 
@@ -56,8 +59,11 @@ class LiveOptions:
     update_every_s: float = DEFAULT_UPDATE_EVERY_S
     duration_s: float | None = None
     explain: bool = True
+    rescue_every_s: float = 2.0
     source: SourceOptions = field(default_factory=SourceOptions)
 
     def __post_init__(self) -> None:
-        if self.fps <= 0 or self.update_every_s <= 0 or self.window < 1:
-            raise ValueError("fps and update_every_s must be > 0 and window >= 1")
+        if self.fps <= 0 or self.update_every_s <= 0 or self.window < 1 or self.rescue_every_s < 0:
+            raise ValueError(
+                "fps and update_every_s must be > 0, window >= 1 and rescue_every_s >= 0"
+            )

@@ -24,6 +24,7 @@ from deepverify.decision import coded_bits_per_pixel, decide
 from deepverify.engine import Engine
 from deepverify.explain import overlay
 from deepverify.faces import Detection, FaceDetector
+from deepverify.faces.rescue import throttle_rescue
 from deepverify.faces.tracks import Track, link_tracks
 from deepverify.live.mailbox import Arrival, Coded
 from deepverify.live.options import LiveOptions
@@ -59,7 +60,8 @@ def run_live(
     Args:
         source: A stream URL (see :data:`deepverify.live.source.STREAM_SCHEMES`) or a local file.
         model: The engine and its card.
-        detector: The face detector (face rescue is not used: it costs too much per frame).
+        detector: The face detector; its rescue pass, if it has one, runs at most once every
+            ``options.rescue_every_s`` (it costs about ten detections).
         options: Sampling, window, update rate and timeouts.
         stop: Set from another thread to end the session within an update interval, even
             while no frame comes.
@@ -110,6 +112,8 @@ def judge_frames(
     """
     opts = options or LiveOptions()
     card = model.card
+    if opts.rescue_every_s:
+        detector = throttle_rescue(detector, opts.rescue_every_s)
     window: deque[_Seen] = deque(maxlen=opts.window)
     names = _TrackNames()
     started = time.monotonic()
