@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.required import missing
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("DEEPVERIFY_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags Chromium stalls on a network with no way out.
@@ -40,16 +42,6 @@ SERVER_START_TIMEOUT_S = 120.0
 # The live server's upload limit: far above the clips the tests upload, small enough that a
 # browser can build a file one byte over it in memory.
 MAX_UPLOAD_BYTES = 5_000_000
-
-
-def _required() -> bool:
-    return os.environ.get("DEEPVERIFY_REQUIRE_SERVICES") == "1"
-
-
-def _missing(reason: str) -> None:
-    if _required():
-        pytest.fail(f"{reason} (DEEPVERIFY_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 def _web_dir() -> Path | None:
@@ -106,7 +98,7 @@ def _wait_ready(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
 def web_dir() -> Path:
     found = _web_dir()
     if found is None:
-        _missing("the web UI is not built (make install, or npm ci && npm run build in web/)")
+        missing("the web UI is not built (make install, or npm ci && npm run build in web/)")
     assert found is not None
     return found
 
@@ -114,7 +106,7 @@ def web_dir() -> Path:
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     if not CHROMIUM.is_file():
-        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
+        missing(f"{CHROMIUM} not found (apt-get install chromium)")
     return CHROMIUM
 
 
@@ -222,7 +214,7 @@ def axe_violations(page: Any) -> list[str]:
 def axe() -> Path:
     """axe-core, the accessibility checker, from the web dependencies."""
     if not AXE.is_file():
-        _missing(f"{AXE} not found (npm ci in web/)")
+        missing(f"{AXE} not found (npm ci in web/)")
     return AXE
 
 

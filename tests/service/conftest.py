@@ -36,6 +36,7 @@ from deepverify.service.core.security import use_password_hasher
 from deepverify.service.core.settings import Settings
 from deepverify.service.main import create_app
 from deepverify.stages import STAGES
+from tests.required import missing
 from tests.service.s3 import s3, s3_settings, seaweed  # noqa: F401  (S3 fixtures)
 from tests.videos import make_video
 
@@ -57,10 +58,7 @@ def need_service(env: str) -> str:
     url = os.environ.get(env)
     if url:
         return url
-    message = f"{env} is not set"
-    if os.environ.get("DEEPVERIFY_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message} but DEEPVERIFY_REQUIRE_SERVICES=1")
-    pytest.skip(message)
+    missing(f"{env} is not set")
 
 
 @pytest.fixture(scope="session", autouse=True)

