@@ -171,3 +171,22 @@ def test_a_file_job_completes_while_live_sessions_run(
         for url, headers in sessions:
             client.delete(url, headers=headers)
     assert len(loads) == 1  # the worker and both sessions on one model
+
+
+def test_a_celery_worker_process_loads_one_model_for_its_pool_threads(
+    make_settings: Callable[..., Settings], tiny_checkpoint: Path, loads: list[Engine]
+) -> None:
+    from deepverify.service.jobs.celery_app import WorkerResources
+
+    resources = WorkerResources(make_settings(model_path=tiny_checkpoint, detector="opencv-ssd"))
+    analyzers: list[PipelineAnalyzer] = []
+    threads = [threading.Thread(target=lambda: analyzers.append(resources.analyzer()))
+               for _ in range(3)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len(analyzers) == 3
+    assert all(a.model is loads[0] for a in analyzers)
+    assert len({id(a.detector) for a in analyzers}) == 3
+    assert resources.analyzer() is resources.analyzer()  # one per thread, kept

@@ -26,16 +26,18 @@ from deepverify.service.jobs.readiness import ReadinessBeacon
 from deepverify.service.jobs.runner import process_job
 
 if TYPE_CHECKING:
-    from deepverify.service.jobs.analysis import PipelineAnalyzer
+    from deepverify.service.jobs.analysis import PipelineAnalyzer, ServiceModel
 
 logger = logging.getLogger(__name__)
 TASK_NAME = "deepverify.process_video"
 
 
 class WorkerResources:
-    """Database engine and analyzers of one worker process (one analyzer per pool thread).
+    """Database engine, model and analyzers of one worker process.
 
-    Built lazily and again after a fork, so no connection or model crosses a process boundary.
+    One model per process (:class:`~deepverify.service.jobs.analysis.ServiceModel`), shared by
+    the pool's threads, each with an analyzer (and face detector) of its own. Built lazily and
+    again after a fork, so no connection or model crosses a process boundary.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -44,6 +46,7 @@ class WorkerResources:
         self._db_engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
         self._local = threading.local()
+        self._model: ServiceModel | None = None
         self._lock = threading.Lock()
 
     def session_factory(self) -> sessionmaker[Session]:
@@ -54,16 +57,21 @@ class WorkerResources:
                 self._db_engine = create_db_engine(self.settings.sqlalchemy_url)
                 self._factory = create_session_factory(self._db_engine)
                 self._local = threading.local()
+                self._model = None
             return self._factory
 
     def analyzer(self) -> PipelineAnalyzer:
-        """This thread's analyzer, loading the model on first use."""
-        self.session_factory()  # resets the per-thread analyzers after a fork
+        """This thread's analyzer, on the process's model (loaded on first use)."""
+        self.session_factory()  # resets the model and the per-thread analyzers after a fork
         analyzer: PipelineAnalyzer | None = getattr(self._local, "analyzer", None)
         if analyzer is None:
-            from deepverify.service.jobs.analysis import PipelineAnalyzer
+            from deepverify.service.jobs.analysis import PipelineAnalyzer, ServiceModel
 
-            analyzer = PipelineAnalyzer(self.settings)
+            with self._lock:
+                if self._model is None:
+                    self._model = ServiceModel(self.settings)
+                shared = self._model
+            analyzer = PipelineAnalyzer(self.settings, shared=shared)
             self._local.analyzer = analyzer
         return analyzer
 
