@@ -23,7 +23,7 @@ from deepverify.video.frames import sample_frames
 from tests.live.conftest import Sender, free_port
 from tests.live.sender import short_gop_copy
 from tests.live.test_updates import data_url_image
-from tests.service.conftest import FakeAnalyzer, sign_up
+from tests.service.conftest import FakeAnalyzer, sign_up, wait_until
 
 
 def _update(seq: int) -> LiveUpdate:
@@ -176,6 +176,7 @@ def test_camera_frames_over_a_websocket(
         live_max_frames_per_second=12,
     )  # fmt: skip
     with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
+        sessions: LiveSessions = client.app.state.live  # type: ignore[attr-defined]
         ann = sign_up(client, "ann@example.org")
         token = ann["Authorization"].removeprefix("Bearer ")
         # Unauthenticated: one clear message, then the socket closes.
@@ -187,6 +188,9 @@ def test_camera_frames_over_a_websocket(
             assert "invalid or expired token" in ws.receive_json()["error"]
         with client.websocket_connect("/api/live/camera") as ws:
             ws.send_text(json.dumps({"token": token}))
+            # Signed in and counted first: otherwise the second socket may win the place and the
+            # first be refused (the test then waited forever for the second one's refusal).
+            assert wait_until(lambda: sessions.running() == 1)
             # A second session of the same user is refused; the first goes on.
             with client.websocket_connect("/api/live/camera") as other:
                 other.send_text(json.dumps({"token": token}))
@@ -216,7 +220,6 @@ def test_camera_frames_over_a_websocket(
                 sending.join()
         assert updates[-1]["tracks"] and updates[-1]["tracks"][0]["frames"] >= 3
         assert [p.shape for p in _face_heatmaps(updates)][:1] == [(64, 64, 3)]
-        sessions: LiveSessions = client.app.state.live  # type: ignore[attr-defined]
         deadline = time.monotonic() + 10
         while sessions.running() and time.monotonic() < deadline:  # ends within an update
             time.sleep(0.05)
