@@ -112,6 +112,16 @@ def test_camera_shows_a_tracked_face_and_its_probability(
                       ?.getAttribute('d') ?? '').includes('L')""",
             timeout=60_000,
         )
+        # The face's latest heatmap beside its chart: a picture the browser decoded (the tiny
+        # model's crops are 64 px), with an alternative text.
+        heatmap = page.get_by_test_id("live-track-heatmap").first
+        heatmap.wait_for(timeout=60_000)
+        page.wait_for_function(
+            "(img) => img.complete && img.naturalWidth > 0", arg=heatmap.element_handle()
+        )
+        shown = heatmap.evaluate("(img) => [img.naturalWidth, img.naturalHeight, img.src]")
+        assert shown[:2] == [64, 64] and shown[2].startswith("data:image/jpeg;base64,")
+        assert "Face " in (heatmap.get_attribute("alt") or "")
         page.screenshot(path=artifacts / "live-camera.png", full_page=True)
         assert axe_violations(page) == []
         page.set_viewport_size({"width": 375, "height": 740})  # a phone: nothing wider

@@ -15,7 +15,8 @@ export type LiveTrack = {
   reasons: string[];
   frames: number;
   box: number[];
-  /** A heatmap image (data URL), when the service sends one. */
+  /** The face's latest crop coloured where the model looked (a JPEG data URL), only in the
+   * updates where it is new: keep showing the last one. */
   heatmap?: string | null;
 };
 

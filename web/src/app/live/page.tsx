@@ -1,8 +1,8 @@
 "use client";
 // Live mode: judge a camera, a shared screen or a stream URL as it plays. Camera and screen frames
 // are captured here and pushed over a WebSocket; a stream URL is read by the service and followed
-// by Server-Sent Events. Both show the window's verdict, each face's rolling probability, the lag
-// and the analysed frame rate, and keep going through dropped connections.
+// by Server-Sent Events. Both show the window's verdict, each face's rolling probability and its
+// latest heatmap, the lag and the analysed frame rate, and keep going through dropped connections.
 import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
 
 import { Alert } from "@/components/Alert";
@@ -50,7 +50,8 @@ export default function LivePage() {
   const [connection, setConnection] = useState<{ state: ConnectionState; detail?: string } | null>(null);
   const [update, setUpdate] = useState<LiveUpdate | null>(null);
   const [history, setHistory] = useState<Map<number, LivePoint[]>>(new Map());
-  const [heatmap, setHeatmap] = useState<string | null>(null);
+  // Each face's latest heatmap: an update carries a face's picture only when it is new.
+  const [heatmaps, setHeatmaps] = useState<Map<number, string>>(new Map());
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -66,8 +67,14 @@ export default function LivePage() {
         }
         return merged;
       });
-      const shown = next.tracks.find((track) => track.heatmap);
-      if (shown?.heatmap) setHeatmap(shown.heatmap);
+      setHeatmaps((previous) => {
+        const kept = new Map<number, string>();
+        for (const track of next.tracks) {
+          const picture = track.heatmap ?? previous.get(track.track_id);
+          if (picture) kept.set(track.track_id, picture);
+        }
+        return kept;
+      });
     },
     onState: (state, detail) => setConnection({ state, detail }),
     onNotice: setNotice,
@@ -86,7 +93,7 @@ export default function LivePage() {
     setNotice(null);
     setUpdate(null);
     setHistory(new Map());
-    setHeatmap(null);
+    setHeatmaps(new Map());
     const controller = new AbortController();
     try {
       if (source === "url") {
@@ -200,17 +207,29 @@ export default function LivePage() {
           <h2 id="faces-heading">Faces</h2>
           {update.tracks.length === 0 && <p className="muted">No face in view.</p>}
           <div className="live-tracks">
-            {update.tracks.map((track) => (
-              <div key={track.track_id}>
-                <LiveChart trackId={track.track_id} points={history.get(track.track_id) ?? []} order={order} />
-                <VerdictBadge verdict={track.verdict} />
-              </div>
-            ))}
+            {update.tracks.map((track) => {
+              const picture = heatmaps.get(track.track_id);
+              return (
+                <div key={track.track_id} className="live-face">
+                  <div>
+                    <LiveChart trackId={track.track_id} points={history.get(track.track_id) ?? []} order={order} />
+                    <VerdictBadge verdict={track.verdict} />
+                  </div>
+                  {picture && (
+                    // eslint-disable-next-line @next/next/no-img-element -- a data URL from the update
+                    <img
+                      className="live-heatmap"
+                      data-testid="live-track-heatmap"
+                      src={picture}
+                      width={96}
+                      height={96}
+                      alt={`Face ${track.track_id}: its latest frame, coloured where the model looked`}
+                    />
+                  )}
+                </div>
+              );
+            })}
           </div>
-          {heatmap && (
-            // eslint-disable-next-line @next/next/no-img-element -- a data URL from the update
-            <img className="live-heatmap" src={heatmap} alt="Latest heatmap of the face the model looked at" />
-          )}
         </section>
       )}
     </>
