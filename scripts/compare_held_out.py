@@ -38,18 +38,26 @@ def _key(item: VideoItem) -> str:
     return str(item.path.resolve())
 
 
-def held_out_videos(configs: list[Path]) -> list[VideoItem]:
-    """Videos held out (val or calib) by every config that holds them, trained on by none."""
-    trained: set[str] = set()
+def held_out_videos(
+    configs: list[Path], splits_kept: tuple[str, ...] = ("val", "calib")
+) -> list[VideoItem]:
+    """Videos in ``splits_kept`` of every config that holds them (so trained on by none).
+
+    ``("calib",)`` leaves out the validation videos, on which the models chose their epochs.
+    """
+    excluded: set[str] = set()
     held: dict[str, VideoItem] = {}
     for config in configs:
         cfg = load_config(config)
         assert cfg.data.cache is not None
         splits, _ = split_videos([cfg.data.cache, *cfg.data.extra_caches], cfg.data)
-        trained |= {_key(i) for i in splits["train"]}
-        for item in splits["val"] + splits["calib"]:
-            held.setdefault(_key(item), item)
-    return [item for key, item in sorted(held.items()) if key not in trained]
+        for name, items in splits.items():
+            if name in splits_kept:
+                for item in items:
+                    held.setdefault(_key(item), item)
+            else:
+                excluded |= {_key(i) for i in items}
+    return [item for key, item in sorted(held.items()) if key not in excluded]
 
 
 def score(model: Path, items: list[VideoItem]) -> dict[str, Any]:
@@ -91,13 +99,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pairs", nargs="+", help="MODEL=CONFIG")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--calib-only",
+        action="store_true",
+        help="only videos in every holding config's calibration split (none chose an epoch)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     try:
         pairs = [tuple(Path(p) for p in pair.split("=", 1)) for pair in args.pairs]
         if any(len(pair) != 2 for pair in pairs):
             parser.error("each argument is MODEL=CONFIG")
-        items = held_out_videos([config for _, config in pairs])
+        kept = ("calib",) if args.calib_only else ("val", "calib")
+        items = held_out_videos([config for _, config in pairs], kept)
         print(f"{len(items)} videos held out by every config "
               f"({sum(i.label for i in items)} fake)")  # fmt: skip
         results = {str(model): score(model, items) for model, _ in pairs}

@@ -106,3 +106,11 @@ def test_fit_policy_records_what_it_fitted():
         "max", "largest", "largest_frames",
     }  # fmt: skip
     assert policy.fitted["calib"]["precision_real"] >= 0.9
+    assert policy.fitted["aggregation_chosen"] == "best on val"
+    given = fit_policy(
+        val=videos("v", 20), calib=videos("c", 30), train_real=videos("t", 20)[::2],
+        threshold=0.5, aggregation="largest_frames",
+    )  # fmt: skip
+    assert given.aggregation == "largest_frames"
+    assert given.fitted["aggregation_chosen"] == "given"
+    assert set(given.fitted["aggregation_val_auc"]) == {"max", "largest", "largest_frames"}

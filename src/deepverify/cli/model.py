@@ -148,6 +148,12 @@ def fit_decision(
     train_reals: Annotated[
         int, typer.Option(min=1, help="Training-split real videos for the OOD statistics.")
     ] = 120,
+    aggregation: Annotated[
+        str | None,
+        typer.Option(
+            help="Video-score rule (max, largest, largest_frames) instead of the best on val."
+        ),
+    ] = None,
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a config field: section.key=value (repeatable)."),
@@ -163,12 +169,15 @@ def fit_decision(
     with user_errors():
         import numpy as np
 
+        from deepverify.decision import AGGREGATIONS
         from deepverify.engine import load_engine
         from deepverify.faces import create_detector
         from deepverify.training.config import load_config
         from deepverify.training.decision_fit import collect_evidence, fit_policy, write_policy
         from deepverify.training.split_tracks import split_videos
 
+        if aggregation is not None and aggregation not in AGGREGATIONS:
+            fail(f"--aggregation must be one of {', '.join(AGGREGATIONS)}, not {aggregation!r}")
         cfg = load_config(config, list(overrides or []))
         if cfg.data.cache is None or not cfg.data.calib_fraction:
             fail(f"{config} needs data.cache and a calibration split (data.calib_fraction > 0)")
@@ -196,6 +205,7 @@ def fit_decision(
         policy = fit_policy(
             val=evidence["val"], calib=evidence["calib"], train_real=evidence["train reals"],
             threshold=engine.card.threshold, target_precision=precision,
+            aggregation=aggregation,
         )  # fmt: skip
         card = write_policy(checkpoint, policy)
     assert policy.band is not None

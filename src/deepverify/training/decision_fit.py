@@ -225,10 +225,17 @@ def fit_policy(
     target_precision: float = 0.9,
     ood_quantile: float = 0.99,
     base: DecisionPolicy | None = None,
+    aggregation: Aggregation | None = None,
 ) -> DecisionPolicy:
-    """The decision policy of a model: rule on val, OOD on train reals, band on calib."""
+    """The decision policy of a model: rule on val, OOD on train reals, band on calib.
+
+    ``aggregation`` fixes the video-score rule instead of taking the best on val (every rule's
+    val AUC is still recorded), e.g. to keep one small face among many from deciding alone when
+    ``max`` wins on val by less than the noise.
+    """
     policy = base or DecisionPolicy()
     rule, aucs = choose_aggregation(val, policy, threshold)
+    rule = aggregation or rule
     ood = fit_ood(train_real, [*val, *calib], quantile=ood_quantile)
     policy = policy.model_copy(update={"aggregation": rule, "ood": ood, "band": None})
     decisions = decide_all(calib, policy, threshold)
@@ -239,6 +246,7 @@ def fit_policy(
     band, stats = fit_band(labels, probs, threshold, target_precision)
     fitted = {
         "aggregation_val_auc": aucs,
+        "aggregation_chosen": "given" if aggregation else "best on val",
         "val_videos": len(val),
         "calib_videos": len(calib),
         "calib_gated": len(calib) - len(kept),
