@@ -17,13 +17,13 @@ from deepverify.files import sha256_file
 from deepverify.model import ModelCard, default_model_path
 from deepverify.pipeline import analyze_video
 
-WEIGHTS_SHA256 = "4eafee7e46c96e9dbd5193cccc74b08fcef50b8d0f5ea3d9f00dac6306facd50"
-ONNX_SHA256 = "b1f55dad1a2895254005233852efb46e8311422be41c05d2dc39ca5d93bd8406"
+WEIGHTS_SHA256 = "b000d2464a6c841d281c910b640e397928e8227f06eeb3933e0d8798a04beb67"
+ONNX_SHA256 = "83eddd9a516b73a82087d742dc3cbfb3c5eef92f4418bba95664baefa647faeb"
 PINNED_CLIP = "eval/fake/ffpp_df_519_515.mp4"
 # Measured with the ONNX engine, yunet, 32 frames, the card's decision policy (its video score
-# is the mean over frames of the per-face probabilities; the LSTM's track score was 0.8445).
-PINNED_PROBABILITY = 0.797
-PINNED_BAND = (0.3983, 1.0)  # fitted on the calibration split: no FAKE region reaches 90 %
+# is the mean over frames of the per-face probabilities; the LSTM's track score is 0.784).
+PINNED_PROBABILITY = 0.702
+PINNED_BAND = (0.2487, 0.618)  # fitted on the calibration split at 90 % precision each side
 
 
 def _weights() -> Path:
@@ -53,6 +53,4 @@ def test_packaged_model_verdict_on_an_eval_clip_is_pinned(shared_data: Path) -> 
     )
     assert report.probability == pytest.approx(PINNED_PROBABILITY, abs=0.01)
     assert report.decision == "FAKE" and report.threshold == engine.card.threshold
-    # Above the threshold, but the packaged model earned no FAKE region on its calibration split.
-    assert report.verdict == "INCONCLUSIVE"
-    assert [r.code for r in report.reasons] == ["uncertain_score"]
+    assert report.verdict == "FAKE" and report.reasons == []  # above the band's FAKE edge
