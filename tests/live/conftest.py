@@ -5,13 +5,18 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from deepverify.engine import Engine, load_engine
 from deepverify.faces import FaceDetector, create_detector
+from deepverify.live.options import LiveOptions
+from deepverify.live.session import run_live
+from deepverify.live.updates import LiveUpdate
 from tests.conftest import REPO
 from tests.live.sender import short_gop_copy
 
@@ -76,3 +81,46 @@ def sender(stream_clip: Path) -> Iterator[Callable[[], Sender]]:
     yield make
     for one in made:
         one.kill()
+
+
+class Restartable(Protocol):
+    """A loopback stream sender that can be killed and started again."""
+
+    url: str
+
+    def start(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+def judge_across_a_restart(
+    stream: Restartable,
+    *,
+    model: Engine,
+    detector: FaceDetector,
+    options: LiveOptions,
+    frames_after: int,
+) -> tuple[list[LiveUpdate], int]:
+    """Judge ``stream``, killing its sender after the second update and restarting it 2 s later.
+
+    Stops once the session has reconnected and sampled ``frames_after`` more frames (or ends).
+
+    Returns:
+        Every update, and the frames sampled when the sender was killed.
+    """
+    seen: list[LiveUpdate] = []
+    killed_at = 0
+    restart = threading.Timer(2.0, stream.start)
+    try:
+        for update in run_live(stream.url, model=model, detector=detector, options=options):
+            seen.append(update)
+            if len(seen) == 2:
+                stream.kill()
+                killed_at = update.frames_sampled
+                restart.start()
+            if update.reconnects and update.frames_sampled >= killed_at + frames_after:
+                break
+    finally:
+        if restart.is_alive():
+            restart.join()  # so that the fixture stops the restarted sender
+    return seen, killed_at

@@ -18,7 +18,7 @@ from deepverify.live.options import LiveOptions, SourceOptions
 from deepverify.live.session import judge_frames, run_live
 from deepverify.live.source import LiveSource
 from deepverify.live.updates import LiveUpdate
-from tests.live.conftest import free_port
+from tests.live.conftest import free_port, judge_across_a_restart
 from tests.live.servers import RtmpSender, RtspRelay
 from tests.live.stamp import StampedFrames
 
@@ -68,21 +68,9 @@ def test_the_session_reconnects_when_ffmpeg_is_killed_and_restarted(
         fps=4, window=8, update_every_s=1.0, duration_s=30.0, explain=False,
         source=SourceOptions(read_timeout_s=2.0, stall_s=2.0, give_up_s=20.0),
     )  # fmt: skip
-    seen: list[LiveUpdate] = []
-    killed_at = 0  # frames sampled when ffmpeg was killed
-    restart = threading.Timer(2.0, stream.start)
-    try:
-        for update in run_live(stream.url, model=tiny_model, detector=ssd, options=options):
-            seen.append(update)
-            if len(seen) == 2:
-                stream.kill()
-                killed_at = update.frames_sampled
-                restart.start()
-            if update.reconnects and update.frames_sampled >= killed_at + 12:
-                break
-    finally:
-        if restart.is_alive():
-            restart.join()  # so that the fixture stops the restarted sender
+    seen, killed_at = judge_across_a_restart(
+        stream, model=tiny_model, detector=ssd, options=options, frames_after=12
+    )
     after = [u for u in seen if u.reconnects]
     assert after, "the session ended without reconnecting"
     assert after[-1].frames_sampled >= killed_at + 12, "too few frames after the restart"

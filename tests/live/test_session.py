@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from deepverify.live.session import run_live
 from deepverify.live.source import LiveSourceError
 from deepverify.pipeline import analyze_video
 from deepverify.video.frames import probe_video
-from tests.live.conftest import Sender
+from tests.live.conftest import Sender, judge_across_a_restart
 
 
 def test_a_stream_gives_an_update_every_second(
@@ -58,19 +57,9 @@ def test_the_session_reconnects_when_the_sender_restarts(
         fps=4, window=8, update_every_s=1.0, duration_s=20.0,
         source=SourceOptions(read_timeout_s=2.0, stall_s=2.0, give_up_s=15.0),
     )  # fmt: skip
-    seen = []
-    restart = threading.Timer(2.0, stream.start)
-    try:
-        for update in run_live(stream.url, model=tiny_model, detector=ssd, options=options):
-            seen.append(update)
-            if len(seen) == 2:
-                stream.kill()
-                restart.start()
-            if update.reconnects and update.frames_sampled > seen[1].frames_sampled + 8:
-                break
-    finally:
-        if restart.is_alive():
-            restart.join()  # so that the fixture stops the restarted sender
+    seen, _ = judge_across_a_restart(
+        stream, model=tiny_model, detector=ssd, options=options, frames_after=9
+    )
     last = seen[-1]
     assert last.reconnects >= 1, "the session ended without reconnecting"
     assert last.frames_sampled > seen[1].frames_sampled + 8  # frames came again after it
