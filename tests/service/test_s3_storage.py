@@ -7,6 +7,8 @@ upload, and a store that goes away answers 503 while the job waits and then comp
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -255,3 +257,32 @@ def test_local_store_is_the_default_and_keeps_its_layout(settings, tmp_path):
     assert store.keys() == ["results/v1/heatmaps/a.png", "uploads/abc"]
     store.delete_video(video_id="v1", storage_name="abc")
     assert store.keys() == []
+
+
+def test_a_job_the_store_keeps_failing_gives_up_after_the_longest_wait(
+    s3, make_settings, fake_analyzer, clip_bytes
+):
+    proxy = SwitchableProxy(int(s3.endpoint.rsplit(":", 1)[1]))
+    settings = make_settings(
+        **s3.overrides(s3_endpoint_url=f"http://127.0.0.1:{proxy.port}"),
+        job_lease_seconds=1.0,
+        max_storage_wait_seconds=0.5,
+    )
+    app = create_app(settings, analyzer_factory=lambda: fake_analyzer)
+    try:
+        with TestClient(app) as client:
+            headers = sign_up(client, "gives-up@example.com")
+            fake_analyzer.gate.clear()  # hold the job after it fetched the upload
+            video_id = upload(client, headers, clip_bytes(0)).json()["id"]
+            assert wait_until(lambda: len(fake_analyzer.calls) == 1)
+            time.sleep(0.6)  # the upload is now older than the longest wait
+            proxy.set_up(False)  # publishing the results fails
+            fake_analyzer.gate.set()
+            video = wait_for(client, headers, video_id)
+            assert video["status"] == "failed"
+            error = video["error"]
+            assert re.match(r"the analysis gave up waiting for the object store, \d+ s ", error)
+            assert "cannot be used" in error and error.endswith("; upload the video again")
+            assert len(fake_analyzer.calls) == 1  # failed at once, not postponed and retried
+    finally:
+        proxy.close()

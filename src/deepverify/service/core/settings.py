@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     max_analysis_seconds: float = Field(default=600.0, gt=0)  # wall time of one job
     cancel_check_seconds: float = Field(default=0.5, gt=0)  # how often a job looks for deletion
+    # A job the object store keeps failing is postponed (its attempt not counted) until its
+    # upload is this old; then it fails with the reason instead of waiting for ever.
+    max_storage_wait_seconds: float = Field(default=6 * 3600.0, gt=0)
     broker_visibility_timeout_seconds: int = Field(default=3600, ge=1)
 
     # Analysis.

@@ -191,6 +191,15 @@ def _postpone(factory: sessionmaker[Session], video_id: str, worker_id: str) -> 
         logger.warning("could not postpone %s", video_id, exc_info=True)
 
 
+def _duration(seconds: float) -> str:
+    """``seconds`` as a person reads it: "40 s", "12 min", "6.0 h"."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _drop_results(store: VideoStore, *, video_id: str, storage_name: str) -> None:
     """Delete what a run published for a video deleted meanwhile (its upload is gone too)."""
     try:
@@ -214,6 +223,7 @@ def run_claimed(
             return Outcome.MISSING
         storage_name = video.storage_name
         display_name = video.filename
+        uploaded_at = video.created_at
         too_costly = over_limit(video.media or {}, MediaLimits.from_settings(settings))
     store = open_store(settings)
     work_dir = storage.work_dir(settings, video_id, worker_id)
@@ -245,6 +255,16 @@ def run_claimed(
         logger.info("analysis of %s cancelled: the video was deleted", video_id)
         return Outcome.CANCELLED
     except StorageUnavailableError as exc:
+        waited = (utcnow() - uploaded_at).total_seconds()
+        if waited > settings.max_storage_wait_seconds:
+            reason = (
+                f"the analysis gave up waiting for the object store, {_duration(waited)} after "
+                f"the upload (DEEPVERIFY_MAX_STORAGE_WAIT_SECONDS): {str(exc).rstrip('.')}; "
+                "upload the video again"
+            )
+            ok = _finish(factory, video_id, worker_id, status=JobStatus.FAILED.value, error=reason)
+            logger.warning("analysis of %s failed: %s", video_id, reason)
+            return Outcome.FAILED if ok else Outcome.LOST
         logger.warning("analysis of %s postponed: %s", video_id, exc)
         _postpone(factory, video_id, worker_id)
         return Outcome.RETRY
