@@ -177,19 +177,26 @@ def live_server(
         yield server
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path: Path) -> Iterator[object]:
-    """Headless Debian Chromium driven by Playwright (no downloaded browser)."""
+@contextmanager
+def chromium(chromium_path: Path, *extra_args: str) -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (no downloaded browser), closed after."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
-            executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(chromium_path), headless=True, args=[*CHROMIUM_ARGS, *extra_args]
         )
         try:
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: Path) -> Iterator[object]:
+    """Headless Debian Chromium, for a module's tests."""
+    with chromium(chromium_path) as instance:
+        yield instance
 
 
 def axe_violations(page: Any) -> list[str]:

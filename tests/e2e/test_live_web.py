@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS, LiveServer, axe_violations
+from tests.e2e.conftest import LiveServer, axe_violations, chromium
 from tests.e2e.test_web import _context, _no_horizontal_scroll, _sign_up
 
 pytestmark = pytest.mark.e2e  # both run by default: together about 15 s with the server start
@@ -56,24 +56,15 @@ def media_browser(
     chromium_path: Path, real_clip: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
     """Headless Chromium whose camera is the real clip and whose screen share needs no click."""
-    from playwright.sync_api import sync_playwright
-
     y4m = write_y4m(real_clip, tmp_path_factory.mktemp("camera") / "face.y4m")
-    args = [
-        *CHROMIUM_ARGS,
+    with chromium(
+        chromium_path,
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={y4m}",
         "--auto-select-desktop-capture-source=Entire screen",
-    ]
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(chromium_path), headless=True, args=args
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
+    ) as instance:
+        yield instance
 
 
 def expect(locator: Any) -> Any:
