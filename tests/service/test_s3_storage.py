@@ -18,6 +18,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from deepverify.cli.app import app as cli_app
+from deepverify.service.api import hygiene
 from deepverify.service.core import storage
 from deepverify.service.core.db import create_session_factory, database_from_settings
 from deepverify.service.core.models import Video
@@ -254,9 +255,51 @@ def test_local_store_is_the_default_and_keeps_its_layout(settings, tmp_path):
     store.publish_results("v1", work)
     opened = store.open_result("v1", "heatmaps/a.png")
     assert opened.size == 3 and b"".join(opened.chunks) == b"png"
-    assert store.keys() == ["results/v1/heatmaps/a.png", "uploads/abc"]
+    assert [entry.key for entry in store.objects()] == ["results/v1/heatmaps/a.png", "uploads/abc"]
     store.delete_video(video_id="v1", storage_name="abc")
-    assert store.keys() == []
+    assert store.objects() == []
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_objects_no_video_names_are_swept_once_old(
+    backend, request, settings, fake_analyzer, clip_bytes, tmp_path, monkeypatch
+):
+    if backend == "s3":
+        settings = request.getfixturevalue("s3_settings")
+    with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)) as client:
+        owner = sign_up(client, "keeper@example.com")
+        video_id = upload(client, owner, clip_bytes(0)).json()["id"]
+        assert wait_for(client, owner, video_id)["status"] == "done"
+        factory = client.app.state.session_factory
+    store = open_store(settings)
+    kept = [entry.key for entry in store.objects()]
+    assert f"uploads/{_storage_name(settings, video_id)}" in kept
+    assert f"results/{video_id}/report.html" in kept
+    # What a crash leaves: an upload stored before its row was committed, and results of a video
+    # whose row is gone.
+    orphan = tmp_path / "orphan.mp4"
+    orphan.write_bytes(b"video")
+    store.store_upload(orphan, "never-committed")
+    ghost = storage.work_dir(settings, "ghost", "w1")
+    (ghost / "heatmaps").mkdir(parents=True)
+    (ghost / "heatmaps" / "a.png").write_bytes(b"png")
+    store.publish_results("ghost", ghost)
+    left = sorted([*kept, "uploads/never-committed", "results/ghost/heatmaps/a.png"])
+    assert [entry.key for entry in store.objects()] == left
+
+    assert hygiene.sweep_orphans(factory, settings) == 0  # young: maybe an upload being committed
+    assert [entry.key for entry in store.objects()] == left
+    later = time.time() + hygiene.ORPHAN_GRACE_S + 60
+    assert hygiene.sweep_orphans(factory, settings, now=later) == 2
+    assert [entry.key for entry in store.objects()] == kept
+
+    # The service sweeps at start-up.
+    crashed = tmp_path / "crashed.mp4"
+    crashed.write_bytes(b"video")
+    store.store_upload(crashed, "crashed")
+    monkeypatch.setattr(hygiene, "ORPHAN_GRACE_S", 0.0)
+    with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)):
+        assert [entry.key for entry in store.objects()] == kept
 
 
 def test_a_job_the_store_keeps_failing_gives_up_after_the_longest_wait(

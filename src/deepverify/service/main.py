@@ -24,6 +24,7 @@ from deepverify.service.api.hygiene import (
     BodyLimit,
     storage_unavailable,
     sweep_leftovers,
+    sweep_orphans,
     validation_error,
 )
 from deepverify.service.api.routes import auth, health, live, videos, web
@@ -90,6 +91,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade_database, db_engine)
         await run_in_threadpool(sweep_leftovers, settings)
+        await run_in_threadpool(sweep_orphans, session_factory, settings)
         dispatcher.start()
         logger.info("deepverify service ready (%s worker)", dispatcher.mode)
         try:

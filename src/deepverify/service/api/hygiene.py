@@ -7,6 +7,11 @@ folder (``results/<id>.<worker>.tmp``); nothing else ever removes them. A ``.par
 when no process holds its lock (:func:`deepverify.service.core.storage.remove_if_abandoned`),
 whatever its age; a result folder when it is older than a live job could still be writing. A
 restart next to other live processes sharing the home folder is safe.
+
+A crash (or a store that failed mid-deletion) can also leave stored objects that no video row
+names: an upload stored just before the API died, before its row was committed, or results a
+deletion could not reach. :func:`sweep_orphans` deletes those once they are
+:data:`ORPHAN_GRACE_S` old, long past any upload still being committed by a live process.
 """
 
 from __future__ import annotations
@@ -15,18 +20,25 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Iterable
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deepverify.service.core import storage
-from deepverify.service.core.objects import StorageUnavailableError
+from deepverify.service.core.models import Video
+from deepverify.service.core.objects import StorageUnavailableError, open_store
 from deepverify.service.core.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+ORPHAN_GRACE_S = 3600.0
+_IN_BATCH = 500  # names per IN (...) query
 
 
 def sweep_leftovers(settings: Settings, *, now: float | None = None) -> int:
@@ -40,6 +52,58 @@ def sweep_leftovers(settings: Settings, *, now: float | None = None) -> int:
     if removed:
         logger.warning("removed %d leftover upload/result files of an earlier crash", removed)
     return removed
+
+
+def sweep_orphans(
+    session_factory: sessionmaker[Session], settings: Settings, *, now: float | None = None
+) -> int:
+    """Delete stored uploads and results no video row names, once ORPHAN_GRACE_S old.
+
+    Returns how many uploads and result sets were deleted. An unreachable store is logged and
+    skipped (the next start tries again): housekeeping never keeps the service from starting.
+    """
+    now = time.time() if now is None else now
+    store = open_store(settings)
+    uploads: set[str] = set()
+    results: set[str] = set()
+    try:
+        for entry in store.objects():
+            if now - entry.modified < ORPHAN_GRACE_S:
+                continue
+            kind, _, rest = entry.key.partition("/")
+            if kind == "uploads" and rest:
+                uploads.add(rest)
+            elif kind == "results" and "/" in rest:
+                results.add(rest.split("/", 1)[0])
+        with session_factory() as session:
+            uploads -= _existing(session, Video.storage_name, uploads)
+            results -= _existing(session, Video.id, results)
+        for name in sorted(uploads):
+            store.delete_upload(name)
+        for video_id in sorted(results):
+            store.delete_results(video_id)
+    except StorageUnavailableError as exc:
+        logger.warning("could not sweep the object store for orphaned objects: %s", exc)
+        return 0
+    if uploads or results:
+        logger.warning(
+            "removed %d upload(s) and the results of %d video(s) that no video row names",
+            len(uploads),
+            len(results),
+        )
+    return len(uploads) + len(results)
+
+
+def _existing(
+    session: Session, column: InstrumentedAttribute[str], names: Iterable[str]
+) -> set[str]:
+    """Those of ``names`` that some video row holds in ``column``."""
+    names = sorted(names)
+    found: set[str] = set()
+    for start in range(0, len(names), _IN_BATCH):
+        batch = names[start : start + _IN_BATCH]
+        found.update(session.scalars(select(column).where(column.in_(batch))))
+    return found
 
 
 class BodyLimit:

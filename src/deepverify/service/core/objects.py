@@ -6,7 +6,9 @@ Every per-video file the service keeps goes through :class:`VideoStore`:
 - a worker fetches it to a private scratch folder, analyses it into a private work folder and
   publishes the results (:meth:`VideoStore.fetch_upload`, :meth:`VideoStore.publish_results`);
 - the API streams a result file to its owner (:meth:`VideoStore.open_result`);
-- deleting a video deletes its objects (:meth:`VideoStore.delete_video`).
+- deleting a video deletes its objects (:meth:`VideoStore.delete_video`);
+- housekeeping lists every object with its age and deletes those no video row names
+  (:meth:`VideoStore.objects`, :func:`deepverify.service.api.hygiene.sweep_orphans`).
 
 Objects are named by key: ``uploads/<storage name>`` and ``results/<video id>/<file>``.
 :class:`LocalStore` keeps them under ``DEEPVERIFY_HOME`` exactly as
@@ -48,6 +50,14 @@ class StoredObject:
 
     size: int
     chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True)
+class ObjectEntry:
+    """One stored object: its key and when it was last written (seconds since the epoch)."""
+
+    key: str
+    modified: float
 
 
 def upload_key(storage_name: str) -> str:
@@ -94,8 +104,11 @@ class VideoStore(Protocol):
     def delete_video(self, *, video_id: str, storage_name: str) -> None:
         """Delete the upload and the results of a video (missing ones are no error)."""
 
-    def keys(self) -> list[str]:
-        """The keys of every object stored, sorted (for housekeeping and tests)."""
+    def delete_results(self, video_id: str) -> None:
+        """Delete the results of a video (none is no error)."""
+
+    def objects(self) -> list[ObjectEntry]:
+        """Every object stored, sorted by key (for housekeeping and tests)."""
 
 
 class LocalStore:
@@ -155,22 +168,31 @@ class LocalStore:
         """Delete the upload, the result folder and any analysis still being written."""
         storage.remove_video_files(self.settings, video_id=video_id, storage_name=storage_name)
 
-    def keys(self) -> list[str]:
-        """Every stored upload and result file, as keys."""
-        found = [
-            upload_key(path.name)
-            for path in storage.uploads_dir(self.settings).glob("*")
-            if path.is_file()
-        ]
+    def delete_results(self, video_id: str) -> None:
+        """Delete ``results/<video id>`` and any analysis of it still being written."""
+        shutil.rmtree(storage.result_dir(self.settings, video_id), ignore_errors=True)
+        storage.remove_leftovers(self.settings, video_id)
+
+    def objects(self) -> list[ObjectEntry]:
+        """Every stored upload and result file, with its modification time."""
         results = storage.results_dir(self.settings)
+        files = [path for path in storage.uploads_dir(self.settings).glob("*") if path.is_file()]
         for folder in results.glob("*"):
             if folder.is_dir() and not folder.name.endswith(storage.WORK_SUFFIX):
-                found += [
-                    f"results/{path.relative_to(results).as_posix()}"
-                    for path in folder.rglob("*")
-                    if path.is_file()
-                ]
-        return sorted(found)
+                files += [path for path in folder.rglob("*") if path.is_file()]
+        found = []
+        for path in files:
+            try:
+                modified = path.stat().st_mtime
+            except FileNotFoundError:  # deleted while listing
+                continue
+            key = (
+                upload_key(path.name)
+                if path.parent == storage.uploads_dir(self.settings)
+                else f"results/{path.relative_to(results).as_posix()}"
+            )
+            found.append(ObjectEntry(key, modified))
+        return sorted(found, key=lambda entry: entry.key)
 
 
 def _read_chunks(file: BinaryIO) -> Iterator[bytes]:

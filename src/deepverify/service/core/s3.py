@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from deepverify.service.core.objects import (
     CHUNK_BYTES,
+    ObjectEntry,
     ObjectMissingError,
     StorageUnavailableError,
     StoredObject,
@@ -41,7 +42,7 @@ from deepverify.service.core.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef, ObjectTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -142,26 +143,35 @@ class S3Store:
     def delete_video(self, *, video_id: str, storage_name: str) -> None:
         """Delete the upload object and every result object of the video."""
         self.delete_upload(storage_name)
+        self.delete_results(video_id)
+
+    def delete_results(self, video_id: str) -> None:
+        """Delete every result object of the video."""
         self._delete_prefix(result_prefix(video_id))
 
-    def keys(self) -> list[str]:
-        """Every key under the prefix (without it), sorted."""
-        return sorted(key.removeprefix(self.prefix) for key in self._list(""))
+    def objects(self) -> list[ObjectEntry]:
+        """Every object under the prefix (its key without the prefix), sorted by key."""
+        return sorted(
+            (
+                ObjectEntry(item["Key"].removeprefix(self.prefix), item["LastModified"].timestamp())
+                for item in self._items("")
+            ),
+            key=lambda entry: entry.key,
+        )
 
     def _key(self, key: str) -> str:
         return self.prefix + key
 
-    def _list(self, prefix: str) -> Iterator[str]:
+    def _items(self, prefix: str) -> Iterator[ObjectTypeDef]:
         with self._errors():
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self._key(prefix)
             )
             for page in pages:
-                for item in page.get("Contents", []):
-                    yield item["Key"]
+                yield from page.get("Contents", [])
 
     def _delete_prefix(self, prefix: str) -> None:
-        keys = list(self._list(prefix))
+        keys = [item["Key"] for item in self._items(prefix)]
         with self._errors():
             for start in range(0, len(keys), DELETE_BATCH):
                 batch: list[ObjectIdentifierTypeDef] = [
