@@ -10,8 +10,9 @@ as a job would (the card's frames, heatmaps on). Reported per run:
 - ``job_s`` / ``job_cpu_s``: the job's wall time, and the process's CPU seconds meanwhile
   (the sessions' included);
 - ``slowdown``: ``job_s`` over the same thread setting's job alone;
-- ``live_median_lag_s`` and ``live_analysed_fps``: the sessions' lag and frames judged per
-  second per stream while the job ran (a session drops sampled frames when it falls behind).
+- ``live_median_lag_s`` and ``live_analysed_fps``: the sessions' lag while the job ran, and
+  frames judged per second per stream from the last update before the job to the first after
+  it (a session drops sampled frames when it falls behind).
 
 Runs for ``DEEPVERIFY_INFERENCE_THREADS`` 2 (the default) and 1. Figures from a busy shared
 machine are noisy: compare within one run. Writes ``bench/results_live_jobs.json``.
@@ -45,6 +46,11 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _latest(state: Any) -> int:
+    """The sequence number of a session's latest update (0 before the first)."""
+    return state.updates[-1].seq if state.updates else 0
+
+
 def _child(url: str, streams: int, threads: int, warmup: float) -> dict[str, Any]:
     """One measurement in this process."""
     from deepverify.service.core.settings import Settings
@@ -59,20 +65,28 @@ def _child(url: str, streams: int, threads: int, warmup: float) -> dict[str, Any
     sessions = LiveSessions(limits_from(settings), pipeline_runner(shared))
     states = [sessions.start(owner=f"user{k}", url=url) for k in range(streams)]
     time.sleep(warmup if streams else 0.0)
-    before = [(s.updates[-1].seq if s.updates else 0) for s in states]
+    before = [_latest(s) for s in states]
     start, cpu = time.monotonic(), _cpu_s()
     with tempfile.TemporaryDirectory() as out:
         report = analyzer(JOB_CLIP, out_dir=Path(out), progress=lambda stage, done: None)
     job_s, job_cpu = time.monotonic() - start, _cpu_s() - cpu
+    # A job is shorter than the 1 s between updates: the frame rate is taken from the last
+    # update before the job to the first one after it, so the window spans the whole job.
+    after = [_latest(s) for s in states]
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and any(
+        _latest(s) <= seq for s, seq in zip(states, after, strict=True)
+    ):
+        time.sleep(0.05)
     lags: list[float] = []
     analysed = []
     for state, seq in zip(states, before, strict=True):
-        during = [u for u in state.updates if u.seq > seq]
         if state.error is not None:
             raise RuntimeError(state.error)
-        lags += [lag for u in during for lag in u.update.frame_lags_s]
-        if len(during) > 1:
-            first, last = during[0].update, during[-1].update
+        lags += [lag for u in state.updates if u.seq > seq for lag in u.update.frame_lags_s]
+        window = [u for u in state.updates if u.seq >= seq and u.seq > 0]
+        if len(window) > 1 and window[0].seq == seq:
+            first, last = window[0].update, window[-1].update
             judged = (last.frames_sampled - last.frames_dropped) - (
                 first.frames_sampled - first.frames_dropped
             )
