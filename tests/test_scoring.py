@@ -133,3 +133,9 @@ def test_tracks_score_as_the_whole_track_at_once(tiny_checkpoint, real_clip: Pat
         assert scored.cams is not None
         np.testing.assert_allclose(scored.cams, cams, atol=1e-5)
         assert all(np.array_equal(a, b) for a, b in zip(scored.crops, crops, strict=True))
+    # Live mode scales only each track's latest map: exactly the last of the full set.
+    latest = score_tracks(frames, tracks, faces, engine, latest_heatmap_only=True)
+    for full, only in zip(score_tracks(frames, tracks, faces, engine), latest, strict=True):
+        assert full.cams is not None and only.cams is not None and len(only.cams) == 1
+        np.testing.assert_array_equal(only.cams[0], full.cams[-1])
+        assert only.probability == full.probability

@@ -51,7 +51,8 @@ class ScoredTrack:
         boxes: Square crop windows in full-resolution pixels, for pasting heatmaps back.
         probability: Calibrated, from the sequence model over the whole track.
         frame_probabilities: Calibrated, one per crop.
-        cams: ``(T, S, S)`` heatmaps in [0, 1], when explaining.
+        cams: ``(T, S, S)`` heatmaps in [0, 1], when explaining; only the latest crop's,
+            ``(1, S, S)``, when :func:`score_tracks` was asked for that alone.
         features: ``(F,)`` the crops' pooled features averaged over the track (what the
             out-of-distribution gate measures).
     """
@@ -121,6 +122,8 @@ def score_tracks(
     tracks: list[Track],
     faces: dict[int, FaceScores],
     model: Engine,
+    *,
+    latest_heatmap_only: bool = False,
 ) -> list[ScoredTrack]:
     """Score each track's sequence from its faces' features, and gather its faces' scores.
 
@@ -129,6 +132,8 @@ def score_tracks(
         tracks: The tracks to score.
         faces: :meth:`CropScorer.results`, by frame index.
         model: The engine that scored the crops.
+        latest_heatmap_only: Scale only each track's latest heatmap (live mode shows no other;
+            scaling is per map, so that one is the same either way).
     """
     card = model.card
     scored = []
@@ -140,6 +145,8 @@ def score_tracks(
         features = np.stack([scores.features[k] for _, scores, k in rows])
         logits = np.array([scores.frame_logits[k] for _, scores, k in rows], dtype=np.float32)
         raw = [scores.cams[k] for _, scores, k in rows if scores.cams is not None]
+        if latest_heatmap_only:
+            raw = raw[-1:]
         video_logit = model.score_sequence(features)
         scored.append(
             ScoredTrack(

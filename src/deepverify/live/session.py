@@ -163,7 +163,7 @@ def judge_window(
         The scored tracks (track positions index ``frames``) and their scores.
     """
     tracks = scored_tracks(link_tracks([f.detections for f in frames]), len(frames))
-    return tracks, score_tracks(frames, tracks, scores, model)
+    return tracks, score_tracks(frames, tracks, scores, model, latest_heatmap_only=True)
 
 
 def _bits_per_pixel(seen: list[_Seen]) -> float | None:
