@@ -293,13 +293,14 @@ def test_objects_no_video_names_are_swept_once_old(
     assert hygiene.sweep_orphans(factory, settings, now=later) == 2
     assert [entry.key for entry in store.objects()] == kept
 
-    # The service sweeps at start-up.
+    # The service sweeps at start-up, beside serving (its shutdown waits for the sweep).
     crashed = tmp_path / "crashed.mp4"
     crashed.write_bytes(b"video")
     store.store_upload(crashed, "crashed")
     monkeypatch.setattr(hygiene, "ORPHAN_GRACE_S", 0.0)
     with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)):
-        assert [entry.key for entry in store.objects()] == kept
+        assert wait_until(lambda: [entry.key for entry in store.objects()] == kept, timeout=30)
+    assert [entry.key for entry in store.objects()] == kept
 
 
 def test_a_job_the_store_keeps_failing_gives_up_after_the_longest_wait(

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -91,7 +92,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(upgrade_database, db_engine)
         await run_in_threadpool(sweep_leftovers, settings)
-        await run_in_threadpool(sweep_orphans, session_factory, settings)
+        # Listing a large bucket takes a while: the service starts meanwhile.
+        orphans = asyncio.create_task(run_in_threadpool(sweep_orphans, session_factory, settings))
         dispatcher.start()
         logger.info("deepverify service ready (%s worker)", dispatcher.mode)
         try:
@@ -99,6 +101,7 @@ def create_app(
         finally:
             await run_in_threadpool(app.state.live.stop_all)  # waits for the sessions' threads
             dispatcher.stop()
+            await orphans  # its thread uses the database
             db_engine.dispose()
 
     app = FastAPI(

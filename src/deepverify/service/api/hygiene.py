@@ -27,6 +27,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,8 +60,8 @@ def sweep_orphans(
 ) -> int:
     """Delete stored uploads and results no video row names, once ORPHAN_GRACE_S old.
 
-    Returns how many uploads and result sets were deleted. An unreachable store is logged and
-    skipped (the next start tries again): housekeeping never keeps the service from starting.
+    Returns how many uploads and result sets were deleted. An unreachable store or database is
+    logged and skipped (the next start tries again): housekeeping never stops the service.
     """
     now = time.time() if now is None else now
     store = open_store(settings)
@@ -82,7 +83,7 @@ def sweep_orphans(
             store.delete_upload(name)
         for video_id in sorted(results):
             store.delete_results(video_id)
-    except StorageUnavailableError as exc:
+    except (StorageUnavailableError, SQLAlchemyError) as exc:
         logger.warning("could not sweep the object store for orphaned objects: %s", exc)
         return 0
     if uploads or results:

@@ -170,28 +170,26 @@ class LocalStore:
 
     def delete_results(self, video_id: str) -> None:
         """Delete ``results/<video id>`` and any analysis of it still being written."""
-        shutil.rmtree(storage.result_dir(self.settings, video_id), ignore_errors=True)
-        storage.remove_leftovers(self.settings, video_id)
+        storage.remove_results(self.settings, video_id)
 
     def objects(self) -> list[ObjectEntry]:
         """Every stored upload and result file, with its modification time."""
-        results = storage.results_dir(self.settings)
-        files = [path for path in storage.uploads_dir(self.settings).glob("*") if path.is_file()]
-        for folder in results.glob("*"):
+        uploads = storage.uploads_dir(self.settings)
+        files = [(upload_key(path.name), path) for path in uploads.glob("*") if path.is_file()]
+        for folder in storage.results_dir(self.settings).glob("*"):
             if folder.is_dir() and not folder.name.endswith(storage.WORK_SUFFIX):
-                files += [path for path in folder.rglob("*") if path.is_file()]
+                prefix = result_prefix(folder.name)
+                files += [
+                    (prefix + path.relative_to(folder).as_posix(), path)
+                    for path in folder.rglob("*")
+                    if path.is_file()
+                ]
         found = []
-        for path in files:
+        for key, path in files:
             try:
-                modified = path.stat().st_mtime
+                found.append(ObjectEntry(key, path.stat().st_mtime))
             except FileNotFoundError:  # deleted while listing
                 continue
-            key = (
-                upload_key(path.name)
-                if path.parent == storage.uploads_dir(self.settings)
-                else f"results/{path.relative_to(results).as_posix()}"
-            )
-            found.append(ObjectEntry(key, modified))
         return sorted(found, key=lambda entry: entry.key)
 
 

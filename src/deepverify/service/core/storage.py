@@ -183,6 +183,11 @@ def remove_leftovers(settings: Settings, video_id: str) -> None:
 def remove_video_files(settings: Settings, *, video_id: str, storage_name: str) -> None:
     """Delete a video's stored upload, its results and any analysis still being written."""
     upload_path(settings, storage_name).unlink(missing_ok=True)
+    remove_results(settings, video_id)
+
+
+def remove_results(settings: Settings, video_id: str) -> None:
+    """Delete a video's results and any analysis of it still being written."""
     shutil.rmtree(result_dir(settings, video_id), ignore_errors=True)
     remove_leftovers(settings, video_id)
 
