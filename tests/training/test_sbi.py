@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ from deepverify.training.landmarks import ShapePredictor
 from deepverify.training.sbi import (
     BlendParams,
     SBIConfig,
+    displacement,
     face_mask,
     jpeg_roundtrip,
     sample_blend_params,
@@ -128,3 +130,61 @@ def test_unknown_hull_region_is_refused() -> None:
         SBIConfig(hull_regions=("face", "ears"))
     drawn = {sample_blend_params(np.random.default_rng(s)).region for s in range(40)}
     assert drawn == {"face", "inner", "lower"}
+
+
+def test_five_point_regions_cover_their_part_of_the_face() -> None:
+    """With YuNet's five points the lower region keeps the eyes and covers mouth and chin; the
+    inner region covers eyes and mouth but not the chin."""
+    eye, mouth, chin = (86, 88), (100, 125), (100, 150)
+
+    def cover(region: str) -> list[float]:
+        params = _params(use_hull=True, five_point_region=region, mask_grow=(1.0, 1.0),
+                         mask_blur=0.01, blend_ratio=1.0)  # fmt: skip
+        mask = face_mask((200, 200), BOX, LANDMARKS, params)
+        return [float(mask[y, x]) for x, y in (eye, mouth, chin)]
+
+    assert all(v > 0.9 for v in cover("face"))
+    inner_eye, inner_mouth, inner_chin = cover("inner")
+    assert inner_eye > 0.9 and inner_mouth > 0.9 and inner_chin < 0.1
+    lower_eye, lower_mouth, lower_chin = cover("lower")
+    assert lower_eye < 0.1 and lower_mouth > 0.9 and lower_chin > 0.9
+
+
+def test_default_config_draws_as_before() -> None:
+    """Without warp or five-point regions configured, no extra draw is made: the generator is
+    where it was, so earlier recipes' clips stay the same."""
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    params = sample_blend_params(a)
+    assert params.warp == () and params.five_point_region == "face"
+    sample_blend_params(b, SBIConfig(warp_probability=1.0, five_point_regions=("lower",)))
+    after_default, after_new = a.uniform(), b.uniform()
+    assert after_default != after_new
+    c = np.random.default_rng(3)
+    assert sample_blend_params(c, SBIConfig()) == params and c.uniform() == after_default
+
+
+def test_warp_bends_the_face_only(shared_data: Path) -> None:
+    """A warp moves pixels inside the face box, smoothly, and nothing outside it; the same
+    params give the same fake."""
+    image = _image(shared_data)
+    cfg = SBIConfig(warp_probability=1.0, warp_max=0.08)
+    params = sample_blend_params(np.random.default_rng(5), cfg)
+    assert len(params.warp) == 2 * cfg.warp_grid**2
+    assert max(abs(v) for v in params.warp) <= 0.08
+    params = replace(params, blend_ratio=1.0, mask_blur=0.03)
+    plain = replace(params, warp=())
+    bent, mask = self_blend(image, BOX, LANDMARKS, params)
+    flat, _ = self_blend(image, BOX, LANDMARKS, plain)
+    diff = np.abs(bent.astype(int) - flat.astype(int)).sum(axis=2)
+    assert diff[mask > 0.9].mean() > 3.0
+    assert diff[mask < 1e-4].max() == 0
+    again, _ = self_blend(image, BOX, LANDMARKS, params)
+    assert np.array_equal(bent, again)
+    field = displacement((200, 200), BOX, params.warp)
+    size = np.sqrt((BOX[2] - BOX[0]) * (BOX[3] - BOX[1]))
+    assert np.abs(field).max() <= 0.08 * size * 1.3  # bicubic overshoot is small
+    assert np.abs(field[:45]).max() == 0 and np.abs(field[:, 145:]).max() == 0
+    assert np.abs(field[100, 100]).max() > 0
+    shares = [bool(sample_blend_params(np.random.default_rng(s), SBIConfig(
+        warp_probability=0.5)).warp) for s in range(200)]  # fmt: skip
+    assert 70 < sum(shares) < 130

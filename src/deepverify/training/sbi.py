@@ -7,6 +7,11 @@ The result carries the generic traces of face swapping (blending boundary, colou
 mismatch) without any identity change, so a detector learns those traces from real videos
 alone.
 
+Optionally (``SBIConfig.warp_probability``) the source is also bent by a smooth random
+displacement field over the face, and with YuNet's five points the mask may cover only the lower
+or inner face (``SBIConfig.five_point_regions``): the geometry changes that landmark-driven
+swaps, reenactment and lip sync make, beside the blending traces.
+
 For a clip, one :class:`BlendParams` is drawn and applied to every frame of the track (geometry
 relative to each frame's box), so the sequence model sees one coherent fake rather than
 flickering, independent forgeries.
@@ -15,11 +20,11 @@ flickering, independent forgeries.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deepverify.geometry import Box
 from deepverify.training.landmarks import NUM_POINTS, REGIONS, region_points
@@ -51,8 +56,17 @@ class SBIConfig(BaseModel):
     # uniformly from this list: the whole face twice as often as the inner or the lower face.
     hull_regions: tuple[str, ...] = ("face", "face", "inner", "lower")
     blend_ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
+    # With YuNet's five points, the hull's region drawn uniformly from this list ("face" only:
+    # the whole-face hull of earlier recipes, and no draw is made).
+    five_point_regions: tuple[str, ...] = ("face",)
+    # Share of clips whose source is bent by a smooth displacement field: a grid of
+    # warp_grid x warp_grid random vectors over the face box, each coordinate uniform in
+    # +-warp_max x the face size, interpolated bicubically. 0 draws nothing (earlier recipes).
+    warp_probability: float = Field(default=0.0, ge=0.0, le=1.0)
+    warp_max: float = Field(default=0.05, ge=0.0, le=0.3)
+    warp_grid: int = Field(default=4, ge=2, le=16)
 
-    @field_validator("hull_regions")
+    @field_validator("hull_regions", "five_point_regions")
     @classmethod
     def _known_regions(cls, regions: tuple[str, ...]) -> tuple[str, ...]:
         unknown = sorted(set(regions) - set(REGIONS))
@@ -79,6 +93,9 @@ class BlendParams:
     use_hull: bool
     blend_ratio: float
     region: str = "face"
+    five_point_region: str = "face"
+    # (warp_grid, warp_grid, 2) displacements as fractions of the face size, flattened; () none.
+    warp: tuple[float, ...] = ()
 
 
 def sample_blend_params(rng: np.random.Generator, config: SBIConfig | None = None) -> BlendParams:
@@ -88,7 +105,7 @@ def sample_blend_params(rng: np.random.Generator, config: SBIConfig | None = Non
     def sym(half: float) -> float:
         return float(rng.uniform(-half, half))
 
-    return BlendParams(
+    params = BlendParams(
         hue_shift=sym(c.hue_shift),
         saturation=1.0 + sym(c.saturation),
         value=1.0 + sym(c.value),
@@ -105,31 +122,51 @@ def sample_blend_params(rng: np.random.Generator, config: SBIConfig | None = Non
         mask_blur=float(rng.uniform(c.mask_blur_min, c.mask_blur_max)),
         use_hull=bool(rng.uniform() < c.hull_probability),
         blend_ratio=float(rng.choice(np.asarray(c.blend_ratios))),
-        region=str(rng.choice(np.asarray(c.hull_regions))),  # drawn last: earlier draws as before
+        region=str(rng.choice(np.asarray(c.hull_regions))),
     )
+    # Drawn after the rest, and only when configured, so earlier recipes draw exactly as before.
+    if c.five_point_regions != ("face",):
+        region5 = str(rng.choice(np.asarray(c.five_point_regions)))
+        params = replace(params, five_point_region=region5)
+    if c.warp_probability > 0 and rng.uniform() < c.warp_probability:
+        grid = rng.uniform(-c.warp_max, c.warp_max, size=(c.warp_grid, c.warp_grid, 2))
+        params = replace(params, warp=tuple(float(v) for v in grid.ravel()))
+    return params
 
 
 def _face_size(box: Box) -> float:
     return max(1.0, float(np.sqrt(max(box[2] - box[0], 1.0) * max(box[3] - box[1], 1.0))))
 
 
-def _hull_points(landmarks: Landmarks) -> np.ndarray:
-    """Extend YuNet's five points (eyes, nose, mouth corners) to a face outline.
+def _hull_points(landmarks: Landmarks, region: str = "face") -> np.ndarray:
+    """Extend YuNet's five points (eyes, nose, mouth corners) to the outline of a region.
 
-    Five points span only the inner face; a forehead line above the eyes and a chin below the
-    mouth make the hull cover roughly what a 68-point jaw-and-brow hull would.
+    Five points span only the inner face. For ``face``, a forehead line above the eyes and a
+    chin below the mouth make the hull cover roughly what a 68-point jaw-and-brow hull would;
+    ``inner`` adds the brows and the lower lip (the jaw line kept); ``lower`` is the cheeks at
+    the nose, the mouth and the chin (what reenactment and lip sync change), the eyes kept.
+
+    Raises:
+        ValueError: An unknown region.
     """
     pts = np.asarray(landmarks, dtype=np.float32)[:5]
-    eyes, mouth = pts[:2].mean(axis=0), pts[3:5].mean(axis=0)
-    down = mouth - eyes
-    extra = [
-        pts[0] - 0.6 * down,
-        pts[1] - 0.6 * down,
+    eyes, nose, mouth = pts[:2].mean(axis=0), pts[2], pts[3:5].mean(axis=0)
+    down, across = mouth - eyes, pts[1] - pts[0]
+    chin = [
         mouth + 0.8 * down,
         pts[3] + 0.4 * down + (pts[3] - mouth) * 0.6,
         pts[4] + 0.4 * down + (pts[4] - mouth) * 0.6,
     ]
-    return np.vstack([pts, np.asarray(extra, dtype=np.float32)])
+    if region == "face":
+        extra = [pts[0] - 0.6 * down, pts[1] - 0.6 * down, *chin]
+        return np.vstack([pts, np.asarray(extra, dtype=np.float32)])
+    if region == "inner":
+        extra = [pts[0] - 0.35 * down, pts[1] - 0.35 * down, mouth + 0.25 * down]
+        return np.vstack([pts, np.asarray(extra, dtype=np.float32)])
+    if region == "lower":
+        cheeks = [nose - 0.7 * across - 0.1 * down, nose + 0.7 * across - 0.1 * down]
+        return np.asarray([nose, *pts[3:5], *cheeks, *chin], dtype=np.float32)
+    raise ValueError(f"unknown blend region {region!r}; valid: {', '.join(REGIONS)}")
 
 
 def face_mask(
@@ -147,7 +184,7 @@ def face_mask(
         if len(landmarks) == NUM_POINTS:
             pts = region_points(landmarks, params.region)
         else:
-            pts = _hull_points(landmarks)
+            pts = _hull_points(landmarks, params.five_point_region)
         centre = pts.mean(axis=0)
         pts = centre + (pts - centre) * np.array([gx, gy], dtype=np.float32)
         hull = cv2.convexHull(np.round(pts).astype(np.int32))
@@ -189,8 +226,42 @@ def _source_image(image: np.ndarray, box: Box, p: BlendParams) -> np.ndarray:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     matrix = np.asarray(cv2.getRotationMatrix2D((cx, cy), 0.0, p.scale), dtype=np.float64)
     matrix[:, 2] += np.array([p.shift[0] * size, p.shift[1] * size])
-    return cv2.warpAffine(
+    moved = cv2.warpAffine(
         src, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    return _bend(moved, box, p.warp) if p.warp else moved
+
+
+def displacement(shape: tuple[int, int], box: Box, warp: Sequence[float]) -> np.ndarray:
+    """The displacement field (float32 (H, W, 2), pixels) that ``warp`` puts over ``box``.
+
+    The grid is interpolated bicubically over the box and faded to zero at its edges by a sine
+    window, so the field is smooth and nothing outside the box moves.
+    """
+    h, w = shape
+    n = round(np.sqrt(len(warp) / 2))
+    grid = np.asarray(warp, dtype=np.float32).reshape(n, n, 2) * _face_size(box)
+    field = np.zeros((h, w, 2), dtype=np.float32)
+    x1, y1 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return field
+    inside = cv2.resize(grid, (x2 - x1, y2 - y1), interpolation=cv2.INTER_CUBIC)
+    fade = np.outer(np.sin(np.linspace(0, np.pi, y2 - y1)), np.sin(np.linspace(0, np.pi, x2 - x1)))
+    field[y1:y2, x1:x2] = inside * fade[..., None].astype(np.float32)
+    return field
+
+
+def _bend(image: np.ndarray, box: Box, warp: Sequence[float]) -> np.ndarray:
+    h, w = image.shape[:2]
+    field = displacement((h, w), box, warp)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(
+        image,
+        xs + field[..., 0],
+        ys + field[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT,
     )
 
 
