@@ -293,12 +293,17 @@ def test_objects_no_video_names_are_swept_once_old(
     assert hygiene.sweep_orphans(factory, settings, now=later) == 2
     assert [entry.key for entry in store.objects()] == kept
 
-    # The service sweeps at start-up, beside serving (its shutdown waits for the sweep).
+    # The service sweeps at start-up, beside serving, and again while it serves: a worker can
+    # crash any time (its shutdown waits for a sweep in progress).
     crashed = tmp_path / "crashed.mp4"
     crashed.write_bytes(b"video")
     store.store_upload(crashed, "crashed")
     monkeypatch.setattr(hygiene, "ORPHAN_GRACE_S", 0.0)
-    with TestClient(create_app(settings, analyzer_factory=lambda: fake_analyzer)):
+    sweeping = settings.model_copy(update={"orphan_sweep_interval_seconds": 0.2})
+    with TestClient(create_app(sweeping, analyzer_factory=lambda: fake_analyzer)):
+        assert wait_until(lambda: [entry.key for entry in store.objects()] == kept, timeout=30)
+        crashed.write_bytes(b"video")  # storing moved the first
+        store.store_upload(crashed, "crashed-later")
         assert wait_until(lambda: [entry.key for entry in store.objects()] == kept, timeout=30)
     assert [entry.key for entry in store.objects()] == kept
 

@@ -25,7 +25,7 @@ from deepverify.service.api.hygiene import (
     BodyLimit,
     storage_unavailable,
     sweep_leftovers,
-    sweep_orphans,
+    sweep_orphans_periodically,
     validation_error,
 )
 from deepverify.service.api.routes import auth, health, live, videos, web
@@ -93,7 +93,10 @@ def create_app(
         await run_in_threadpool(upgrade_database, db_engine)
         await run_in_threadpool(sweep_leftovers, settings)
         # Listing a large bucket takes a while: the service starts meanwhile.
-        orphans = asyncio.create_task(run_in_threadpool(sweep_orphans, session_factory, settings))
+        stop_sweeping = asyncio.Event()
+        orphans = asyncio.create_task(
+            sweep_orphans_periodically(session_factory, settings, stop_sweeping)
+        )
         dispatcher.start()
         logger.info("deepverify service ready (%s worker)", dispatcher.mode)
         try:
@@ -101,7 +104,8 @@ def create_app(
         finally:
             await run_in_threadpool(app.state.live.stop_all)  # waits for the sessions' threads
             dispatcher.stop()
-            await orphans  # its thread uses the database
+            stop_sweeping.set()
+            await orphans  # a sweep in progress uses the database
             db_engine.dispose()
 
     app = FastAPI(

@@ -1,4 +1,4 @@
-"""Housekeeping against leftovers and oversized bodies: start-up sweep, body cap, short 422s, 503s.
+"""Housekeeping against leftovers and oversized bodies: sweeps, body cap, short 422s, 503s.
 
 The 503s answer an object store that is away (:func:`storage_unavailable`).
 
@@ -11,11 +11,15 @@ restart next to other live processes sharing the home folder is safe.
 A crash (or a store that failed mid-deletion) can also leave stored objects that no video row
 names: an upload stored just before the API died, before its row was committed, or results a
 deletion could not reach. :func:`sweep_orphans` deletes those once they are
-:data:`ORPHAN_GRACE_S` old, long past any upload still being committed by a live process.
+:data:`ORPHAN_GRACE_S` old, long past any upload still being committed by a live process; the API
+runs it at start-up and then every ``orphan_sweep_interval_seconds``
+(:func:`sweep_orphans_periodically`), since a worker killed mid-job leaves them while the API
+keeps serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shutil
@@ -23,6 +27,7 @@ import time
 from collections.abc import Iterable
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -93,6 +98,23 @@ def sweep_orphans(
             len(results),
         )
     return len(uploads) + len(results)
+
+
+async def sweep_orphans_periodically(
+    session_factory: sessionmaker[Session], settings: Settings, stop: asyncio.Event
+) -> None:
+    """:func:`sweep_orphans` now, then every ``settings.orphan_sweep_interval_seconds``.
+
+    Returns once ``stop`` is set, after any sweep in progress has finished (its thread uses
+    the database, which the caller disposes of next).
+    """
+    while True:
+        await run_in_threadpool(sweep_orphans, session_factory, settings)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=settings.orphan_sweep_interval_seconds)
+        except TimeoutError:
+            continue
+        return
 
 
 def _existing(

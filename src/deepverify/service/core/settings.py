@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # upload is this old; then it fails with the reason instead of waiting for ever.
     max_storage_wait_seconds: float = Field(default=6 * 3600.0, gt=0)
     broker_visibility_timeout_seconds: int = Field(default=3600, ge=1)
+    # How often the API sweeps the store for objects no video row names (at start-up, then
+    # every this many seconds while it serves; deepverify.service.api.hygiene.sweep_orphans).
+    orphan_sweep_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
 
     # Analysis.
     model_path: Path | None = None  # None: the packaged default model
