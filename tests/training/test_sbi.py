@@ -15,6 +15,7 @@ from deepverify.training.landmarks import ShapePredictor
 from deepverify.training.sbi import (
     BlendParams,
     SBIConfig,
+    at_frame,
     displacement,
     face_mask,
     jpeg_roundtrip,
@@ -188,3 +189,25 @@ def test_warp_bends_the_face_only(shared_data: Path) -> None:
     shares = [bool(sample_blend_params(np.random.default_rng(s), SBIConfig(
         warp_probability=0.5)).warp) for s in range(200)]  # fmt: skip
     assert 70 < sum(shares) < 130
+
+
+def test_frame_jitter_moves_the_paste_from_frame_to_frame(shared_data: Path) -> None:
+    """With jitter, each frame's paste is shifted by its own noise, the same on every render;
+    without it, every frame gets the clip's one paste."""
+    image = _image(shared_data)
+    cfg = SBIConfig(frame_jitter_probability=1.0, frame_jitter=0.02)
+    params = replace(sample_blend_params(np.random.default_rng(2), cfg), blend_ratio=1.0)
+    assert params.frame_jitter == 0.02
+    frames = [at_frame(params, k) for k in range(4)]
+    assert len({f.shift for f in frames}) == 4 and all(f.frame_jitter == 0 for f in frames)
+    size = np.sqrt((BOX[2] - BOX[0]) * (BOX[3] - BOX[1]))
+    moves = [abs(f.shift[0] - params.shift[0]) * size for f in frames]
+    assert max(moves) <= 2.5 * 0.02 * size and max(moves) > 0.05
+    a0, _ = self_blend(image, BOX, LANDMARKS, params, 0)
+    a1, _ = self_blend(image, BOX, LANDMARKS, params, 1)
+    assert not np.array_equal(a0, a1)
+    assert np.array_equal(a1, self_blend(image, BOX, LANDMARKS, params, 1)[0])
+    steady = replace(params, frame_jitter=0.0)
+    assert at_frame(steady, 3) is steady
+    s0, _ = self_blend(image, BOX, LANDMARKS, steady, 0)
+    assert np.array_equal(s0, self_blend(image, BOX, LANDMARKS, steady, 1)[0])

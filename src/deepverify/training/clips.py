@@ -106,7 +106,7 @@ def render_clip(spec: ClipSpec, pre: Preprocess) -> tuple[torch.Tensor, list[np.
         image = _read_rgb(spec.track.crops[pos])
         box = spec.track.boxes[pos]
         if spec.blend is not None:
-            image, _ = blend(image, box, spec.track.landmarks[pos], spec.blend)
+            image, _ = blend(image, box, spec.track.landmarks[pos], spec.blend, k)
         crop = crops_mod.crop_face(image, box, margin=pre.crop_margin, size=pre.input_size)
         crops.append(degrade(crop, spec.degradation, k))
     return crops_mod.to_tensor(crops, mean=pre.mean, std=pre.std), crops

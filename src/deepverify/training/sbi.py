@@ -14,7 +14,8 @@ swaps, reenactment and lip sync make, beside the blending traces.
 
 For a clip, one :class:`BlendParams` is drawn and applied to every frame of the track (geometry
 relative to each frame's box), so the sequence model sees one coherent fake rather than
-flickering, independent forgeries.
+flickering, independent forgeries. Only ``SBIConfig.frame_jitter_probability`` makes some clips
+wobble on purpose (:func:`at_frame`): the paste of a generator that makes every frame alone.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ class SBIConfig(BaseModel):
     warp_probability: float = Field(default=0.0, ge=0.0, le=1.0)
     warp_max: float = Field(default=0.05, ge=0.0, le=0.3)
     warp_grid: int = Field(default=4, ge=2, le=16)
+    # Share of clips whose paste wobbles from frame to frame, as when a generator makes each
+    # frame's face on its own and pastes it at that frame's detection (lip sync does): every
+    # frame's shift gets Gaussian noise of frame_jitter x the face size on each axis, and its
+    # scale 1 + half that. 0 draws nothing (earlier recipes: one coherent paste per clip).
+    frame_jitter_probability: float = Field(default=0.0, ge=0.0, le=1.0)
+    frame_jitter: float = Field(default=0.01, ge=0.0, le=0.1)
 
     @field_validator("hull_regions", "five_point_regions")
     @classmethod
@@ -96,6 +103,8 @@ class BlendParams:
     five_point_region: str = "face"
     # (warp_grid, warp_grid, 2) displacements as fractions of the face size, flattened; () none.
     warp: tuple[float, ...] = ()
+    frame_jitter: float = 0.0  # per-frame shift noise (fraction of the face size); 0: none
+    jitter_seed: int = 0  # with the frame's index, seeds that frame's noise
 
 
 def sample_blend_params(rng: np.random.Generator, config: SBIConfig | None = None) -> BlendParams:
@@ -131,7 +140,27 @@ def sample_blend_params(rng: np.random.Generator, config: SBIConfig | None = Non
     if c.warp_probability > 0 and rng.uniform() < c.warp_probability:
         grid = rng.uniform(-c.warp_max, c.warp_max, size=(c.warp_grid, c.warp_grid, 2))
         params = replace(params, warp=tuple(float(v) for v in grid.ravel()))
+    if c.frame_jitter_probability > 0 and rng.uniform() < c.frame_jitter_probability:
+        seed = int(rng.integers(2**31))
+        params = replace(params, frame_jitter=c.frame_jitter, jitter_seed=seed)
     return params
+
+
+def at_frame(params: BlendParams, frame: int) -> BlendParams:
+    """The parameters of frame ``frame`` of a clip: ``params`` with that frame's jitter.
+
+    Without jitter, ``params`` themselves (every frame gets the same paste).
+    """
+    if params.frame_jitter <= 0:
+        return params
+    noise = np.random.default_rng([params.jitter_seed, frame]).normal(size=3)
+    noise = np.clip(noise, -2.5, 2.5) * params.frame_jitter
+    return replace(
+        params,
+        shift=(params.shift[0] + float(noise[0]), params.shift[1] + float(noise[1])),
+        scale=params.scale * (1.0 + 0.5 * float(noise[2])),
+        frame_jitter=0.0,
+    )
 
 
 def _face_size(box: Box) -> float:
@@ -270,6 +299,7 @@ def self_blend(
     box: Box,
     landmarks: Landmarks | None,
     params: BlendParams,
+    frame: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blend ``image`` with a jittered copy of itself inside a soft face mask.
 
@@ -279,10 +309,12 @@ def self_blend(
         landmarks: dlib's 68 or YuNet's five points in ``image`` coordinates, or None
             (box-only ellipse).
         params: Blend parameters (one draw per clip).
+        frame: The frame's index in its clip (its jitter, when ``params`` have one).
 
     Returns:
         The blended RGB uint8 image and the mask (float32 (H, W) in [0, 1]) that was used.
     """
+    params = at_frame(params, frame)
     mask = face_mask(image.shape[:2], box, landmarks, params)
     src = _source_image(image, box, params)
     alpha = mask[..., None]
