@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -103,6 +104,16 @@ def test_jpeg_roundtrip_is_lossy_but_close(shared_data: Path) -> None:
     assert out.shape == image.shape and 0.5 < err < 15
 
 
+def _assert_regions(cover: Callable[[str], list[float]]) -> None:
+    """``cover(region)`` is the mask at (an eye, the mouth, the chin): the face covers all
+    three, the inner face the eye and the mouth, the lower face the mouth and the chin."""
+    assert all(v > 0.9 for v in cover("face"))
+    inner_eye, inner_mouth, inner_chin = cover("inner")
+    assert inner_eye > 0.9 and inner_mouth > 0.9 and inner_chin < 0.1
+    lower_eye, lower_mouth, lower_chin = cover("lower")
+    assert lower_eye < 0.1 and lower_mouth > 0.9 and lower_chin > 0.9
+
+
 def test_68_point_regions_cover_their_part_of_the_face(shared_data: Path) -> None:
     """With dlib's 68 points the mask is the region drawn: the whole face, the inner face
     (eyes to mouth, not the chin), or the lower face (mouth and jaw, not the eyes)."""
@@ -119,11 +130,7 @@ def test_68_point_regions_cover_their_part_of_the_face(shared_data: Path) -> Non
         mask = face_mask(image.shape[:2], face.box, [tuple(p) for p in pts], params)
         return [float(mask[round(y), round(x)]) for x, y in (eye, mouth, below_lip)]
 
-    assert all(v > 0.9 for v in cover("face"))
-    inner_eye, inner_mouth, inner_chin = cover("inner")
-    assert inner_eye > 0.9 and inner_mouth > 0.9 and inner_chin < 0.1
-    lower_eye, lower_mouth, lower_chin = cover("lower")
-    assert lower_eye < 0.1 and lower_mouth > 0.9 and lower_chin > 0.9
+    _assert_regions(cover)
 
 
 def test_unknown_hull_region_is_refused() -> None:
@@ -144,11 +151,7 @@ def test_five_point_regions_cover_their_part_of_the_face() -> None:
         mask = face_mask((200, 200), BOX, LANDMARKS, params)
         return [float(mask[y, x]) for x, y in (eye, mouth, chin)]
 
-    assert all(v > 0.9 for v in cover("face"))
-    inner_eye, inner_mouth, inner_chin = cover("inner")
-    assert inner_eye > 0.9 and inner_mouth > 0.9 and inner_chin < 0.1
-    lower_eye, lower_mouth, lower_chin = cover("lower")
-    assert lower_eye < 0.1 and lower_mouth > 0.9 and lower_chin > 0.9
+    _assert_regions(cover)
 
 
 def test_default_config_draws_as_before() -> None:
