@@ -7,6 +7,7 @@ upload, and a store that goes away answers 503 while the job waits and then comp
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
@@ -306,6 +307,37 @@ def test_objects_no_video_names_are_swept_once_old(
         store.store_upload(crashed, "crashed-later")
         assert wait_until(lambda: [entry.key for entry in store.objects()] == kept, timeout=30)
     assert [entry.key for entry in store.objects()] == kept
+
+
+def test_periodic_sweep_outlives_a_failed_sweep_and_stops_when_told(settings, monkeypatch):
+    """A sweep that raises is logged and the next runs on time; setting the event ends the loop
+    (no sweep after it)."""
+    calls: list[int] = []
+
+    def sweep(session_factory, settings) -> int:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise RuntimeError("listing broke")
+        return 0
+
+    monkeypatch.setattr(hygiene, "sweep_orphans", sweep)
+    fast = settings.model_copy(update={"orphan_sweep_interval_seconds": 0.05})
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        task = asyncio.create_task(hygiene.sweep_orphans_periodically(None, fast, stop))
+        async with asyncio.timeout(5):
+            while len(calls) < 3 and not task.done():
+                await asyncio.sleep(0.01)
+        assert not task.done(), task.exception()
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+        return len(calls)
+
+    stopped_at = asyncio.run(run())
+    assert stopped_at >= 3
+    time.sleep(0.2)
+    assert len(calls) == stopped_at
 
 
 def test_a_job_the_store_keeps_failing_gives_up_after_the_longest_wait(

@@ -66,7 +66,7 @@ def sweep_orphans(
     """Delete stored uploads and results no video row names, once ORPHAN_GRACE_S old.
 
     Returns how many uploads and result sets were deleted. An unreachable store or database is
-    logged and skipped (the next start tries again): housekeeping never stops the service.
+    logged and skipped (the next sweep tries again): housekeeping never stops the service.
     """
     now = time.time() if now is None else now
     store = open_store(settings)
@@ -106,10 +106,15 @@ async def sweep_orphans_periodically(
     """:func:`sweep_orphans` now, then every ``settings.orphan_sweep_interval_seconds``.
 
     Returns once ``stop`` is set, after any sweep in progress has finished (its thread uses
-    the database, which the caller disposes of next).
+    the database, which the caller disposes of next). A sweep that fails in a way
+    :func:`sweep_orphans` does not expect is logged, and the next one runs on time: one bad
+    listing must not end the sweeping, nor fail the shutdown that waits for it.
     """
     while True:
-        await run_in_threadpool(sweep_orphans, session_factory, settings)
+        try:
+            await run_in_threadpool(sweep_orphans, session_factory, settings)
+        except Exception:
+            logger.exception("the sweep for orphaned objects failed; the next one runs on time")
         try:
             await asyncio.wait_for(stop.wait(), timeout=settings.orphan_sweep_interval_seconds)
         except TimeoutError:
