@@ -22,6 +22,11 @@ SERVICE = (
     "boto3", "botocore", "c2pa", "jinja2",
 )  # fmt: skip
 
+# Modules of commands other than provenance, and the scoring commands' shared options.
+OTHER_COMMAND_MODULES = (
+    "scan", "evaluate", "extract", "train", "serve", "worker", "live", "db", "model", "scoring",
+)  # fmt: skip
+
 _RUNNER = """
 import atexit, importlib.abc, json, sys
 
@@ -63,6 +68,15 @@ def _run(
 def test_help_imports_nothing_heavy():
     code, _, imported = _run(["--help"], blocked=(), watched=HEAVY + SERVICE)
     assert code == 0
+    assert imported == []
+
+
+def test_a_command_imports_only_its_own_module(real_clip):
+    # Commands load when asked for: provenance pays neither for the others nor for NumPy.
+    others = tuple(f"deepverify.cli.{name}" for name in OTHER_COMMAND_MODULES)
+    args = ["provenance", str(real_clip), "--json"]
+    code, stderr, imported = _run(args, blocked=(), watched=("numpy", *others))
+    assert code == 0, stderr
     assert imported == []
 
 

@@ -9,6 +9,13 @@ from __future__ import annotations
 DEFAULT_DETECTOR = "opencv-ssd"
 """Face detector used when none is named (a key of :func:`deepverify.faces.available_detectors`)."""
 
+ENGINES: tuple[str, ...] = ("onnx", "torch")
+"""Inference engines :func:`deepverify.engine.load_engine` accepts: ONNX Runtime (base install)
+and PyTorch (the train extra)."""
+
+DEFAULT_ENGINE = "onnx"
+"""Engine used when none is named (the CLI's ``--engine``, the service's ``DEEPVERIFY_ENGINE``)."""
+
 DEFAULT_EXTRACT_DETECTOR = "yunet"
 """Detector ``deepverify extract`` cuts training crops with: the packaged model's (its card names
 it, so ``scan`` follows), and the one ``configs/default.yaml``'s caches come from."""

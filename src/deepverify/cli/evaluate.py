@@ -12,15 +12,14 @@ from rich.table import Table
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
 from deepverify.cli.options import (
-    DetectorOption,
     DeviceOption,
     EngineOption,
     FramesOption,
     JsonOption,
     ModelOption,
     VerboseOption,
-    load_for_scoring,
 )
+from deepverify.cli.scoring import DetectorOption, load_for_scoring
 from deepverify.faces import create_detector
 from deepverify.training.datasets import (
     DatasetOptions,

@@ -17,14 +17,13 @@ from rich.text import Text
 
 from deepverify.cli.common import console, err_console, setup_logging, user_errors
 from deepverify.cli.options import (
-    DetectorOption,
     DeviceOption,
     EngineOption,
     JsonOption,
     ModelOption,
     VerboseOption,
-    load_for_scoring,
 )
+from deepverify.cli.scoring import DetectorOption, load_for_scoring
 from deepverify.live.options import (
     DEFAULT_FPS,
     DEFAULT_UPDATE_EVERY_S,

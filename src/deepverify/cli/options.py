@@ -1,8 +1,9 @@
 """Option types the CLI commands share: one name, one help text and one set of checks each.
 
 A command declares ``model: ModelOption = None`` and gets the same flag, help and validation as
-every other command taking a model. Choices come from the registries (engines, face detectors)
-without importing either engine.
+every other command taking a model. Importing this module costs no more than Typer: the engine
+names come from :mod:`deepverify.defaults`, and ``--detector`` (whose choices need the detector
+registry) lives in :mod:`deepverify.cli.scoring`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from typing import Annotated
 
 import typer
 
-from deepverify.defaults import MAX_FRAMES
-from deepverify.engine import ENGINES, Engine
-from deepverify.faces import available_detectors
+from deepverify.defaults import ENGINES, MAX_FRAMES
 
-# The choices of --engine and --detector, from their registries.
+# The choices of --engine, from the engine registry's names.
 EngineName = Enum("EngineName", {name: name for name in ENGINES}, type=str)  # type: ignore[misc]
-DetectorName = Enum("DetectorName", {name: name for name in available_detectors()}, type=str)  # type: ignore[misc]
 
 ModelOption = Annotated[
     Path | None,
@@ -38,10 +36,6 @@ EngineOption = Annotated[
     ),
 ]
 DeviceOption = Annotated[str, typer.Option(help="cpu, or cuda / cuda:N with --engine torch.")]
-DetectorOption = Annotated[
-    DetectorName | None,
-    typer.Option(help="Face detector (default: the one the model was trained with)."),
-]
 FramesOption = Annotated[
     int | None,
     typer.Option(min=1, max=MAX_FRAMES, help="Frames sampled per video (default: the model's)."),
@@ -53,30 +47,3 @@ VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log more."
 def engine_name(engine: EngineName | None) -> str | None:
     """The engine's registry name, or None for the default (or the environment's)."""
     return None if engine is None else str(engine.value)
-
-
-def detector_name(detector: DetectorName | None) -> str | None:
-    """The detector's registry name, or None for the model card's."""
-    return None if detector is None else str(detector.value)
-
-
-def load_for_scoring(
-    model: Path | None, *, engine: EngineName | None, device: str, detector: DetectorName | None
-) -> tuple[Engine, str]:
-    """The model to score with and its detector's name, warning when either is unfit.
-
-    Shared by ``scan``, ``live`` and ``evaluate``: an untrained model, or a detector other than
-    the one the model was trained with, is said once on stderr.
-    """
-    from deepverify.cli.common import warn
-    from deepverify.engine import DEFAULT_ENGINE, load_engine
-    from deepverify.pipeline import UNTRAINED_WARNING
-
-    loaded = load_engine(model, engine=engine_name(engine) or DEFAULT_ENGINE, device=device)
-    if not loaded.card.trained:
-        warn(UNTRAINED_WARNING)
-    chosen = detector_name(detector) or loaded.card.detector
-    mismatch = loaded.card.detector_warning(chosen)
-    if mismatch:
-        warn(mismatch)
-    return loaded, chosen

@@ -14,15 +14,14 @@ from rich.table import Table
 
 from deepverify.cli.common import console, err_console, fail, setup_logging, user_errors
 from deepverify.cli.options import (
-    DetectorOption,
     DeviceOption,
     EngineOption,
     FramesOption,
     JsonOption,
     ModelOption,
     VerboseOption,
-    load_for_scoring,
 )
+from deepverify.cli.scoring import DetectorOption, load_for_scoring
 from deepverify.defaults import VIDEO_SUFFIXES
 from deepverify.errors import DeepverifyError
 from deepverify.stages import ProgressCallback

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deepverify.defaults import DEFAULT_ENGINE, ENGINES
 from deepverify.engine.base import CropScores, Engine
 from deepverify.engine.devices import check_device
 from deepverify.errors import ModelError
@@ -21,9 +22,6 @@ from deepverify.model.files import (
     require_default_model,
     safetensors_path,
 )
-
-ENGINES = ("onnx", "torch")
-DEFAULT_ENGINE = "onnx"
 
 
 def load_engine(

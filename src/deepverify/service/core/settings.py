@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from deepverify.engine import DEFAULT_ENGINE, ENGINES
+from deepverify.defaults import DEFAULT_ENGINE, ENGINES
 from deepverify.errors import ConfigError
 
 MIN_SECRET_KEY_LENGTH = 32
