@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from deepverify.errors import ConfigError, DatasetError
+from deepverify.training import split_tracks
 from deepverify.training.augment import AugmentConfig, Degradation, degrade, sample_degradation
 from deepverify.training.cache import ExtractSummary
 from deepverify.training.clips import (
@@ -211,7 +212,7 @@ def _cache_of_groups(cache: Path, out: Path, groups: set[str]) -> Path:
 
 
 def test_a_kept_split_holds_its_groups_and_only_new_ones_are_drawn(
-    face_cache: tuple[Path, ExtractSummary], tmp_path: Path
+    face_cache: tuple[Path, ExtractSummary], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache, _ = face_cache
     items = json.loads((cache / "index.json").read_text())["items"]
@@ -241,8 +242,13 @@ def test_a_kept_split_holds_its_groups_and_only_new_ones_are_drawn(
     assert set(split_of) == set(groups)
     moved = split_videos([base_cache, new_cache], data.model_copy(update={"keep_split_of": None}))
     assert {i.group: s for s, m in moved[0].items() for i in m} != split_of
+    reads: list[Path] = []
+    counted = split_tracks.read_index
+    monkeypatch.setattr(split_tracks, "read_index", lambda d: reads.append(d) or counted(d))
     _, summary = load_split_tracks([base_cache, new_cache], data)
     assert summary["kept_split_groups_sha256"] == base_fingerprint != fingerprint
+    # Each index read once for this run's split, and the base once more for the kept one.
+    assert sorted(reads) == sorted([base_cache, new_cache, base_cache])
 
     chained = tmp_path / "chained.yaml"
     chained.write_text(f"data: {{cache: {new_cache}, keep_split_of: {tmp_path / 'base.yaml'}}}\n")

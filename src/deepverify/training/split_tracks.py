@@ -74,18 +74,37 @@ def _cache_items(
     return pairs, shared
 
 
-def _split(
-    cache_list: list[Path], data: DataConfig
-) -> tuple[list[tuple[Path, CacheRecord]], list[str], list[VideoItem], dict[str, str]]:
-    """The caches' records and items, and each item's split (by group, as ``data`` says)."""
+@dataclass(frozen=True)
+class KeptSplit:
+    """The split of the run a config keeps (``data.keep_split_of``)."""
+
+    groups: dict[str, str]  # group -> assign_splits' name (train, val, test)
+    fingerprint: str  # that run's split_groups_sha256
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The caches' records and items, each item's split, and the split a config kept."""
+
+    pairs: list[tuple[Path, CacheRecord]]
+    shared_groups: list[str]  # one message per group found in several caches
+    items: list[VideoItem]
+    splits: dict[str, str]  # item id -> assign_splits' name (train, val, test)
+    kept: KeptSplit | None  # the split of data.keep_split_of (None: none kept)
+
+
+def _split(cache_list: list[Path], data: DataConfig) -> _Split:
+    """Read the caches once and split their items by group, as ``data`` says."""
     pairs, shared_groups = _cache_items(cache_list)
     if not pairs:
         names = ", ".join(str(c) for c in cache_list)
         raise DatasetError(f"the cache {names} holds no item with a face; check the dataset")
     items = [record.video_item() for _, record in pairs]
-    if data.keep_split_of is not None:
-        kept = kept_splits(data.keep_split_of)
-        items = [replace(i, split=kept[i.group]) if i.group in kept else i for i in items]
+    kept = None if data.keep_split_of is None else kept_split(data.keep_split_of)
+    if kept is not None:
+        items = [
+            replace(i, split=kept.groups[i.group]) if i.group in kept.groups else i for i in items
+        ]
     splits = assign_splits(
         items,
         val_fraction=data.val_fraction,
@@ -93,7 +112,7 @@ def _split(
         seed=data.split_seed,
     )
     check_no_leak(items, splits)
-    return pairs, shared_groups, items, splits
+    return _Split(pairs, shared_groups, items, splits, kept)
 
 
 def _kept_run(config: Path) -> tuple[list[Path], DataConfig]:
@@ -113,17 +132,15 @@ def _kept_run(config: Path) -> tuple[list[Path], DataConfig]:
     return [base.cache, *base.extra_caches], base
 
 
-def kept_splits(config: Path) -> dict[str, str]:
-    """Group -> split (``train``, ``val``, ``test``) of the run that ``config`` describes."""
-    _, _, items, splits = _split(*_kept_run(config))
-    return {item.group: splits[item.item_id] for item in items}
+def kept_split(config: Path) -> KeptSplit:
+    """The groups' splits and the fingerprint of the run that ``config`` describes.
 
-
-def kept_fingerprint(data: DataConfig) -> str | None:
-    """The split fingerprint of the run whose split ``data`` keeps (None: it keeps none)."""
-    if data.keep_split_of is None:
-        return None
-    return split_videos(*_kept_run(data.keep_split_of))[1]
+    Reads that run's caches once (the caller's own caches are read apart).
+    """
+    caches, base = _kept_run(config)
+    found = _split(caches, base)
+    groups = {item.group: found.splits[item.item_id] for item in found.items}
+    return KeptSplit(groups, _fingerprint(found.items, found.splits, _renamer(base)))
 
 
 def _renamer(data: DataConfig) -> dict[str, str]:
@@ -155,12 +172,12 @@ def split_videos(
     Returns:
         Split name -> videos, and the split's fingerprint (``split_groups_sha256``).
     """
-    _, _, items, splits = _split(list(caches), data)
+    found = _split(list(caches), data)
     rename = _renamer(data)
     out: dict[str, list[VideoItem]] = {name: [] for name in (*SPLIT_NAMES, "test")}
-    for item in items:
-        out[rename[splits[item.item_id]]].append(item)
-    return out, _fingerprint(items, splits, rename)
+    for item in found.items:
+        out[rename[found.splits[item.item_id]]].append(item)
+    return out, _fingerprint(found.items, found.splits, rename)
 
 
 def load_split_tracks(
@@ -179,13 +196,14 @@ def load_split_tracks(
         DatasetError: Not a cache, or no usable real track in the training split.
     """
     cache_list = [caches] if isinstance(caches, Path) else list(caches)
-    pairs, shared_groups, items, splits = _split(cache_list, data)
+    found = _split(cache_list, data)
+    items, splits = found.items, found.splits
     rename = _renamer(data)
     tracks: dict[str, list[TrackRef]] = {name: [] for name in (*SPLIT_NAMES, "test")}
     summary: dict[str, Any] = {"caches": [c.name for c in cache_list]}
-    if shared_groups:
-        summary["groups_in_several_caches"] = len(shared_groups)
-    for cache_dir, record in pairs:
+    if found.shared_groups:
+        summary["groups_in_several_caches"] = len(found.shared_groups)
+    for cache_dir, record in found.pairs:
         split = rename[splits[record.item_id]]
         least = max(data.min_track_frames, math.ceil(MIN_TRACK_FRACTION * len(record.frames)))
         for t in record.tracks:
@@ -209,9 +227,8 @@ def load_split_tracks(
         if groups or split in ("train", "val"):
             summary[f"{split}_groups"] = len(groups)
     summary["split_groups_sha256"] = _fingerprint(items, splits, rename)
-    kept = kept_fingerprint(data)
-    if kept is not None:
-        summary["kept_split_groups_sha256"] = kept
+    if found.kept is not None:
+        summary["kept_split_groups_sha256"] = found.kept.fingerprint
     tracks.pop("test")
     if not any(t.label == 0 for t in tracks["train"]):
         raise DatasetError(f"the caches {cache_list} have no real face track for training")
