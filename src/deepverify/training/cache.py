@@ -25,7 +25,7 @@ import json
 import logging
 import multiprocessing
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +51,14 @@ from deepverify.training.cache_index import (
     STATUSES,
     CachedFrame,
     CachedTrack,
-    CacheIndex,
     CacheRecord,
     Points,
     Window,
-    item_records,
     read_index,
+    write_index,
 )
 from deepverify.training.datasets import VideoItem
-from deepverify.training.landmarks import DLIB68, ShapePredictor
+from deepverify.training.landmarks import DLIB68, ShapePredictor, attach_landmarks
 from deepverify.video.decode import SampledFrame, detect_frame
 from deepverify.video.frames import Frame
 
@@ -118,28 +117,6 @@ def read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _attach_landmarks(dets: list[Detection], extra: list[Detection]) -> list[Detection]:
-    """Give each box the landmarks of the other detector's face whose landmarks it contains."""
-    out = []
-    for det in dets:
-        x1, y1, x2, y2 = det.box
-        best, best_dist = None, float("inf")
-        for other in extra:
-            if not other.landmarks:
-                continue
-            cx, cy = np.mean(np.asarray(other.landmarks), axis=0)
-            if x1 <= cx <= x2 and y1 <= cy <= y2:
-                dist = float(np.hypot(cx - (x1 + x2) / 2, cy - (y1 + y2) / 2))
-                if dist < best_dist:
-                    best, best_dist = other.landmarks, dist
-        out.append(det if det.landmarks or best is None else _with_landmarks(det, best))
-    return out
-
-
-def _with_landmarks(det: Detection, landmarks: tuple[tuple[float, float], ...]) -> Detection:
-    return replace(det, landmarks=landmarks)
-
-
 def landmark_source(options: ExtractOptions) -> LandmarkSource | None:
     """What attaches landmarks to the boxes of ``options.detector`` (None: nothing to run).
 
@@ -155,7 +132,7 @@ def landmark_source(options: ExtractOptions) -> LandmarkSource | None:
     second = create_detector(name, rescue=False)
 
     def attach(image: np.ndarray, dets: list[Detection]) -> list[Detection]:
-        return _attach_landmarks(dets, second.detect(image))
+        return attach_landmarks(dets, second.detect(image))
 
     return attach
 
@@ -315,18 +292,6 @@ def _check_options(cache_dir: Path, options: ExtractOptions, dataset: dict[str, 
         atomic_write_text(meta_path, json.dumps(meta, indent=2))
 
 
-def cache_detector(cache_dir: Path) -> str:
-    """The face detector whose boxes a cache's crops were cut from (from ``cache.json``)."""
-    try:
-        meta = json.loads((cache_dir / "cache.json").read_text(encoding="utf-8"))
-        return str(meta["options"]["detector"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DatasetError(
-            f"{cache_dir} is not a face-crop cache (cache.json: {exc}); "
-            "run `deepverify extract` first"
-        ) from None
-
-
 def extract_dataset(
     items: Sequence[VideoItem],
     cache_dir: Path,
@@ -390,24 +355,10 @@ def extract_dataset(
     )
 
 
-def write_index(cache_dir: Path) -> CacheIndex:
-    """Gather the item records into ``index.json`` (with a count per status) and return it."""
-    meta = json.loads((cache_dir / "cache.json").read_text(encoding="utf-8"))
-    records = tuple(item_records(cache_dir))
-    index = CacheIndex(
-        **meta,
-        summary={status: sum(r.status == status for r in records) for status in STATUSES},
-        items=records,
-    )
-    atomic_write_text(cache_dir / "index.json", index.model_dump_json())
-    return index
-
-
 __all__ = [
     "CACHE_VERSION",
     "ExtractOptions",
     "ExtractSummary",
-    "cache_detector",
     "extract_dataset",
     "extract_item",
     "landmark_source",

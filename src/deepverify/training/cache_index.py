@@ -2,7 +2,9 @@
 
 One :class:`CacheRecord` per dataset item (``items/<item_id>.json``) and one :class:`CacheIndex`
 gathering them (``index.json``); the JSON on disk is their ``model_dump(mode="json")``, so the
-format of version :data:`CACHE_VERSION` is exactly what these models say.
+format of version :data:`CACHE_VERSION` is exactly what these models say. :func:`write_index`
+gathers the records, :func:`read_index` reads them back, :func:`cache_detector` names the
+detector a cache was cut with.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deepverify.errors import DatasetError
+from deepverify.files import atomic_write_text
 from deepverify.geometry import Box
 from deepverify.training.items import VideoItem
 
@@ -162,6 +165,31 @@ def read_index(cache_dir: Path) -> CacheIndex:
         raise DatasetError(
             f"{path} is damaged ({_first_error(exc)}); re-run `deepverify extract`"
         ) from None
+
+
+def cache_detector(cache_dir: Path) -> str:
+    """The face detector whose boxes a cache's crops were cut from (from ``cache.json``)."""
+    try:
+        meta = json.loads((cache_dir / "cache.json").read_text(encoding="utf-8"))
+        return str(meta["options"]["detector"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(
+            f"{cache_dir} is not a face-crop cache (cache.json: {exc}); "
+            "run `deepverify extract` first"
+        ) from None
+
+
+def write_index(cache_dir: Path) -> CacheIndex:
+    """Gather the item records into ``index.json`` (with a count per status) and return it."""
+    meta = json.loads((cache_dir / "cache.json").read_text(encoding="utf-8"))
+    records = tuple(item_records(cache_dir))
+    index = CacheIndex(
+        **meta,
+        summary={status: sum(r.status == status for r in records) for status in STATUSES},
+        items=records,
+    )
+    atomic_write_text(cache_dir / "index.json", index.model_dump_json())
+    return index
 
 
 def _first_error(exc: Exception) -> str:

@@ -10,6 +10,9 @@ methods replace. It runs once per cached crop at extraction time (``deepverify e
 The model file comes from the ``face-recognition-models`` package (training extra) or from
 ``$DEEPVERIFY_DLIB_LANDMARKS``. Only its location is looked up: that package's own
 ``__init__`` needs ``pkg_resources``, which current setuptools no longer ships.
+
+:func:`attach_landmarks` gives one detector's boxes another's landmarks (``extract --landmarks
+yunet`` with the SSD's boxes).
 """
 
 from __future__ import annotations
@@ -112,3 +115,26 @@ def region_points(landmarks: Sequence[tuple[float, float]], region: str) -> np.n
 
 
 REGIONS = ("face", "inner", "lower")
+
+
+def attach_landmarks(dets: list[Detection], extra: list[Detection]) -> list[Detection]:
+    """Give each box of ``dets`` the landmarks of the ``extra`` face nearest its centre.
+
+    Only faces whose landmarks' centre lies inside the box count; a box with landmarks keeps them.
+    ``deepverify extract --landmarks yunet`` uses it to add YuNet's five points to another
+    detector's boxes.
+    """
+    out = []
+    for det in dets:
+        x1, y1, x2, y2 = det.box
+        best, best_dist = None, float("inf")
+        for other in extra:
+            if not other.landmarks:
+                continue
+            cx, cy = np.mean(np.asarray(other.landmarks), axis=0)
+            if x1 <= cx <= x2 and y1 <= cy <= y2:
+                dist = float(np.hypot(cx - (x1 + x2) / 2, cy - (y1 + y2) / 2))
+                if dist < best_dist:
+                    best, best_dist = other.landmarks, dist
+        out.append(det if det.landmarks or best is None else replace(det, landmarks=best))
+    return out

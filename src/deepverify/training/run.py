@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from deepverify.errors import ConfigError
 from deepverify.model import DeepfakeDetector, ModelCard, build_model
-from deepverify.training.cache import cache_detector
+from deepverify.training.cache_index import cache_detector
 from deepverify.training.clips import (
     FixedClips,
     Preprocess,
