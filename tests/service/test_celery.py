@@ -8,7 +8,6 @@ available, else SQLite), with the tiny model and a short lease so a dead worker 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -24,6 +23,7 @@ from deepverify.model import ModelCard
 from deepverify.service.core import storage
 from deepverify.service.core.models import PENDING_STATUSES
 from deepverify.service.main import create_app
+from tests.processes import kill_group, start_group, stop_group
 from tests.service.conftest import TEST_SECRET, need_service, sign_up, upload, wait_for, wait_until
 
 pytestmark = pytest.mark.redis  # the one Celery test: it runs by default (in CI, where Redis is)
@@ -58,31 +58,17 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"worker{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [str(DEEPVERIFY), "worker", "--verbose"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        log = self.logs / f"worker{len(self.procs)}.log"
+        proc = start_group([str(DEEPVERIFY), "worker", "--verbose"], log=log, env=self.env)
         self.procs.append(proc)
         return proc
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        kill_group(proc)
 
     def stop_all(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
+            stop_group(proc)
 
 
 def _claimed(client: TestClient, video_id: str, timeout: float) -> str:

@@ -11,7 +11,6 @@ database, and deleting everything empties the bucket.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from deepverify.service.core.models import Video
+from tests.processes import start_group, stop_group
 from tests.service.conftest import PASSWORD, TEST_SECRET, sign_up, upload, wait_for, wait_until
 from tests.service.test_celery import DEEPVERIFY, Workers, broker  # noqa: F401  (fixture)
 
@@ -44,13 +44,7 @@ def api_process(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
     for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        stop_group(proc)
 
 
 def _files(folder: Path) -> list[Path]:
@@ -91,17 +85,9 @@ def test_api_and_two_workers_share_only_database_broker_and_bucket(
         return {**os.environ, **{f"DEEPVERIFY_{k.upper()}": v for k, v in values.items()}}
 
     port = _free_port()
-    log = (tmp_path / "api.log").open("wb")
-    api_process.append(
-        subprocess.Popen(
-            [str(DEEPVERIFY), "serve"],
-            env=env(homes["api"], host="127.0.0.1", port=str(port)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    )
-    log.close()
+    api_env = env(homes["api"], host="127.0.0.1", port=str(port))
+    api = start_group([str(DEEPVERIFY), "serve"], log=tmp_path / "api.log", env=api_env)
+    api_process.append(api)
     workers = []
     for i in range(2):
         (tmp_path / f"logs{i}").mkdir()
