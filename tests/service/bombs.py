@@ -9,6 +9,7 @@ must wade through, as in issue 23.
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 import textwrap
@@ -129,3 +130,40 @@ def memory_growth_mb(path: Path, *, setup: str, work: str) -> float:
         [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
     )
     return float(json.loads(run.stdout)["grew_mb"])
+
+
+def make_box_bomb(path: Path, *, boxes: int, inside: bytes | None = None, times: int = 1) -> Path:
+    """Write an ISO BMFF file of ``boxes`` empty 8-byte ``free`` boxes after its ``ftyp``.
+
+    ``inside=b"moov"`` nests them in a box of that type instead of the top level, ``times``
+    such boxes one after another. The C2PA library's reading time grows with the square of the
+    number of boxes side by side.
+    """
+    body = struct.pack(">I4s", 8, b"free") * boxes
+    if inside is not None:
+        body = (struct.pack(">I4s", 8 + len(body), inside) + body) * times
+    path.write_bytes(struct.pack(">I4s", 16, b"ftyp") + b"isom\x00\x00\x02\x00" + body)
+    return path
+
+
+def make_chunk_bomb(path: Path, *, chunks: int) -> Path:
+    """Write a RIFF (AVI) file of ``chunks`` empty ``JUNK`` chunks."""
+    body = (b"JUNK" + struct.pack("<I", 0)) * chunks
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"AVI " + body)
+    return path
+
+
+def make_fragmented(path: Path, *, frames: int, fps: int = 10) -> Path:
+    """Write a fragmented MP4 with a fragment per frame (every frame a keyframe)."""
+    with av.open(
+        str(path), "w", format="mp4", options={"movflags": "frag_keyframe+empty_moov"}
+    ) as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "1"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i % 250, np.uint8), "rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path

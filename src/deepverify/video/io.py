@@ -11,7 +11,8 @@ containers through this module, more than its own work does.
 - :func:`open_container` is the one way a container is opened (here and by the provenance
   reader): within a wall-clock budget, with what FFmpeg buffers while it identifies the
   streams bounded by :data:`PROBE_BYTES`, and never for an MP4-family file whose tag boxes
-  exceed :data:`~deepverify.video.isobmff.MAX_TAG_BOX_BYTES` (FFmpeg copies tags whole on opening).
+  exceed :data:`~deepverify.video.isobmff.MAX_TAG_BOX_BYTES` (FFmpeg copies tags whole on opening)
+  or with over :data:`~deepverify.video.isobmff.MAX_BOXES` boxes at one level.
 - :func:`_scan` is the demux pass: it reads every packet of every stream, without decoding, and
   keeps the video packets' timestamps in a :class:`_Timeline`, within :data:`MAX_PACKETS` video
   packets, :data:`PACKETS_PER_FRAME` times as many packets in all, and :data:`MAX_SCAN_SECONDS`.
@@ -123,7 +124,8 @@ def open_container(path: Path, *, max_seconds: float | None = None) -> av.contai
     too: each packet must arrive within it.
 
     Raises:
-        InvalidVideoError: An MP4-family file with tags larger than FFmpeg should copy.
+        InvalidVideoError: An MP4-family file with tags larger than FFmpeg should copy, or with
+            more boxes at one level than any video has.
         OSError: The file cannot be read.
         av.ExitError: Opening took longer than ``max_seconds``.
         av.FFmpegError: FFmpeg cannot open the file.
@@ -141,7 +143,13 @@ def open_container(path: Path, *, max_seconds: float | None = None) -> av.contai
 
 def _refuse_oversized_tags(path: Path) -> None:
     with path.open("rb") as handle:
-        found = isobmff.oversized_tags(handle)
+        try:
+            found = isobmff.oversized_tags(handle)
+        except isobmff.TooManyBoxesError as exc:
+            raise InvalidVideoError(
+                f"{path.name}: {exc}, which no video needs; the file is damaged or made to "
+                "exhaust readers"
+            ) from None
     if found is not None:
         box, size = found
         raise InvalidVideoError(
