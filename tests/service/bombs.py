@@ -167,3 +167,25 @@ def make_fragmented(path: Path, *, frames: int, fps: int = 10) -> Path:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+def make_stream_bomb(path: Path, *, streams: int, fmt: str | None = None) -> Path:
+    """Write a file of ``streams`` tiny H.264 video streams, two frames each.
+
+    Identifying a stream on opening starts a decoder for it: the file is a few hundred KB, the
+    decoders hundreds of MB.
+    """
+    with av.open(str(path), "w", format=fmt) as out:
+        outs = []
+        for _ in range(streams):
+            stream = out.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            outs.append(stream)
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for stream in outs:
+                out.mux(stream.encode(frame))
+        for stream in outs:
+            out.mux(stream.encode(None))
+    return path

@@ -36,7 +36,7 @@ from deepverify.errors import DeepverifyError, InvalidVideoError
 from deepverify.live.mailbox import Arrival, Coded, Mailbox
 from deepverify.live.options import SourceOptions
 from deepverify.video.frames import Frame
-from deepverify.video.io import MAX_SIDE, open_container, upright_rgb
+from deepverify.video.io import MAX_SIDE, MAX_STREAMS, open_container, upright_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,10 @@ LOW_LATENCY_OPTIONS: Final = {
     "probesize": "65536",
     "fflags": "nobuffer",
     "flags": "low_delay",
+    "max_streams": str(MAX_STREAMS),
 }
-"""FFmpeg options for opening a stream: identify it from half a second of data, buffer nothing."""
+"""FFmpeg options for opening a stream: identify it from half a second of data, buffer nothing,
+create no more streams than a file may have."""
 
 _BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 

@@ -12,7 +12,8 @@ containers through this module, more than its own work does.
   reader): within a wall-clock budget, with what FFmpeg buffers while it identifies the
   streams bounded by :data:`PROBE_BYTES`, and never for an MP4-family file whose tag boxes
   exceed :data:`~deepverify.video.isobmff.MAX_TAG_BOX_BYTES` (FFmpeg copies tags whole on opening)
-  or with over :data:`~deepverify.video.isobmff.MAX_BOXES` boxes at one level.
+  or with over :data:`~deepverify.video.isobmff.MAX_BOXES` boxes at one level, and with at most
+  :data:`MAX_STREAMS` streams.
 - :func:`_scan` is the demux pass: it reads every packet of every stream, without decoding, and
   keeps the video packets' timestamps in a :class:`_Timeline`, within :data:`MAX_PACKETS` video
   packets, :data:`PACKETS_PER_FRAME` times as many packets in all, and :data:`MAX_SCAN_SECONDS`.
@@ -63,6 +64,12 @@ PACKETS_PER_FRAME = 8
 packets cost the demux pass as much as frames do (a file of three frames and millions of one-byte
 audio packets took 25 s to check), so they count against a budget too. A real video has one to
 three audio packets per frame."""
+MAX_STREAMS = 64
+"""Most streams FFmpeg creates when it opens a container (its ``max_streams``; FFmpeg's default
+is 1,000). Identifying a stream opens a decoder for it, about 0.8 MB each for H.264: a 285 KB
+Matroska file of 300 tiny H.264 streams grew opening by 240 MB (55 MB at this bound), and
+a 3 MB one of 1,000 streams made a scan peak at 1.3 GB. Real videos have a few streams, broadcast
+captures a few dozen. Matroska and MPEG-TS keep the first 64; MP4 refuses the file."""
 PROBE_BYTES = 256 * 1024
 """Packet payload FFmpeg may read while it identifies the streams on opening (its ``probesize``;
 FFmpeg's default is 5 MB). Every packet read then is kept, at a few hundred bytes of overhead
@@ -125,20 +132,26 @@ def open_container(path: Path, *, max_seconds: float | None = None) -> av.contai
 
     Raises:
         InvalidVideoError: An MP4-family file with tags larger than FFmpeg should copy, or with
-            more boxes at one level than any video has.
+            more boxes at one level or more streams than any video has.
         OSError: The file cannot be read.
         av.ExitError: Opening took longer than ``max_seconds``.
         av.FFmpegError: FFmpeg cannot open the file.
     """
     _refuse_oversized_tags(path)
     seconds = MAX_OPEN_SECONDS if max_seconds is None else max_seconds
-    return av.open(
-        str(path),
-        mode="r",
-        metadata_errors="ignore",
-        container_options={"probesize": str(PROBE_BYTES)},
-        timeout=(seconds, seconds),
-    )
+    try:
+        return av.open(
+            str(path),
+            mode="r",
+            metadata_errors="ignore",
+            container_options={"probesize": str(PROBE_BYTES), "max_streams": str(MAX_STREAMS)},
+            timeout=(seconds, seconds),
+        )
+    except av.error.MemoryError:  # what FFmpeg's MP4 reader says past max_streams
+        raise InvalidVideoError(
+            f"{path.name}: FFmpeg could not open it within its limits (over {MAX_STREAMS} "
+            "streams, which no video needs, or too little memory)"
+        ) from None
 
 
 def _refuse_oversized_tags(path: Path) -> None:
