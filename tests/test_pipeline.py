@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from deepverify.defaults import MAX_FACES_PER_FRAME
 from deepverify.engine import CropScores, Engine, load_engine
 from deepverify.errors import InvalidVideoError
 from deepverify.faces import create_detector
@@ -146,6 +147,21 @@ def test_one_fake_face_makes_the_video_fake(tiny_model, ssd, shared_data, tmp_pa
     assert sorted(t.probability < 0.01 for t in report.tracks) == [False, True]
     assert report.verdict == "FAKE"
     assert report.probability > 0.99
+
+
+def test_a_crowd_is_judged_by_its_largest_faces(tiny_model, shared_data, tmp_path):
+    # 24 faces in a frame: the model sees the 16 largest of each, and the report says so.
+    tile = cv2.resize(cv2.imread(str(shared_data / "images" / "astronaut.png")), (213, 180))
+    crowd = tmp_path / "crowd.png"
+    cv2.imwrite(str(crowd), np.tile(tile, (4, 6, 1)))
+    clip = make_video(tmp_path / "crowd.mp4", width=1278, height=720, seconds=0.4, face_image=crowd)
+    yunet = create_detector("yunet")
+    report = analyze_video(clip, model=tiny_model, detector=yunet, explain=False)
+    assert [len(frame.faces) for frame in report.frames] == [MAX_FACES_PER_FRAME] * 4
+    assert (
+        f"up to 24 faces in a frame: the {MAX_FACES_PER_FRAME} largest of each frame were "
+        "judged, the others are not in this report"
+    ) in report.warnings
 
 
 class _ConstantLogit:

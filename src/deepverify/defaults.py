@@ -37,6 +37,12 @@ EXTRACT_SIZE = 280
 """Side of a cache's crops: 280 keeps a 224 crop at margin 0.3 at native scale when the cache
 margin is 0.5 (224 * 2.0 / 1.6)."""
 
+MAX_FACES_PER_FRAME = 16
+"""Most faces judged in one frame: the largest, when a crowd holds more. Every face costs the
+network about 11 ms and its heatmap's memory: a 1080p clip of 72 faces a frame took 27 s and
+peaked at 1.3 GB without a bound. Faces under half the largest in view do not decide a video
+anyway (the ``largest_frames`` rule)."""
+
 CROP_CHUNK = 8
 """Most face crops the backbone runs at once at inference, in either engine (bounds activation
 memory; crops come a few at a time as frames are decoded)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deepverify.decision import bits_per_pixel
+from deepverify.defaults import MAX_FACES_PER_FRAME
 from deepverify.engine import Engine
 from deepverify.explain import frame_overlay, overlay
 from deepverify.faces import FaceDetector
@@ -271,6 +272,12 @@ def analyze_video(
         )
     if len(frames) < n_frames:
         warnings.append(f"the video has only {len(frames)} frames; all were analysed")
+    crowd = max((frame.faces_found for frame in frames), default=0)
+    if crowd > MAX_FACES_PER_FRAME:
+        warnings.append(
+            f"up to {crowd} faces in a frame: the {MAX_FACES_PER_FRAME} largest of each frame "
+            "were judged, the others are not in this report"
+        )
 
     with staging(out_dir) as folder, ImageWriter(folder or Path()) as images:
         mark = time.perf_counter()

@@ -119,3 +119,11 @@ def test_real_detector_finds_the_face_in_every_frame(real_clip: Path) -> None:
         assert iou(face.detection.box, expected.box) >= 0.5, (face.detection.box, expected.box)
         cut = crops_mod.crop_face(frame.image, face.detection.box, margin=0.3, size=64)
         assert face.crop.shape == (64, 64, 3) and np.array_equal(face.crop, cut)
+
+
+def test_a_crowd_keeps_its_largest_faces_in_their_order():
+    sides = (10, 50, 30, 50, 20)  # detections best first; two of the largest tie
+    found = [Detection(box=(0.0, 0.0, s, s), score=1 - k / 10) for k, s in enumerate(sides)]
+    assert sampling.largest(found, 3) == [found[1], found[2], found[3]]
+    assert sampling.largest(found, 2) == [found[1], found[3]]
+    assert sampling.largest(found, 5) == found

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deepverify.defaults import MAX_FACES_PER_FRAME
 from deepverify.faces import Detection, FaceDetector
 from deepverify.faces import crops as crops_mod
+from deepverify.geometry import area
 from deepverify.imaging import PREVIEW_MAX_SIDE, Downscaled, downscaled
 from deepverify.stages import DECODE, FACES
 from deepverify.video.frames import Check, Frame, FrameStream, VideoInfo
@@ -56,7 +58,8 @@ class SampledFrame:
         timestamp: Seconds from the start.
         preview: The frame, RGB ``uint8``, downscaled for the report's images.
         scale: Factor from full-resolution coordinates to ``preview`` (<= 1).
-        faces: The faces found, best first.
+        faces: The faces kept, best first: at most :data:`MAX_FACES_PER_FRAME`, the largest.
+        faces_found: How many faces the detector found (more than ``faces`` in a crowd).
     """
 
     index: int
@@ -64,6 +67,7 @@ class SampledFrame:
     preview: np.ndarray
     scale: float
     faces: tuple[Face, ...] = field(default=())
+    faces_found: int = 0
 
     @property
     def detections(self) -> list[Detection]:
@@ -227,13 +231,14 @@ def _reduce(item: _Decoded, detector: FaceDetector, *, margin: float, size: int)
     frame = item.frame
     image = frame.image
     frame_size = (image.shape[1], image.shape[0])
+    found = detector.detect(image, small=item.preview)
     faces = tuple(
         Face(
             detection=det,
             crop=crops_mod.crop_face(image, det.box, margin=margin, size=size),
             window=crops_mod.square_box(det.box, margin=margin, frame_size=frame_size),
         )
-        for det in detector.detect(image, small=item.preview)
+        for det in largest(found, MAX_FACES_PER_FRAME)
     )
     return SampledFrame(
         index=frame.index,
@@ -241,4 +246,13 @@ def _reduce(item: _Decoded, detector: FaceDetector, *, margin: float, size: int)
         preview=np.ascontiguousarray(item.preview.image),
         scale=item.preview.scale,
         faces=faces,
+        faces_found=len(found),
     )
+
+
+def largest(detections: list[Detection], most: int) -> list[Detection]:
+    """The ``most`` largest of ``detections`` (by box area), in their order (best first)."""
+    if len(detections) <= most:
+        return detections
+    ranked = sorted(range(len(detections)), key=lambda i: -area(detections[i].box))
+    return [detections[i] for i in sorted(ranked[:most])]
