@@ -3,8 +3,10 @@
 A box header is one small read, so a few reads tell how large a file's parts are before a
 library opens it, and some libraries copy a part whole into memory on opening: the C2PA library
 its manifest store (:mod:`deepverify.provenance.credentials`), FFmpeg its tags
-(:func:`oversized_tags`, checked by :func:`deepverify.video.io.open_container`). Files are
-recognised by their first bytes, never by their name: stored uploads have no suffix.
+(:func:`oversized_tags`, checked by :func:`deepverify.video.io.open_container`); and some take
+time that grows with the square of the boxes side by side (:func:`census` counts them for the
+C2PA reader's bound). Every walk is bounded (:data:`MAX_BOXES` a level). Files are recognised by
+their first bytes, never by their name: stored uploads have no suffix.
 """
 
 from __future__ import annotations
